@@ -1,0 +1,145 @@
+"""Field reading shared by the parsers: numbers, signs, direction words, units, errors."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+from collector.passes import Direction
+from collector.reading import Kind, Reading
+from collector.units import KMH_PER_UNIT, unit_name
+
+
+class FieldError(ValueError):
+    """A field of one line or frame could not be read; the message names field and value."""
+
+
+def bad(field: str, value: object, problem: str) -> FieldError:
+    """A :class:`FieldError` reading ``<field> <value!r> <problem>``."""
+    return FieldError(f"{field} {value!r} {problem}")
+
+
+def malformed(
+    protocol: str, received_at: datetime, raw: bytes, message: str, *, binary: bool = False
+) -> Reading:
+    """A ``malformed`` reading whose error names the protocol, then the message."""
+    return Reading(
+        kind="malformed", received_at=received_at, raw=bytes(raw),
+        error=f"{protocol}: {message}", binary=binary,
+    )
+
+
+def internal_error(
+    protocol: str, received_at: datetime, raw: bytes, exc: Exception, *, binary: bool = False
+) -> Reading:
+    """A ``malformed`` reading for an unexpected exception: a parser bug, reported not raised."""
+    if isinstance(exc, FieldError):
+        return malformed(protocol, received_at, raw, str(exc), binary=binary)
+    return malformed(
+        protocol, received_at, raw,
+        f"internal parser error {type(exc).__name__}: {exc} (please report this line)",
+        binary=binary,
+    )
+
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def parse_number(text: str, field: str) -> float:
+    """A plain decimal number (optional sign, digits, optional fraction); no exponents."""
+    stripped = text.strip()
+    if not _NUMBER.fullmatch(stripped):
+        raise bad(field, text, "is not a decimal number")
+    return float(stripped)
+
+
+def json_number(value: object, field: str) -> float:
+    """A number from a JSON value that may be a number or a string holding one (OPS)."""
+    if isinstance(value, bool):
+        raise bad(field, value, "is not a number")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise bad(field, value, "is not a finite number")
+        return float(value)
+    if isinstance(value, str):
+        return parse_number(value, field)
+    raise bad(field, value, "is not a number")
+
+
+def as_direction(value: Direction | str) -> Direction:
+    """A :class:`Direction` from itself or its name ("approaching", "receding", "unknown")."""
+    return value if isinstance(value, Direction) else Direction.from_name(value)
+
+
+def opposite(direction: Direction) -> Direction:
+    """Approaching <-> receding; unknown stays unknown."""
+    if direction is Direction.APPROACHING:
+        return Direction.RECEDING
+    if direction is Direction.RECEDING:
+        return Direction.APPROACHING
+    return Direction.UNKNOWN
+
+
+def plus_direction(value: Direction | str, option: str = "plus_means") -> Direction:
+    """Validate a sign convention option: what a ``+`` means (approaching or receding)."""
+    direction = as_direction(value)
+    if direction is Direction.UNKNOWN:
+        raise ValueError(f"{option} {value!r} must be 'approaching' or 'receding'")
+    return direction
+
+
+def sign_direction(sign: str, plus_means: Direction) -> Direction:
+    """Direction from a leading sign character: ``+``, ``-`` or anything else (unknown)."""
+    if sign == "+":
+        return plus_means
+    if sign == "-":
+        return opposite(plus_means)
+    return Direction.UNKNOWN
+
+
+WORD_DIRECTIONS: dict[str, Direction] = {
+    **dict.fromkeys(
+        ("inbound", "approaching", "closing", "toward", "towards", "incoming", "in"),
+        Direction.APPROACHING,
+    ),
+    **dict.fromkeys(
+        ("outbound", "receding", "away", "leaving", "outgoing", "out"), Direction.RECEDING
+    ),
+    **dict.fromkeys(("unknown", "none", "?", ""), Direction.UNKNOWN),
+}
+
+
+def word_direction(word: str, field: str = "direction") -> Direction:
+    """Direction from a word such as ``inbound``/``outbound`` (also ``object_inbound``)."""
+    key = word.strip().lower().removeprefix("object_")
+    try:
+        return WORD_DIRECTIONS[key]
+    except KeyError:
+        raise bad(field, word, f"is not one of {', '.join(sorted(k for k in WORD_DIRECTIONS if k))}") from None
+
+
+def resolve_unit(protocol: str, unit: str | None, default: str | None) -> str:
+    """The canonical unit a parser is configured with, or a clear error when none is known.
+
+    ``default`` is the unit the device documentation guarantees; ``None`` where the unit is a
+    device setting we must not guess.
+    """
+    if unit is None:
+        if default is None:
+            raise ValueError(
+                f"protocol {protocol!r} needs unit=: the device sends the unit it is set to; "
+                f"pass one of {', '.join(KMH_PER_UNIT)}"
+            )
+        return default
+    return unit_name(unit)
+
+
+def speed_kind(per_vehicle: bool) -> Kind:
+    """``vehicle`` for devices that report one record per vehicle, else ``reading``."""
+    return "vehicle" if per_vehicle else "reading"
+
+
+def text_of(line: bytes) -> str:
+    """A line as text: latin-1 never fails, so every byte maps to one character."""
+    return line.decode("latin-1")

@@ -1,0 +1,129 @@
+"""The one write path for vehicle passes: staging COPY → deduplicated insert → hourly rollups.
+
+Everything that stores passes (serial collector, HTTP ingest, importers, demo data) calls
+``write_passes``. It runs in one transaction (a savepoint when the caller already has one) and
+never commits a transaction it did not open: the caller owns it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+import psycopg
+
+from sql import QUERIES
+
+from .passes import VehiclePass, pass_key
+
+MAX_SPEED_KMH = 300.0
+MAX_LENGTH_M = 40.0
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A pass that was not stored: its index in the batch, the field at fault, the value, why."""
+
+    index: int
+    field: str
+    value: object
+    reason: str
+
+    def __str__(self) -> str:
+        return f"pass #{self.index}: {self.field}={self.value!r}: {self.reason}"
+
+
+@dataclass
+class WriteResult:
+    received: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def __iadd__(self, other: "WriteResult") -> "WriteResult":
+        self.received += other.received
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+        return self
+
+
+def check_pass(i: int, p: VehiclePass) -> Rejection | None:
+    """Reject what the database would refuse, naming the field and the value."""
+    if not isinstance(p.time, datetime) or p.time.tzinfo is None:
+        return Rejection(i, "time", p.time, "must be a timezone-aware datetime")
+    v = p.speed_kmh
+    if not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v < MAX_SPEED_KMH:
+        return Rejection(i, "speed_kmh", v, f"must be a number above 0 and below {MAX_SPEED_KMH:g} km/h")
+    if p.length_m is not None and not (
+        isinstance(p.length_m, (int, float)) and math.isfinite(p.length_m) and 0 < p.length_m < MAX_LENGTH_M
+    ):
+        return Rejection(i, "length_m", p.length_m, f"must be above 0 and below {MAX_LENGTH_M:g} m")
+    if int(p.direction) not in (0, 1, 2):
+        return Rejection(i, "direction", p.direction, "must be 0 unknown, 1 approaching or 2 receding")
+    if p.display is not None and int(p.display) not in (0, 1):
+        return Rejection(i, "display", p.display, "must be 0 stealth or 1 display")
+    if p.sign_id is None and p.site_id is None:
+        return Rejection(i, "site_id", None, "a pass needs a site or a sign whose deployment gives the site")
+    return None
+
+
+def keys_for(passes: Sequence[VehiclePass]) -> list:
+    """Each pass's idempotency key; passes without one get a key from their fields and their
+    ordinal among identical passes in the batch (so equal-looking vehicles stay distinct while a
+    re-sent batch maps onto the same keys)."""
+    seen: Counter = Counter()
+    keys = []
+    for p in passes:
+        if p.key is not None:
+            keys.append(p.key)
+            continue
+        ident = (p.time.isoformat(), p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh),
+                 None if p.display is None else int(p.display), p.length_m)
+        keys.append(pass_key("auto", *ident, seen[ident]))
+        seen[ident] += 1
+    return keys
+
+
+def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> WriteResult:
+    """Store a batch of passes once each and add the new ones to ``rollup_hourly``.
+
+    Returns counts: inserted (new), duplicates (already stored, or repeated in the batch) and
+    rejected passes with the field, value and reason. Raises ``psycopg.OperationalError`` when
+    the database is unreachable (nothing of the batch is then stored).
+    """
+    result = WriteResult(received=len(passes))
+    keys = keys_for(passes)
+    rows = []
+    for i, p in enumerate(passes):
+        bad = check_pass(i, p)
+        if bad:
+            result.rejected.append(bad)
+            continue
+        rows.append((i, p.time, p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh),
+                     None if p.display is None else int(p.display), p.length_m, keys[i]))
+    if not rows:
+        return result
+    with conn.transaction():
+        with conn.cursor() as cur:
+            cur.execute(QUERIES["staging_create"])
+            cur.execute(QUERIES["staging_clear"])
+            with cur.copy(QUERIES["staging_copy"]) as copy:
+                copy.set_types(["int4", "timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"])
+                for r in rows:
+                    copy.write_row(r)
+            cur.execute(QUERIES["staging_resolve_deployment"])
+            by_index = {r[0]: r for r in rows}
+            for ord_, fld, reason in cur.execute(QUERIES["staging_rejects"]).fetchall():
+                r = by_index[ord_]
+                value = {"sign_id": r[2], "site_id": r[3], "display": r[6]}[fld]
+                result.rejected.append(Rejection(ord_, fld, value, reason))
+            valid, inserted, _ = cur.execute(QUERIES["staging_store"]).fetchone()
+            cur.execute(QUERIES["staging_clear"])
+    result.inserted = inserted
+    result.duplicates = valid - inserted
+    result.rejected.sort(key=lambda r: r.index)
+    return result

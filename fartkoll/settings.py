@@ -1,0 +1,127 @@
+"""The one settings object: environment (prefix ``FARTKOLL_``) over an optional TOML file.
+
+Built once at the entry point (``Settings.load()``), never at import time. Nested sections use
+``__`` in the environment, e.g. ``FARTKOLL_LOCALDB__PORT=5440``. ``DATABASE_URL`` (no prefix) is
+honoured as well, as most hosting platforms set it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """The settings are invalid; the message names each field, its value and the problem."""
+
+
+class LocalDbSettings(BaseModel):
+    """The embedded TimescaleDB that ``fartkoll db up`` runs when no DATABASE_URL is set."""
+
+    root: Path = Path("/var/cache/fartkoll/timescaledb-root")
+    port: int = Field(5433, ge=1024, le=65535)
+    database: str = "fartkoll"
+    suite: str = "trixie"
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything Fartkoll can be told, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FARTKOLL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("FARTKOLL_DATABASE_URL", "DATABASE_URL")
+    )
+    localdb: LocalDbSettings = LocalDbSettings()
+    api: ApiSettings = ApiSettings()
+    # Reporting threshold: a vehicle is reportable at v >= limit + threshold_over_kmh.
+    threshold_over_kmh: float = Field(6.0, ge=0, le=50)
+    default_time_zone: str = "Europe/Stockholm"
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (e.g. postgresql://user@host:5432/db)")
+        return v
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known IANA time zone such as Europe/Stockholm") from None
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @classmethod
+    def load(cls, toml_path: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
+        """Read the TOML file (``FARTKOLL_CONFIG`` if no path is given), then the environment."""
+        path = toml_path or os.environ.get("FARTKOLL_CONFIG")
+        file_values: dict[str, Any] = {}
+        if path:
+            try:
+                file_values = tomllib.loads(Path(path).read_text())
+            except FileNotFoundError:
+                raise SettingsError(f"settings file {path} does not exist; unset FARTKOLL_CONFIG or create it") from None
+            except tomllib.TOMLDecodeError as e:
+                raise SettingsError(f"settings file {path} is not valid TOML: {e}") from None
+        try:
+            env_only = cls(**overrides)  # environment and overrides
+            merged = _deep_merge(file_values, env_only.model_dump(exclude_unset=True))
+            return cls.model_validate(merged) if merged else env_only
+        except ValidationError as e:
+            raise SettingsError(_describe(e, path)) from None
+
+    def database_dsn(self) -> str:
+        """The DATABASE_URL if set, else the local TimescaleDB's address."""
+        if self.database_url:
+            return self.database_url
+        db = self.localdb
+        return f"postgresql://postgres@127.0.0.1:{db.port}/{db.database}"
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _describe(e: ValidationError, path: str | os.PathLike[str] | None) -> str:
+    lines = [f"invalid settings{f' (file {path} and environment)' if path else ' (environment)'}:"]
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        env = "FARTKOLL_" + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"  {loc} = {err.get('input')!r}: {err['msg']} (set {env} or '{loc}' in the TOML file)")
+    return "\n".join(lines)
