@@ -1,0 +1,187 @@
+"""A fake radar sign on a pseudo-terminal, to drive the real serial path end to end.
+
+``open_simulated_sign`` creates a pty pair and writes timed byte chunks to the master side;
+anything that opens the slave path (the collector, ``cat``, minicom) sees a serial device.
+Chunks are ``(seconds_offset, bytes)`` pairs, e.g. from the protocol encoders in
+``collector.encode``; ``rate`` speeds time up (2.0 plays twice as fast as recorded).
+
+    python -m collector.simulate_pty capture.txt --interval 0.1   # prints the slave path
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import select
+import sys
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterable, Sequence
+
+log = logging.getLogger(__name__)
+
+Chunks = Iterable[tuple[float, bytes]]
+
+
+class SimulatedSign(threading.Thread):
+    """Writes chunks to a pty master at their offsets; ``path`` is the slave device path.
+
+    By default it waits until someone opens the slave (plus ``settle`` seconds, because
+    pyserial flushes its input right after opening) before the first chunk, and keeps the
+    master open after the last one (``done`` is then set) until ``stop()``, so the reader sees
+    a quiet device rather than a hang-up. ``unplug()`` closes the master: the device vanishes.
+    Bytes the reader sends to the device are kept in ``received``.
+    """
+
+    def __init__(
+        self,
+        chunks: Chunks,
+        rate: float = 1.0,
+        *,
+        wait_for_reader: bool = True,
+        settle: float = 0.3,
+        linger: bool = True,
+    ) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate {rate!r} must be above 0 (1.0 = real time)")
+        super().__init__(name="simulated-sign", daemon=True)
+        self._master, slave = os.openpty()
+        self.path = os.ttyname(slave)
+        tty.setraw(slave)  # no echo, no CR/LF translation: bytes arrive as written
+        os.close(slave)  # the reader opens the slave by path, like a real device
+        self._chunks = chunks
+        self._rate = rate
+        self._wait_for_reader = wait_for_reader
+        self._settle = settle
+        self._linger = linger
+        self._stopping = threading.Event()
+        self._closed = threading.Lock()
+        self._master_open = True
+        self.done = threading.Event()
+        self.written = 0  # chunks written
+        self.received = bytearray()
+
+    def stop(self) -> None:
+        """Stop writing and close the device."""
+        self._stopping.set()
+
+    def unplug(self) -> None:
+        """Close the master now: readers of the slave get an I/O error, the path goes away."""
+        self._stopping.set()
+        self._close_master()
+
+    def run(self) -> None:
+        try:
+            if self._wait_for_reader and not self._wait_until_opened():
+                return
+            start = time.monotonic()
+            for offset, data in self._chunks:
+                if not self._sleep_until(start + offset / self._rate):
+                    return
+                if not self._write(data):
+                    return
+                self.written += 1
+            self.done.set()
+            if self._linger:
+                while self._sleep_until(time.monotonic() + 0.2):
+                    pass
+        finally:
+            self._close_master()
+
+    def _wait_until_opened(self) -> bool:
+        poller = select.poll()
+        poller.register(self._master, select.POLLIN)
+        while not self._stopping.is_set():
+            if not any(ev & select.POLLHUP for _, ev in poller.poll(0)):
+                return not self._stopping.wait(self._settle)
+            self._stopping.wait(0.02)  # POLLHUP returns at once while nobody has the slave open
+        return False
+
+    def _sleep_until(self, deadline: float) -> bool:
+        """Wait, discarding what the reader sends; False once stopped."""
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            ready, _, _ = select.select([self._master], [], [], min(left, 0.1))
+            if ready:
+                try:
+                    self.received += os.read(self._master, 4096)
+                except OSError:  # nobody has the slave open right now (EIO)
+                    self._stopping.wait(min(left, 0.05))
+        return False
+
+    def _write(self, data: bytes) -> bool:
+        view = memoryview(data)
+        while view:
+            if self._stopping.is_set():
+                return False
+            _, ready, _ = select.select([], [self._master], [], 0.1)
+            if ready:
+                view = view[os.write(self._master, view):]
+        return True
+
+    def _close_master(self) -> None:
+        with self._closed:
+            if self._master_open:
+                self._master_open = False
+                os.close(self._master)
+
+
+def open_simulated_sign(
+    chunks: Chunks | Callable[[], Chunks],
+    rate: float = 1.0,
+    **options: object,
+) -> tuple[str, SimulatedSign]:
+    """Start a simulated sign; returns its slave path and the (started) writer thread.
+
+    ``chunks`` is an iterable of ``(seconds_offset, bytes)`` or a function returning one.
+    ``options`` go to ``SimulatedSign`` (``wait_for_reader``, ``settle``, ``linger``).
+    """
+    sign = SimulatedSign(chunks() if callable(chunks) else chunks, rate, **options)  # type: ignore[arg-type]
+    sign.start()
+    return sign.path, sign
+
+
+def lines_at_interval(lines: Sequence[bytes], interval: float, loop: bool = False) -> Chunks:
+    """Chunks that send each line ``interval`` seconds after the previous one."""
+    t = 0.0
+    while True:
+        for line in lines:
+            yield t, line
+            t += interval
+        if not loop:
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m collector.simulate_pty",
+        description="Replay a capture file's lines on a pseudo-terminal; prints the device path.",
+    )
+    parser.add_argument("capture", help="file whose lines (endings kept) are sent one by one")
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between lines")
+    parser.add_argument("--rate", type=float, default=1.0, help="speed-up factor")
+    parser.add_argument("--loop", action="store_true", help="start over at the end")
+    args = parser.parse_args(argv)
+    with open(args.capture, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    if not lines:
+        parser.error(f"capture file {args.capture!r} is empty; give a file with lines to send")
+    path, sign = open_simulated_sign(
+        lines_at_interval(lines, args.interval, args.loop), args.rate, linger=False
+    )
+    print(path, flush=True)
+    try:
+        while sign.is_alive():
+            sign.join(0.5)
+    except KeyboardInterrupt:
+        sign.stop()
+        sign.join(2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
