@@ -1,13 +1,14 @@
 """The one write path for vehicle passes: staging COPY → deduplicated insert → hourly rollups.
 
 Everything that stores passes (serial collector, HTTP ingest, importers, demo data) calls
-``write_passes``. It runs in one transaction (a savepoint when the caller already has one) and
-never commits a transaction it did not open: the caller owns it.
+``write_passes``. Its statements run in the caller's transaction, which the caller commits (on
+an autocommit connection it opens and commits one of its own), so a batch is all or nothing.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,7 +108,9 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> Wri
                      None if p.display is None else int(p.display), p.length_m, keys[i]))
     if not rows:
         return result
-    with conn.transaction():
+    # Autocommit connections get a transaction of their own; otherwise the statements join the
+    # caller's transaction (begun implicitly) and the caller commits or rolls back.
+    with conn.transaction() if conn.autocommit else nullcontext():
         with conn.cursor() as cur:
             cur.execute(QUERIES["staging_create"])
             cur.execute(QUERIES["staging_clear"])

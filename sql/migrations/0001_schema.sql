@@ -102,6 +102,7 @@ CREATE INDEX readings_site_time ON readings (site_id, time DESC);
 
 -- Histogram helpers. A histogram is an int[] whose subscripts are km/h bins: element b counts
 -- vehicles with b <= speed < b + 1 (as the sign reported it; see signs.rounding).
+-- Client libraries drop an array's lower bound: queries return array_lower(hist, 1) beside it.
 CREATE FUNCTION hist_add(a integer[], b integer[]) RETURNS integer[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE

@@ -1,0 +1,31 @@
+"""The HTTP application: the lifespan owns the connection pool; routers do the rest."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from fartkoll.settings import Settings
+
+from .routes import health, sites
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = AsyncConnectionPool(settings.database_dsn(), min_size=1, max_size=10, open=False,
+                                   kwargs={"autocommit": True})
+        await pool.open(wait=False)
+        app.state.pool = pool
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="Fartkoll", version="0.1.0", lifespan=lifespan)
+    app.include_router(health.router)
+    app.include_router(sites.router, prefix="/api/v1")
+    return app
