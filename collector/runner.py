@@ -1,0 +1,422 @@
+"""The serial collector: sources → parser → grouper → keyed passes → spool → sink.
+
+One reader thread per serial source moves bytes into a ``SourcePipeline``, which parses,
+groups, keys and spools them. The calling thread runs the ``Drainer``, which sends the oldest
+spooled batch to the sink (the database write path or the edge ``Forwarder``) and acks it
+only after the sink returned; while the sink raises it retries with a bounded backoff, and
+the spool keeps growing on disk. Every ``heartbeat_interval_s`` a ``Heartbeat`` per sign goes
+to a hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from collector.config import CollectorSettings, SerialSource
+from collector.heartbeat import Heartbeat, HeartbeatHook, SignMonitor, log_heartbeat
+from collector.passes import VehiclePass, pass_key
+from collector.serialport import Clock, SerialReader, next_backoff, utc_now
+from collector.spool import Spool, SpoolBatch
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[SpoolBatch], object]
+"""Stores a batch durably or raises; its return value is only logged."""
+
+_GROUPED_KINDS = frozenset({"vehicle", "reading"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+
+class Parser(Protocol):
+    def feed(self, data: bytes, received_at: datetime) -> list[Any]: ...
+    def flush(self, received_at: datetime) -> list[Any]: ...
+
+
+class Grouper(Protocol):
+    def push(self, reading: Any) -> list[VehiclePass]: ...
+    def flush(self, now: datetime) -> list[VehiclePass]: ...
+
+
+ParserFactory = Callable[[SerialSource], Parser]
+GrouperFactory = Callable[[SerialSource], Grouper]
+
+
+def default_parser(source: SerialSource) -> Parser:
+    from collector.protocols import make_parser
+
+    options = dict(source.parser_options)
+    if source.unit is not None:
+        options["unit"] = source.unit
+    return make_parser(source.protocol, **options)
+
+
+def default_grouper(source: SerialSource) -> Grouper:
+    from collector.grouping import Grouper as RealGrouper
+
+    return RealGrouper(gap_s=source.grouping_gap_s)
+
+
+class SourcePipeline:
+    """Bytes from one sign → keyed passes in the spool. Called from one reader thread only.
+
+    Keys are ``pass_key("serial:<sign serial>", time in µs, run id, sequence)``: the run id
+    (new each start) and the per-source sequence make them unique, and they are fixed once
+    the pass is spooled. Speeds are divided by cos(mounting angle) here, once.
+    """
+
+    def __init__(
+        self,
+        source: SerialSource,
+        spool: Spool,
+        monitor: SignMonitor,
+        *,
+        make_parser: ParserFactory = default_parser,
+        make_grouper: GrouperFactory = default_grouper,
+    ) -> None:
+        self.source = source
+        self._spool = spool
+        self._monitor = monitor
+        self._make_parser = make_parser
+        self._parser = make_parser(source)
+        self._grouper = make_grouper(source)
+        self._run_id = uuid.uuid4().hex
+        self._seq = 0
+        self._cos = math.cos(math.radians(source.mounting_angle_deg))
+
+    def on_data(self, chunk: bytes, received_at: datetime) -> None:
+        self._monitor.data(len(chunk), received_at)
+        try:
+            readings = self._parser.feed(chunk, received_at)
+        except Exception:  # a parser bug must not stop the sign; start a fresh parser
+            log.exception(
+                "sign %s: parser %r failed on %r; counted as malformed, parser restarted",
+                self.source.sign_serial, self.source.protocol, chunk,
+            )
+            self._monitor.reading("malformed")
+            self._parser = self._make_parser(self.source)
+            readings = []
+        self._handle(readings, received_at)
+
+    def on_tick(self, now: datetime) -> None:
+        self._spool_passes(self._grouper.flush(now))
+
+    def on_disconnect(self, now: datetime) -> None:
+        """Drop the parser's half line (flushed as what it is) so it is not glued to new bytes."""
+        self._handle(self._parser.flush(now), now)
+        self._spool_passes(self._grouper.flush(now))
+
+    def close(self, now: datetime) -> None:
+        """At shutdown: everything buffered becomes readings and passes."""
+        self._handle(self._parser.flush(now), now)
+        self._spool_passes(self._grouper.flush(now + timedelta(hours=1)))
+
+    def _handle(self, readings: Iterable[Any], received_at: datetime) -> None:
+        passes: list[VehiclePass] = []
+        for r in readings:
+            self._monitor.reading(r.kind)
+            if r.kind in _GROUPED_KINDS:
+                passes.extend(self._grouper.push(r))
+            elif r.kind == "malformed":
+                n = self._monitor.readings["malformed"]
+                if n <= 20 or n % 100 == 0:
+                    log.warning(
+                        "sign %s: malformed %s input %r: %s (%d malformed so far)",
+                        self.source.sign_serial, self.source.protocol, r.raw, r.error, n,
+                    )
+            elif r.kind == "reply":
+                log.info("sign %s: device reply %r", self.source.sign_serial, r.raw)
+            elif r.kind == "bin":
+                log.warning(
+                    "sign %s: binned counts %r are not vehicle passes and are not stored; "
+                    "switch the device to per-vehicle output", self.source.sign_serial, r.raw,
+                )
+        self._spool_passes(passes)
+
+    def _spool_passes(self, passes: list[VehiclePass]) -> None:
+        if not passes:
+            return
+        keyed = []
+        for p in passes:
+            keyed.append(replace(
+                p,
+                speed_kmh=p.speed_kmh / self._cos,
+                sign_id=self.source.sign_id if p.sign_id is None else p.sign_id,
+                key=pass_key(self.source.namespace, (p.time - _EPOCH) // _US, self._run_id, self._seq),
+            ))
+            self._seq += 1
+        self._monitor.spooled(self._spool.append(self.source.sign_serial, keyed))
+
+
+@dataclass
+class DrainStats:
+    batches: int = 0
+    passes: int = 0
+    failures: int = 0
+
+
+class Drainer:
+    """Send spooled batches to the sink, oldest first; ack after the sink returned.
+
+    ``step()`` does at most one send and returns how many seconds it wants to sleep. A
+    part-filled batch waits until its oldest pass is ``max_batch_age_s`` old (by pass time,
+    or by how long the drainer has seen it pending, whichever is first).
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        sink: Sink,
+        *,
+        batch_size: int = 500,
+        max_batch_age_s: float = 5.0,
+        backoff_min: float = 1.0,
+        backoff_max: float = 300.0,
+        poll_s: float = 0.5,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._spool = spool
+        self._sink = sink
+        self._batch_size = batch_size
+        self._max_age = max_batch_age_s
+        self._backoff_min = backoff_min
+        self._backoff_max = backoff_max
+        self._poll = poll_s
+        self._clock = clock
+        self._mono = monotonic
+        self._wait = backoff_min
+        self._retry_at = 0.0
+        self._pending_since: float | None = None
+        self.stats = DrainStats()
+
+    def step(self, *, final: bool = False) -> float:
+        now = self._mono()
+        if not final and now < self._retry_at:
+            return self._retry_at - now
+        batch = self._spool.peek(self._batch_size)
+        if batch is None:
+            self._pending_since = None
+            return self._poll
+        if not final and len(batch) < self._batch_size:
+            if self._pending_since is None:
+                self._pending_since = now
+            age = max(
+                now - self._pending_since,
+                (self._clock() - batch.entries[0].vehicle.time).total_seconds(),
+            )
+            if age < self._max_age:
+                return min(self._poll, self._max_age - age)
+        try:
+            result = self._sink(batch)
+        except Exception as e:
+            self.stats.failures += 1
+            self._retry_at = now + self._wait
+            log.warning(
+                "sink failed for batch %s (%d passes, %d pending): %s; retrying in %.1f s",
+                batch.batch_id, len(batch), self._spool.pending(), e, self._wait,
+                exc_info=not _looks_like_outage(e),
+            )
+            wait, self._wait = self._wait, next_backoff(self._wait, self._backoff_min, self._backoff_max)
+            return wait
+        self._spool.ack(batch.up_to)
+        self._wait = self._backoff_min
+        self._pending_since = None
+        self.stats.batches += 1
+        self.stats.passes += len(batch)
+        log.debug("sent batch %s (%d passes): %r", batch.batch_id, len(batch), result)
+        return 0.0
+
+    def finish(self) -> bool:
+        """Send everything pending, one attempt per batch; True when the spool is empty."""
+        failures = self.stats.failures
+        while self._spool.pending():
+            self.step(final=True)
+            if self.stats.failures > failures:
+                return False
+        return True
+
+
+def _looks_like_outage(e: Exception) -> bool:
+    """Expected outages log one line; anything else also logs its traceback."""
+    from collector.forward import ForwardUnavailable
+
+    if isinstance(e, (ForwardUnavailable, ConnectionError, TimeoutError)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(e, psycopg.OperationalError)
+
+
+class StoreSink:
+    """Write batches straight to the database with ``collector.store.write_passes``.
+
+    Opens a connection on first use and after an outage; each batch is one transaction,
+    committed before returning, so the drain loop acks only what the database holds.
+    """
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._conn: Any = None
+
+    def __call__(self, batch: SpoolBatch) -> object:
+        import psycopg
+
+        from collector.store import write_passes
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            with self._conn.transaction():
+                result = write_passes(self._conn, batch.passes)
+        except psycopg.OperationalError:
+            self.close()  # reconnect on the next batch
+            raise
+        for r in result.rejected:
+            log.warning("database rejected pass %s of batch %s: %s",
+                        batch.passes[r.index].key, batch.batch_id, r)
+        return result
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def make_sink(settings: CollectorSettings, connect: Callable[[], Any] | None = None) -> Sink:
+    """The forwarder when ``forward_url`` is set (edge mode), else the database write path."""
+    if settings.forward_url is not None and settings.forward_token is not None:
+        from collector.forward import Forwarder
+
+        return Forwarder(
+            str(settings.forward_url), settings.forward_token.get_secret_value(),
+            timeout=settings.forward_timeout_s,
+        )
+    if connect is None:
+        raise ValueError("no forward_url and no database connection given; set forward_url "
+                         "and forward_token for edge mode, or pass a connect function")
+    missing = [s.sign_serial for s in settings.sources if s.sign_id is None]
+    if missing:
+        raise ValueError(f"sources {missing!r} have no sign_id; writing to the database needs "
+                         "each sign's database id (or use forward_url)")
+    return StoreSink(connect)
+
+
+@dataclass
+class RunResult:
+    """What a run did: drain counts and the last heartbeat of each sign."""
+
+    drained: DrainStats
+    heartbeats: dict[str, Heartbeat] = field(default_factory=dict)
+    pending: int = 0
+
+
+def run(
+    settings: CollectorSettings,
+    sink: Sink,
+    stop: threading.Event,
+    *,
+    clock: Clock = utc_now,
+    make_parser: ParserFactory = default_parser,
+    make_grouper: GrouperFactory = default_grouper,
+    on_heartbeat: HeartbeatHook = log_heartbeat,
+    open_port: Callable[..., Any] | None = None,
+) -> RunResult:
+    """Collect from every serial source into the spool and drain it to ``sink`` until ``stop``.
+
+    Returns after ``stop`` is set (or a source thread failed, which is re-raised) with the
+    readers stopped, buffered readings flushed into the spool and one last drain attempt made.
+    """
+    pipelines: list[SourcePipeline] = []
+    readers: list[SerialReader] = []
+    monitors: list[SignMonitor] = []
+    started = clock()
+    with Spool(settings.spool_path) as spool:
+        for source in settings.sources:
+            monitor = SignMonitor(source.sign_serial, started)
+            pipeline = SourcePipeline(
+                source, spool, monitor, make_parser=make_parser, make_grouper=make_grouper
+            )
+            extra = {} if open_port is None else {"open_port": open_port}
+            readers.append(SerialReader(
+                source.port, pipeline.on_data, baudrate=source.baudrate,
+                bytesize=source.bytesize, parity=source.parity, stopbits=source.stopbits,
+                read_timeout=settings.read_timeout_s, backoff_min=settings.reopen_backoff_min_s,
+                backoff_max=settings.reopen_backoff_max_s, on_tick=pipeline.on_tick,
+                on_disconnect=pipeline.on_disconnect, clock=clock, **extra,
+            ))
+            if not source.port.startswith("/dev/serial/by-id/"):
+                log.info("sign %s: port %s is not a /dev/serial/by-id/ path; it may get another "
+                         "name after an unplug", source.sign_serial, source.port)
+            pipelines.append(pipeline)
+            monitors.append(monitor)
+        drainer = Drainer(
+            spool, sink, batch_size=settings.batch_size,
+            max_batch_age_s=settings.max_batch_age_s, backoff_min=settings.sink_backoff_min_s,
+            backoff_max=settings.sink_backoff_max_s, clock=clock,
+        )
+        result = RunResult(drained=drainer.stats)
+
+        def beat() -> None:
+            now = clock()
+            for monitor, reader in zip(monitors, readers):
+                hb = monitor.heartbeat(now, reader.connected.is_set())
+                result.heartbeats[hb.sign] = hb
+                try:
+                    on_heartbeat(hb)
+                except Exception:
+                    log.exception("heartbeat hook failed for sign %s", hb.sign)
+
+        halt = threading.Event()  # stops the readers: on stop, or when a reader thread fails
+        failures: list[BaseException] = []
+        threads = [
+            threading.Thread(target=_guarded, args=(r, halt, failures), name=f"serial {r.port}",
+                             daemon=True)
+            for r in readers
+        ]
+        try:
+            for t in threads:
+                t.start()
+            next_beat = time.monotonic() + settings.heartbeat_interval_s
+            while not stop.is_set() and not halt.is_set():
+                wait = drainer.step()
+                if time.monotonic() >= next_beat:
+                    beat()
+                    next_beat = time.monotonic() + settings.heartbeat_interval_s
+                stop.wait(min(wait, max(0.0, next_beat - time.monotonic()), 0.5))
+        finally:
+            halt.set()
+            for t in threads:
+                t.join(settings.read_timeout_s + 5)
+                if t.is_alive():
+                    log.error("%s did not stop in time", t.name)
+        now = clock()
+        for pipeline in pipelines:
+            pipeline.close(now)
+        if not drainer.finish():
+            log.warning("stopping with %d passes still spooled; they are sent on the next start",
+                        spool.pending())
+        beat()
+        result.pending = spool.pending()
+    if failures:
+        raise RuntimeError(f"a serial reader failed: {failures[0]!r}") from failures[0]
+    return result
+
+
+def _guarded(reader: SerialReader, halt: threading.Event, failures: list[BaseException]) -> None:
+    try:
+        reader.run(halt)
+    except BaseException as e:
+        log.exception("reader of %s failed; stopping the collector", reader.port)
+        failures.append(e)
+        halt.set()
