@@ -77,15 +77,67 @@ def _cut(level: NDArray[np.float64], inclusive: bool, integer: bool) -> NDArray[
     return np.ceil(level) if inclusive else np.floor(level) + 1.0
 
 
-def _over_parts(counts, lower, width, level, inclusive, integer):
-    c = np.asarray(counts, dtype=np.float64)
-    lo = np.asarray(lower, dtype=np.float64)
-    w = np.asarray(width, dtype=np.float64)
-    cut = _cut(np.asarray(level, dtype=np.float64), inclusive, integer)[..., None]
-    finite = np.isfinite(w)
-    w_safe = np.where(finite, w, 1.0)
-    frac = np.where(finite, np.clip((lo + w_safe - cut) / w_safe, 0.0, 1.0), (lo >= cut) * 1.0)
-    return c, lo, w_safe, finite, cut, frac
+class BinnedTails:
+    """Cumulative sums of one batch of stored-speed histograms, for many exceedance queries.
+
+    ``counts`` (..., B); ``lower``/``width`` (B,) are the *stored* edges (no quantisation
+    offset). For a per-cell cut, bins after ``j`` (the last bin with lower edge <= cut) lie
+    wholly over it and are summed from the prefix sums; only bin ``j`` is split. Building costs
+    two passes over the counts; each query is a gather.
+    """
+
+    def __init__(self, counts: ArrayLike, lower: ArrayLike, width: ArrayLike, integer: bool = True):
+        self.c = np.asarray(counts, dtype=np.float64)
+        self.lo = np.asarray(lower, dtype=np.float64)
+        w = np.asarray(width, dtype=np.float64)
+        self.integer = integer
+        self.finite = np.isfinite(w)
+        self.w = np.where(self.finite, w, 1.0)
+        self.whole_mid = self._mid(self.lo, self.w, self.finite, self.lo)
+        self.cum = self._prefix(self.c)
+        self.cum_mid = self._prefix(self.c * self.whole_mid)
+
+    @staticmethod
+    def _prefix(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.zeros(x.shape[:-1] + (x.shape[-1] + 1,))
+        np.cumsum(x, axis=-1, out=out[..., 1:])
+        return out
+
+    def _mid(self, lo, w, finite, start):
+        """Middle of the stored values from ``start`` to the bin's top (``start`` if open)."""
+        return np.where(finite, (start + lo + w - (1.0 if self.integer else 0.0)) / 2.0, start)
+
+    def _split(self, level, inclusive):
+        cut = _cut(np.asarray(level, dtype=np.float64), inclusive, self.integer)
+        shape = np.broadcast_shapes(self.c.shape[:-1], cut.shape)
+        cut = np.broadcast_to(cut, shape)
+        j_raw = np.searchsorted(self.lo, cut, side="right") - 1
+        j = np.clip(j_raw, 0, self.lo.size - 1)
+        lo_j, w_j, fin_j = self.lo[j], self.w[j], self.finite[j]
+        frac = np.where(fin_j, np.clip((lo_j + w_j - cut) / w_j, 0.0, 1.0), lo_j >= cut)
+        frac = np.where(j_raw < 0, 1.0, frac)  # cut below every bin: all of bin 0 is over
+        c_j = np.take_along_axis(np.broadcast_to(self.c, shape + self.c.shape[-1:]), j[..., None], -1)[..., 0]
+        return cut, j, c_j * frac
+
+    def _tail(self, cum: NDArray[np.float64], j: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Σ over the bins after j."""
+        cum = np.broadcast_to(cum, j.shape + cum.shape[-1:])
+        return cum[..., -1] - np.take_along_axis(cum, (j + 1)[..., None], -1)[..., 0]
+
+    def over(self, level: ArrayLike, inclusive: bool = False) -> NDArray[np.float64]:
+        """Vehicles with v > level (v ≥ level if ``inclusive``) per cell; level broadcasts."""
+        _, j, part = self._split(level, inclusive)
+        return self._tail(self.cum, j) + part
+
+    def excess_sum(self, limit_kmh: ArrayLike) -> NDArray[np.float64]:
+        """Σ (v − L) over vehicles with v > L per cell, km/h, each bin's over-part at its middle.
+
+        An open top bin's vehicles are taken at its lower edge (an underestimate).
+        """
+        cut, j, part = self._split(limit_kmh, False)
+        limit = np.broadcast_to(np.asarray(limit_kmh, dtype=np.float64), cut.shape)
+        part_mid = self._mid(self.lo[j], self.w[j], self.finite[j], np.maximum(self.lo[j], cut))
+        return self._tail(self.cum_mid, j) - limit * self._tail(self.cum, j) + part * (part_mid - limit)
 
 
 def histogram_over(
@@ -97,25 +149,12 @@ def histogram_over(
     inclusive: bool = False,
     integer: bool = True,
 ) -> NDArray[np.float64]:
-    """Vehicles with v > level (v ≥ level if ``inclusive``) per cell, from stored-speed bins.
-
-    ``counts`` (..., B); ``lower``/``width`` (B,) are the *stored* edges (no quantisation
-    offset); ``level`` broadcasts against the leading cell dimensions (per-cell limits).
-    """
-    c, _, _, _, _, frac = _over_parts(counts, lower, width, level, inclusive, integer)
-    return np.sum(c * frac, axis=-1)
+    """Vehicles with v > level (v ≥ level if ``inclusive``) per cell, from stored-speed bins."""
+    return BinnedTails(counts, lower, width, integer).over(level, inclusive)
 
 
 def histogram_excess_sum(
     counts: ArrayLike, lower: ArrayLike, width: ArrayLike, limit_kmh: ArrayLike, *, integer: bool = True
 ) -> NDArray[np.float64]:
-    """Σ (v − L) over vehicles with v > L per cell, km/h, taking each bin's over-part at its middle.
-
-    An open top bin's vehicles are taken at its lower edge (an underestimate).
-    """
-    c, lo, w, finite, cut, frac = _over_parts(counts, lower, width, limit_kmh, False, integer)
-    start = np.maximum(lo, cut)
-    end = lo + w - (1.0 if integer else 0.0)
-    mid = np.where(finite, (start + end) / 2.0, start)
-    limit = np.asarray(limit_kmh, dtype=np.float64)[..., None]
-    return np.sum(c * frac * (mid - limit), axis=-1)
+    """Σ (v − L) over vehicles with v > L per cell, km/h (see BinnedTails.excess_sum)."""
+    return BinnedTails(counts, lower, width, integer).excess_sum(limit_kmh)

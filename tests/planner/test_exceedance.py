@@ -85,3 +85,38 @@ def test_limit_history():
     start = np.array(["2026-01-01T00", "2026-06-01T01"], dtype="datetime64[h]")
     assert limit_at(t, start, [50, 40]).tolist() == [50.0, 50.0, 40.0, 40.0]
     assert np.isnan(limit_at(np.datetime64("2025-12-31T23", "h"), start, [50, 40]))
+
+
+def _naive_over(counts, lower, width, level, inclusive, integer):
+    """Bin-by-bin reference for the module's cumulative-sum implementation."""
+    total = excess = 0.0
+    cut = (np.ceil(level) if inclusive else np.floor(level) + 1) if integer else level
+    for c, lo, w in zip(counts, lower, width):
+        if np.isinf(w):
+            frac, mid = float(lo >= cut), max(lo, cut)
+        else:
+            frac = min(max((lo + w - cut) / w, 0.0), 1.0)
+            mid = (max(lo, cut) + lo + w - (1 if integer else 0)) / 2
+        total += c * frac
+        excess += c * frac * (mid - level)
+    return total, excess
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=25),
+    st.sampled_from([1.0, 5.0]),
+    st.booleans(),
+    st.booleans(),
+    st.floats(min_value=-5, max_value=140),
+    st.booleans(),
+)
+def test_histogram_sums_match_bin_by_bin_reference(counts, w, open_top, integer, level, inclusive):
+    lower = np.arange(len(counts)) * w
+    width = np.full(len(counts), w)
+    if open_top:
+        width[-1] = np.inf
+    ref_over, ref_excess = _naive_over(counts, lower, width, level, inclusive, integer)
+    assert histogram_over(counts, lower, width, level, inclusive=inclusive, integer=integer) == pytest.approx(ref_over)
+    if not inclusive:
+        assert histogram_excess_sum(counts, lower, width, level, integer=integer) == pytest.approx(ref_excess, abs=1e-6)
