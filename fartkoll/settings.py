@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         env_prefix="FARTKOLL_",
         env_nested_delimiter="__",
         extra="forbid",
+        populate_by_name=True,
     )
 
     database_url: str | None = Field(
@@ -121,7 +122,10 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _describe(e: ValidationError, path: str | os.PathLike[str] | None) -> str:
     lines = [f"invalid settings{f' (file {path} and environment)' if path else ' (environment)'}:"]
     for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        env = "FARTKOLL_" + "__".join(str(p) for p in err["loc"]).upper()
+        parts = [str(p) for p in err["loc"]]
+        if parts and parts[0] in ("DATABASE_URL", "FARTKOLL_DATABASE_URL"):
+            parts[0] = "database_url"  # reported under its alias
+        loc = ".".join(parts)
+        env = "FARTKOLL_" + "__".join(parts).upper()
         lines.append(f"  {loc} = {err.get('input')!r}: {err['msg']} (set {env} or '{loc}' in the TOML file)")
     return "\n".join(lines)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from urllib.parse import quote
+
+from psycopg.conninfo import conninfo_to_dict
 
 from fartkoll.settings import Settings
 from sql.migrate import migrate
@@ -22,9 +25,10 @@ _counter = itertools.count()
 
 
 def _with_db(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
+    """The same server's URL with another database name (a postgresql:// URL)."""
+    p = conninfo_to_dict(url)
+    auth = quote(p.get("user", "postgres"), safe="") + (":" + quote(p["password"], safe="") if p.get("password") else "")
+    return f"postgresql://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{quote(dbname, safe='')}"
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +50,14 @@ def template_db(server_url: str) -> Iterator[str]:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with psycopg.connect(_with_db(server_url, name)) as conn:
         migrate(conn)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        # TimescaleDB's scheduler connects to every database that allows it, and a template
+        # must have no sessions: close it to connections, then end the scheduler's session.
+        admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name)))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
     yield name
     with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(name)))
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -76,7 +86,7 @@ def _fresh(server_url: str, template: str | None) -> Iterator[str]:
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
         if template:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, sql.Identifier(template)))
+            _create_from_template(admin, ident, template)
         else:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
     try:
@@ -84,3 +94,14 @@ def _fresh(server_url: str, template: str | None) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
+def _create_from_template(admin: psycopg.Connection, ident: sql.Identifier, template: str) -> None:
+    for attempt in range(50):
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, sql.Identifier(template)))
+            return
+        except psycopg.errors.ObjectInUse:  # a session on the template is still closing
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
+            time.sleep(0.1)
+    raise RuntimeError(f"template database {template} stayed busy for 5 s")

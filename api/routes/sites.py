@@ -67,9 +67,9 @@ def _figure(r: dict, limit: int | None, rounding: str, over_kmh: float, start, e
         "limit_kmh": limit,
         "mean_kmh": _num(summ.mean),
         "v85_kmh": _num(summ.v85),
-        "share_over_limit": _num(summ.over_limit.p),
-        "share_over_limit_ci": [_num(summ.over_limit.lo), _num(summ.over_limit.hi)],
-        "share_over_threshold": _num(summ.over_threshold.p),
+        "share_over_limit": _num(summ.over_limit.share),
+        "share_over_limit_ci": [_num(summ.over_limit.low), _num(summ.over_limit.high)],
+        "share_over_threshold": _num(summ.over_threshold.share),
         "threshold_kmh": summ.threshold_kmh,
         "flags": ["insufficient: fewer than 30 vehicles"] if r["n"] < MIN_N else [],
     })
