@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY fartkoll ./fartkoll
+COPY collector ./collector
+COPY planner ./planner
+COPY api ./api
+COPY sql ./sql
+RUN pip install --no-cache-dir .
+EXPOSE 8080
+CMD ["sh", "-c", "fartkoll db migrate && fartkoll serve --host 0.0.0.0 --port 8080"]
