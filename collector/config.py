@@ -44,6 +44,10 @@ class SerialSource(BaseModel):
     grouping_gap_s: float = Field(
         0.8, gt=0, le=10, description="Readings further apart than this belong to two vehicles"
     )
+    grouping_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More collector.grouping.Grouper options: min_readings, clock, min_speed_kmh",
+    )
 
     @field_validator("sign_serial", "protocol")
     @classmethod

@@ -11,7 +11,6 @@ to a hook.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 Sink = Callable[[SpoolBatch], object]
 """Stores a batch durably or raises; its return value is only logged."""
 
-_GROUPED_KINDS = frozenset({"vehicle", "reading"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
@@ -43,7 +41,7 @@ class Parser(Protocol):
 
 class Grouper(Protocol):
     def push(self, reading: Any) -> list[VehiclePass]: ...
-    def flush(self, now: datetime) -> list[VehiclePass]: ...
+    def flush(self, now: datetime | None = None) -> list[VehiclePass]: ...
 
 
 ParserFactory = Callable[[SerialSource], Parser]
@@ -62,7 +60,10 @@ def default_parser(source: SerialSource) -> Parser:
 def default_grouper(source: SerialSource) -> Grouper:
     from collector.grouping import Grouper as RealGrouper
 
-    return RealGrouper(gap_s=source.grouping_gap_s)
+    return RealGrouper(
+        gap_s=source.grouping_gap_s, angle_deg=source.mounting_angle_deg,
+        sign_id=source.sign_id, **source.grouping_options,
+    )
 
 
 class SourcePipeline:
@@ -70,7 +71,7 @@ class SourcePipeline:
 
     Keys are ``pass_key("serial:<sign serial>", time in µs, run id, sequence)``: the run id
     (new each start) and the per-source sequence make them unique, and they are fixed once
-    the pass is spooled. Speeds are divided by cos(mounting angle) here, once.
+    the pass is spooled. The grouper corrects speeds for the mounting angle.
     """
 
     def __init__(
@@ -90,7 +91,6 @@ class SourcePipeline:
         self._grouper = make_grouper(source)
         self._run_id = uuid.uuid4().hex
         self._seq = 0
-        self._cos = math.cos(math.radians(source.mounting_angle_deg))
 
     def on_data(self, chunk: bytes, received_at: datetime) -> None:
         self._monitor.data(len(chunk), received_at)
@@ -110,22 +110,21 @@ class SourcePipeline:
         self._spool_passes(self._grouper.flush(now))
 
     def on_disconnect(self, now: datetime) -> None:
-        """Drop the parser's half line (flushed as what it is) so it is not glued to new bytes."""
-        self._handle(self._parser.flush(now), now)
-        self._spool_passes(self._grouper.flush(now))
+        """The device is gone: its half line is flushed (not glued to the first bytes after
+        the reopen) and the vehicle in progress, if any, is over."""
+        self.close(now)
 
     def close(self, now: datetime) -> None:
-        """At shutdown: everything buffered becomes readings and passes."""
+        """End of input: everything buffered becomes readings and passes."""
         self._handle(self._parser.flush(now), now)
-        self._spool_passes(self._grouper.flush(now + timedelta(hours=1)))
+        self._spool_passes(self._grouper.flush(None))
 
     def _handle(self, readings: Iterable[Any], received_at: datetime) -> None:
         passes: list[VehiclePass] = []
         for r in readings:
             self._monitor.reading(r.kind)
-            if r.kind in _GROUPED_KINDS:
-                passes.extend(self._grouper.push(r))
-            elif r.kind == "malformed":
+            passes.extend(self._grouper.push(r))  # every kind moves the grouper's time on
+            if r.kind == "malformed":
                 n = self._monitor.readings["malformed"]
                 if n <= 20 or n % 100 == 0:
                     log.warning(
@@ -148,7 +147,6 @@ class SourcePipeline:
         for p in passes:
             keyed.append(replace(
                 p,
-                speed_kmh=p.speed_kmh / self._cos,
                 sign_id=self.source.sign_id if p.sign_id is None else p.sign_id,
                 key=pass_key(self.source.namespace, (p.time - _EPOCH) // _US, self._run_id, self._seq),
             ))
