@@ -39,17 +39,16 @@ def _offset_at(s: int, zone: ZoneInfo) -> int:
     return int(off.total_seconds())
 
 
-def utc_offsets(epoch_s: ArrayLike, tz: str | ZoneInfo = DEFAULT_TZ) -> NDArray[np.int64]:
-    """UTC offset (seconds) in force at each instant.
+def offset_transitions(
+    first_s: int, last_s: int, tz: str | ZoneInfo = DEFAULT_TZ
+) -> tuple[list[int], list[int]]:
+    """(starts, offsets): the UTC offset (s) in force from each start (epoch s) on, covering
+    [first_s, last_s]. The first start lies a day or more before ``first_s``.
 
-    Looks the zone up once a day over the span and bisects to the second where the offset
-    changes, then maps every instant by searchsorted: O(days) zone calls, not O(instants).
+    Looks the zone up once a day over the span and bisects to the second where it changes.
     """
-    s = epoch_seconds(epoch_s)
-    if s.size == 0:
-        return np.zeros(0, dtype=np.int64)
     zone = _zone(tz)
-    days = np.arange(s.min() // DAY_S - 1, s.max() // DAY_S + 2) * DAY_S
+    days = np.arange(first_s // DAY_S - 1, last_s // DAY_S + 2) * DAY_S
     offs = [_offset_at(d, zone) for d in days]
     starts, values = [int(days[0])], [offs[0]]
     for i in range(1, len(days)):
@@ -61,6 +60,15 @@ def utc_offsets(epoch_s: ArrayLike, tz: str | ZoneInfo = DEFAULT_TZ) -> NDArray[
             lo, hi = (mid, hi) if _offset_at(mid, zone) == values[-1] else (lo, mid)
         starts.append(hi)
         values.append(offs[i])
+    return starts, values
+
+
+def utc_offsets(epoch_s: ArrayLike, tz: str | ZoneInfo = DEFAULT_TZ) -> NDArray[np.int64]:
+    """UTC offset (seconds) in force at each instant: O(days) zone calls, not O(instants)."""
+    s = epoch_seconds(epoch_s)
+    if s.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts, values = offset_transitions(int(s.min()), int(s.max()), tz)
     idx = np.searchsorted(np.array(starts), s, side="right") - 1
     return np.array(values, dtype=np.int64)[idx]
 
