@@ -42,7 +42,7 @@ class Reading:
     mean_kmh: float | None = None
     interval_s: float | None = None
     error: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)
     binary: bool = False  # raw is a binary frame: shown as hex, not text
 
     def __post_init__(self) -> None:

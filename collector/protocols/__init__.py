@@ -6,7 +6,7 @@ Every parser is built with its configuration and then fed byte chunks::
     readings = parser.feed(chunk, received_at)   # never raises on any bytes
     readings += parser.flush(received_at)        # at end of input
 
-See ``docs/protocols.md`` for the formats and ``collector.grouping`` for turning streaming
+See the protocol notes (``protocols.md``) for the formats and ``collector.grouping`` for turning streaming
 readings into vehicles.
 """
 
