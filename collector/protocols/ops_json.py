@@ -116,7 +116,9 @@ def _timed_counts(inner: object, line: OpsLine) -> Reading:
     if not isinstance(inner, dict):
         raise bad("TimedSpeedCounts", inner, "is not an object")
     unit = _unit(inner, "units", line.unit)
-    count_value = json_number(inner.get("count", 0), "count")
+    if "count" not in inner:
+        raise bad("TimedSpeedCounts", inner, "has no count")
+    count_value = json_number(inner["count"], "count")
     if count_value < 0 or count_value != int(count_value):
         raise bad("count", inner.get("count"), "is not a whole number of vehicles")
     mean = None

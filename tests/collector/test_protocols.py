@@ -160,6 +160,11 @@ def test_ops_timed_speed_counts_is_a_bin():
     assert r.interval_s == 300 and r.device_time == 1800
 
 
+def test_ops_timed_speed_counts_without_count_is_malformed():
+    r = one("ops-json", b'{"TimedSpeedCounts":{"time":"1800","average":"25.0"}}\n')
+    assert r.kind == "malformed" and "has no count" in r.error
+
+
 def test_ops_bad_json_is_malformed():
     r = one("ops-json", b'{"speed": "1.0"\n')
     assert r.kind == "malformed" and "JSON" in r.error
@@ -185,7 +190,7 @@ def test_hlk_garbage():
 
 
 def test_houston_requires_a_unit():
-    with pytest.raises(ValueError, match="needs unit="):
+    with pytest.raises(ValueError, match="needs a unit"):
         make_parser("houston-dr500")
 
 
