@@ -128,8 +128,8 @@ def resolve_unit(protocol: str, unit: str | None, default: str | None) -> str:
     if unit is None:
         if default is None:
             raise ValueError(
-                f"protocol {protocol!r} needs unit=: the device sends the unit it is set to; "
-                f"pass one of {', '.join(KMH_PER_UNIT)}"
+                f"protocol {protocol!r} needs a unit (--unit / unit=): the device sends the "
+                f"unit it is set to; pass one of {', '.join(KMH_PER_UNIT)}"
             )
         return default
     return unit_name(unit)
