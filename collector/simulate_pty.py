@@ -5,7 +5,8 @@ anything that opens the slave path (the collector, ``cat``, minicom) sees a seri
 Chunks are ``(seconds_offset, bytes)`` pairs, e.g. from the protocol encoders in
 ``collector.encode``; ``rate`` speeds time up (2.0 plays twice as fast as recorded).
 
-    python -m collector.simulate_pty capture.txt --interval 0.1   # prints the slave path
+    python -m collector.simulate_pty --capture capture.txt --interval 0.1   # prints the path
+    python -m collector.simulate_pty --protocol hlk-ld2415h --interval 5    # random traffic
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ Chunks = Iterable[tuple[float, bytes]]
 
 class SimulatedSign(threading.Thread):
     """Writes chunks to a pty master at their offsets; ``path`` is the slave device path.
+
+    Offsets count from the first chunk's offset (which may be negative, as in
+    ``collector.encode.encode_traffic``): the first chunk goes out at once.
 
     By default it waits until someone opens the slave (plus ``settle`` seconds, because
     pyserial flushes its input right after opening) before the first chunk, and keeps the
@@ -77,8 +81,11 @@ class SimulatedSign(threading.Thread):
             if self._wait_for_reader and not self._wait_until_opened():
                 return
             start = time.monotonic()
+            origin: float | None = None
             for offset, data in self._chunks:
-                if not self._sleep_until(start + offset / self._rate):
+                if origin is None:
+                    origin = offset
+                if not self._sleep_until(start + (offset - origin) / self._rate):
                     return
                 if not self._write(data):
                     return
@@ -156,23 +163,52 @@ def lines_at_interval(lines: Sequence[bytes], interval: float, loop: bool = Fals
             return
 
 
+def random_traffic(
+    protocol: str, unit: str | None, every_s: float, mean_kmh: float, seed: int
+) -> Chunks:
+    """Endless traffic for ``protocol`` from ``collector.encode``: a vehicle about every
+    ``every_s`` seconds, speeds around ``mean_kmh``, alternating directions."""
+    import random
+
+    from collector.encode import SimVehicle, encode_traffic
+    from collector.passes import Direction
+
+    rng = random.Random(seed)
+    t = 0.0
+    while True:  # one vehicle at a time, so the stream never ends
+        t += rng.uniform(0.6, 1.4) * every_s
+        direction = rng.choice([Direction.APPROACHING, Direction.RECEDING])
+        vehicle = SimVehicle(t, max(5.0, rng.gauss(mean_kmh, mean_kmh * 0.15)), direction)
+        yield from encode_traffic(protocol, [vehicle], unit, rng)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m collector.simulate_pty",
-        description="Replay a capture file's lines on a pseudo-terminal; prints the device path.",
+        description="Play a radar sign on a pseudo-terminal; prints the device path to open.",
     )
-    parser.add_argument("capture", help="file whose lines (endings kept) are sent one by one")
-    parser.add_argument("--interval", type=float, default=0.1, help="seconds between lines")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--capture", help="replay this file's lines (endings kept) one by one")
+    what.add_argument("--protocol", help="random traffic in this wire format (collector.encode)")
+    parser.add_argument("--interval", type=float, default=0.1,
+                        help="--capture: seconds between lines; --protocol: between vehicles "
+                             "(default 0.1 and 5)")
+    parser.add_argument("--unit", help="--protocol: the unit the simulated device is set to")
+    parser.add_argument("--mean-kmh", type=float, default=45.0, help="--protocol: mean speed")
+    parser.add_argument("--seed", type=int, default=0, help="--protocol: random seed")
     parser.add_argument("--rate", type=float, default=1.0, help="speed-up factor")
-    parser.add_argument("--loop", action="store_true", help="start over at the end")
+    parser.add_argument("--loop", action="store_true", help="--capture: start over at the end")
     args = parser.parse_args(argv)
-    with open(args.capture, "rb") as f:
-        lines = f.read().splitlines(keepends=True)
-    if not lines:
-        parser.error(f"capture file {args.capture!r} is empty; give a file with lines to send")
-    path, sign = open_simulated_sign(
-        lines_at_interval(lines, args.interval, args.loop), args.rate, linger=False
-    )
+    if args.capture is not None:
+        with open(args.capture, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        if not lines:
+            parser.error(f"capture file {args.capture!r} is empty; give a file with lines to send")
+        chunks = lines_at_interval(lines, args.interval, args.loop)
+    else:
+        every = 5.0 if args.interval == parser.get_default("interval") else args.interval
+        chunks = random_traffic(args.protocol, args.unit, every, args.mean_kmh, args.seed)
+    path, sign = open_simulated_sign(chunks, args.rate)  # stays open, quiet, until Ctrl-C
     print(path, flush=True)
     try:
         while sign.is_alive():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,9 @@ import pytest
 from collector.config import CollectorSettings, SerialSource
 from collector.heartbeat import Coverage, SignMonitor
 from collector.passes import Direction, VehiclePass, pass_key
-from collector.runner import Drainer, SourcePipeline, default_grouper, default_parser, run
+from collector.runner import (
+    Drainer, SourcePipeline, StoreSink, default_grouper, default_parser, make_sink, run,
+)
 from collector.simulate_pty import open_simulated_sign
 from collector.spool import Spool
 
@@ -372,3 +375,110 @@ def test_killed_and_restarted_runner_ends_with_exact_counts(tmp_path):
     down.close()
     assert speeds == sorted(peak for peak, _ in expected)  # every vehicle once, none twice
     assert attempts == 13  # 6 + 7: the batch cut off by the kill was written twice
+
+
+def test_encoded_traffic_through_the_real_serial_path(tmp_path):
+    """Simulator encoders → pty → reader → Houston parser (idle lines too) → grouper → sink."""
+    from collector.encode import SimVehicle, encode_traffic
+
+    speeds = [31.0, 44.0, 52.0, 38.0, 60.0, 47.0]
+    directions = [Direction.APPROACHING, Direction.RECEDING] * 3
+    traffic = [SimVehicle(5.0 * i, s, d) for i, (s, d) in enumerate(zip(speeds, directions))]
+    rate = 5.0  # five times real time: 10 Hz readings arrive 20 ms apart
+    path, sign = open_simulated_sign(list(encode_traffic("houston-dr500", traffic, "kmh")), rate)
+    settings = settings_for(path, tmp_path, sources=[SerialSource(
+        port=path, protocol="houston-dr500", unit="kmh", sign_serial="DR500-1", sign_id=3,
+        grouping_gap_s=0.8 / rate, grouping_options={"clock": "received"})])
+    sink = FlakySink()
+    stop = threading.Event()
+    out = []
+    runner = threading.Thread(target=lambda: out.append(run(settings, sink, stop)), daemon=True)
+    runner.start()
+    try:
+        wait_until(sign.done.is_set)
+        wait_until(lambda: len(sink.stored) >= len(speeds))
+        time.sleep(0.3)  # nothing more may arrive
+    finally:
+        stop.set()
+        runner.join(10)
+        sign.stop()
+    got = sorted(sink.stored.values(), key=lambda p: p.time)
+    assert [(p.speed_kmh, p.direction) for p in got] == list(zip(speeds, directions))
+    hb = out[0].heartbeats["DR500-1"]
+    assert hb.readings["idle"] > 0 and hb.malformed == 0 and hb.passes == len(speeds)
+
+
+# --- the database write path as the sink ------------------------------------------------------
+
+
+def test_make_sink_refuses_what_cannot_work(tmp_path):
+    with pytest.raises(ValueError, match="no forward_url and no database connection"):
+        make_sink(CollectorSettings())
+    no_id = CollectorSettings(sources=[source()])
+    with pytest.raises(ValueError, match=r"sources \['SN1'\] have no sign_id"):
+        make_sink(no_id, connect=lambda: None)
+    edge = CollectorSettings(forward_url="http://127.0.0.1:9/", forward_token="t")
+    fwd = make_sink(edge)
+    assert fwd.endpoint == "http://127.0.0.1:9/api/v1/ingest/passes"
+    fwd.close()
+
+
+def test_database_outage_mid_stream_ends_with_exact_counts(tmp_path, db_url):
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from places import deploy, make_sign, make_site
+
+    with psycopg.connect(db_url) as conn:
+        site = make_site(conn)
+        sign_id = make_sign(conn, serial="SN1")
+        deploy(conn, sign_id, site, datetime.now(timezone.utc) - timedelta(days=1), display=1)
+    with socket.socket() as s:  # a port where no database answers
+        s.bind(("127.0.0.1", 0))
+        dead_url = make_conninfo(db_url, port=s.getsockname()[1], host="127.0.0.1", connect_timeout=2)
+    assert conninfo_to_dict(dead_url)["port"] != conninfo_to_dict(db_url).get("port")
+    down = threading.Event()
+    connects = []
+
+    def connect():
+        connects.append(down.is_set())
+        return psycopg.connect(dead_url if down.is_set() else db_url)
+
+    def stored() -> int:
+        with psycopg.connect(db_url) as conn:
+            return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+    chunks, expected = vehicles(10)
+    path, sign = open_simulated_sign(chunks)
+    settings = settings_for(path, tmp_path, sources=[SerialSource(
+        port=path, protocol="hlk-ld2415h", sign_serial="SN1", sign_id=sign_id,
+        grouping_gap_s=GAP_S, grouping_options={"clock": "received"})])
+    sink = make_sink(settings, connect)
+    assert isinstance(sink, StoreSink)
+    stop = threading.Event()
+    out = []
+    runner = threading.Thread(target=lambda: out.append(run(settings, sink, stop)), daemon=True)
+    runner.start()
+    try:
+        wait_until(lambda: stored() >= 2)
+        down.set()  # the database restarts: live sessions die, new ones are refused
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        wait_until(sign.done.is_set)
+        time.sleep(0.5)
+        assert stored() < 10
+        down.clear()
+        wait_until(lambda: stored() == 10)
+    finally:
+        stop.set()
+        runner.join(10)
+        sign.stop()
+        sink.close()
+    assert out[0].drained.failures >= 2 and out[0].pending == 0
+    assert True in connects and connects[-1] is False  # it reconnected after the outage
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT speed_kmh, direction, site_id, display FROM readings ORDER BY time").fetchall()
+        rolled = conn.execute("SELECT sum(n) FROM rollup_hourly").fetchone()[0]
+    assert [(pytest.approx(s), Direction(d)) for s, d, _, _ in rows] == expected
+    assert {(site_id, display) for _, _, site_id, display in rows} == {(site, 1)}
+    assert rolled == 10

@@ -219,3 +219,32 @@ def test_simulated_sign_paces_chunks_by_offset_and_rate(running):
     wait_until(sign.done.is_set)
     assert sign.written == 3
     sign.stop()
+
+
+def test_command_line_simulator_prints_a_path_that_serves_the_capture(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    capture = tmp_path / "capture.txt"
+    capture.write_bytes(b"V+045.2\r\nV-032.8\r\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector.simulate_pty", "--capture", str(capture), "--interval", "0.05"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        path = proc.stdout.readline().strip()
+        assert path.startswith("/dev/pts/")
+        with serial.Serial(path, 9600, timeout=0.1) as port:
+            data, deadline = b"", time.monotonic() + 10
+            while not data.endswith(b"V-032.8\r\n") and time.monotonic() < deadline:
+                data += port.read(64)
+        assert data == b"V+045.2\r\nV-032.8\r\n"
+        assert proc.poll() is None  # a quiet device, not a vanished one
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
