@@ -71,6 +71,8 @@ class Cells:
     school: ArrayLike = False
     tips: ArrayLike = 0
     prev_share: ArrayLike = np.nan
+    quality: ArrayLike = 0
+    """Quality bits the caller already knows (coverage, pooled modes, limits): kept in ``flags``."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def rank_cells(
                                weights.trend_min, weights.trend_max))
     total = base * sev_f * vul_f * tips_f * trend_f
     pinned = np.isin(site, np.asarray(pinned_sites, dtype=np.int64))
-    flags = quality_flags(n, weeks=c["weeks_observed"])
+    flags = quality_flags(n, weeks=c["weeks_observed"]) | c["quality"].astype(np.int64)
 
     order = np.lexsort((how, direction, site, -total, ~pinned))
     out = dict(

@@ -33,8 +33,10 @@ def test_parts_by_hand():
     assert "Tue 07–08" in row.explain() and "= 21.5" in row.explain()
 
 
-def test_limit_40_vulnerability_and_unknown_trend():
-    row = rank_cells(cells(limit_kmh=[40])).rows()[0]
+def test_limit_40_vulnerability_unknown_trend_and_caller_flags():
+    row = rank_cells(cells(limit_kmh=[40], quality=[Quality.LOW_COVERAGE])).rows()[0]
+    assert row.flags == Quality.LOW_COVERAGE
+    assert row.warnings == ["low coverage (sign measured < 75 % of the hours)"]
     assert row.vulnerability_factor == pytest.approx(1.15)
     assert np.isnan(row.trend_pp) and row.trend_factor == 1.0
 
