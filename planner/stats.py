@@ -186,8 +186,10 @@ def summarise_histogram(
     pcts = {k: float(pc.histogram_percentile(c, tl, hist.width, p)) for k, p in PERCENTILES.items()}
     pace = pc.histogram_pace(c, tl, hist.width)
 
+    tails = ex.BinnedTails(c, hist.lower, hist.width, hist.integer)
+
     def over(level: float, inclusive: bool = False) -> float:
-        return float(ex.histogram_over(c, hist.lower, hist.width, level, inclusive=inclusive, integer=hist.integer))
+        return float(tails.over(level, inclusive))
 
     return SpeedSummary(
         n=int(round(n)),
@@ -201,7 +203,7 @@ def summarise_histogram(
             over(limit_kmh),
             {k: over(limit_kmh + k) for k in ex.LIMIT_PLUS_K},
             over(t, inclusive=True),
-            float(ex.histogram_excess_sum(c, hist.lower, hist.width, limit_kmh, integer=hist.integer)),
+            float(tails.excess_sum(limit_kmh)),
             limit_kmh, t, pcts["v85"], z,
         ),
     )
