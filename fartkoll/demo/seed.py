@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -67,12 +68,13 @@ def seed(conn: psycopg.Connection, *, weeks: int = 8, seed: int = 1, end: date |
         end = datetime.now(TZ).date()
     world = build_world(weeks=weeks, end=end)
     t0 = time.monotonic()
-    ids, added = _write_world(conn, world)
-    _check_world(conn, world)
-    added["coverage_hours"] = _write_coverage(conn, world, ids)
+    # One transaction for the world even on an autocommit connection: a refused world leaves nothing.
+    with conn.transaction() if conn.autocommit else nullcontext():
+        ids, added = _write_world(conn, world)
+        _check_world(conn, world)
+        added["coverage_hours"] = _write_coverage(conn, world, ids)
     log(f"demo: world written ({len(world.sites)} sites, {len(world.signs)} signs, "
-        f"{len(world.deployments)} deployments) for {world.start.astimezone(TZ).date()} .. "
-        f"{end - timedelta(days=1)}")
+        f"{len(world.deployments)} deployments) for {_period(world)}")
     sign_ids = [ids["signs"][g.serial] for g in world.signs]  # SitePasses.sign indexes world.signs
     generated = inserted = 0
     for sp in generate(world, seed):
@@ -89,6 +91,12 @@ def seed(conn: psycopg.Connection, *, weeks: int = 8, seed: int = 1, end: date |
         log(f"demo: {world.site(sp.site).name}: {len(sp):,} passes, {site_inserted:,} new "
             f"({time.monotonic() - t0:.1f} s)")
     return SeedSummary(passes=inserted, passes_generated=generated, **added)
+
+
+def _period(world: World) -> str:
+    """The local days of the period, e.g. ``2024-10-21 .. 2024-11-03``."""
+    last = (world.end - timedelta(hours=1)).astimezone(TZ).date()
+    return f"{world.start.astimezone(TZ).date()} .. {last}"
 
 
 def _one(conn: psycopg.Connection, name: str, params: dict) -> tuple[int, bool]:
@@ -149,8 +157,7 @@ def _check_world(conn: psycopg.Connection, world: World) -> None:
     for d in world.deployments:
         if (d.sign, names[d.site], d.valid_from, d.valid_to, d.display) not in stored:
             raise DemoError(
-                f"sign {d.sign} has other deployments than the demo of {world.start:%Y-%m-%d} .. "
-                f"{world.end:%Y-%m-%d} needs (no {'display' if d.display else 'stealth'} deployment at "
+                f"sign {d.sign} has other deployments than the demo of {_period(world)} needs (no {'display' if d.display else 'stealth'} deployment at "
                 f"{names[d.site]!r} from {d.valid_from:%Y-%m-%d %H:%M}Z): the database holds demo data for "
                 f"another period; seed into an empty database or repeat the same --weeks and end date")
     stored_limits = {tuple(r) for r in conn.execute(QUERIES["demo_speed_limits_of_sites"],

@@ -209,7 +209,7 @@ def site_passes(world: World, cal: Calendar, active: list[tuple[Deployment, np.n
     limit0 = site.limit_kmh
     mu = np.log(limit0) - site.spread * NormalDist().inv_cdf(1.0 - site.share_over)
     v = np.exp(mu + site.spread * rng.standard_normal(n))
-    shift = rng.normal(0.0, 0.6, cal.n_days)[cal.day[ix][at]]
+    shift = rng.normal(0.0, 0.5, cal.n_days)[cal.day[ix][at]]
     shift += np.isin(lh, _NIGHT_HOURS) * 0.08 * limit0
     if site.daily_volume >= 4500:
         shift -= ((cal.kind[ix][at] == WEEKDAY) & np.isin(lh, _PEAK_HOURS)) * 0.05 * limit0

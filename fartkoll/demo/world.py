@@ -234,7 +234,7 @@ def build_world(*, weeks: int, end: date) -> World:
     )
 
     limits_from = min(local(FIRST_LIMIT_FROM), local(first) - timedelta(days=365))
-    change = at(0.55, 0)
+    change = at(0.6, 0)
     limits = []
     for s in sites:
         if s.key == LIMIT_SITE:
