@@ -17,11 +17,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from collector.config import CollectorSettings, SerialSource
+from collector.grouping import Grouper
 from collector.heartbeat import Heartbeat, HeartbeatHook, SignMonitor, log_heartbeat
 from collector.passes import VehiclePass, pass_key
+from collector import protocols
+from collector.protocols import Parser
+from collector.reading import Reading
 from collector.serialport import Clock, SerialReader, next_backoff, utc_now
 from collector.spool import Spool, SpoolBatch
 
@@ -34,33 +38,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
 
-class Parser(Protocol):
-    def feed(self, data: bytes, received_at: datetime) -> list[Any]: ...
-    def flush(self, received_at: datetime) -> list[Any]: ...
-
-
-class Grouper(Protocol):
-    def push(self, reading: Any) -> list[VehiclePass]: ...
-    def flush(self, now: datetime | None = None) -> list[VehiclePass]: ...
-
-
 ParserFactory = Callable[[SerialSource], Parser]
 GrouperFactory = Callable[[SerialSource], Grouper]
 
 
 def default_parser(source: SerialSource) -> Parser:
-    from collector.protocols import make_parser
-
     options = dict(source.parser_options)
     if source.unit is not None:
         options["unit"] = source.unit
-    return make_parser(source.protocol, **options)
+    return protocols.make_parser(source.protocol, **options)
 
 
 def default_grouper(source: SerialSource) -> Grouper:
-    from collector.grouping import Grouper as RealGrouper
-
-    return RealGrouper(
+    return Grouper(
         gap_s=source.grouping_gap_s, angle_deg=source.mounting_angle_deg,
         sign_id=source.sign_id, **source.grouping_options,
     )
@@ -119,7 +109,7 @@ class SourcePipeline:
         self._handle(self._parser.flush(now), now)
         self._spool_passes(self._grouper.flush(None))
 
-    def _handle(self, readings: Iterable[Any], received_at: datetime) -> None:
+    def _handle(self, readings: Iterable[Reading], received_at: datetime) -> None:
         passes: list[VehiclePass] = []
         for r in readings:
             self._monitor.reading(r.kind)
@@ -218,10 +208,12 @@ class Drainer:
         except Exception as e:
             self.stats.failures += 1
             self._retry_at = now + self._wait
-            log.warning(
+            outage = _looks_like_outage(e)  # expected: one line; else an error with traceback
+            log.log(
+                logging.WARNING if outage else logging.ERROR,
                 "sink failed for batch %s (%d passes, %d pending): %s; retrying in %.1f s",
                 batch.batch_id, len(batch), self._spool.pending(), e, self._wait,
-                exc_info=not _looks_like_outage(e),
+                exc_info=not outage,
             )
             wait, self._wait = self._wait, next_backoff(self._wait, self._backoff_min, self._backoff_max)
             return wait
@@ -244,16 +236,12 @@ class Drainer:
 
 
 def _looks_like_outage(e: Exception) -> bool:
-    """Expected outages log one line; anything else also logs its traceback."""
+    """A sink that is down (retrying is the fix), not one that refuses or has a bug."""
+    import psycopg
+
     from collector.forward import ForwardUnavailable
 
-    if isinstance(e, (ForwardUnavailable, ConnectionError, TimeoutError)):
-        return True
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
-    return isinstance(e, psycopg.OperationalError)
+    return isinstance(e, (ForwardUnavailable, ConnectionError, TimeoutError, psycopg.OperationalError))
 
 
 class StoreSink:
@@ -340,11 +328,14 @@ def run(
     monitors: list[SignMonitor] = []
     started = clock()
     with Spool(settings.spool_path) as spool:
-        for source in settings.sources:
+        for i, source in enumerate(settings.sources):
             monitor = SignMonitor(source.sign_serial, started)
-            pipeline = SourcePipeline(
-                source, spool, monitor, make_parser=make_parser, make_grouper=make_grouper
-            )
+            try:
+                pipeline = SourcePipeline(
+                    source, spool, monitor, make_parser=make_parser, make_grouper=make_grouper
+                )
+            except ValueError as e:
+                raise ValueError(f"sources[{i}] (sign {source.sign_serial!r}): {e}") from e
             extra = {} if open_port is None else {"open_port": open_port}
             readers.append(SerialReader(
                 source.port, pipeline.on_data, baudrate=source.baudrate,

@@ -137,7 +137,7 @@ def test_request_carries_token_and_the_documented_body(server, tmp_path):
     }
 
 
-def test_outage_mid_stream_ends_with_every_pass_stored_exactly_once(server, tmp_path):
+def test_outage_mid_stream_ends_with_every_pass_stored_exactly_once(server, tmp_path, caplog):
     # 5xx, dropped connections, and answers lost after the server had stored the batch
     server.script.extend(["ok", "500", "drop", "store-then-500", "500", "store-then-drop", "ok"])
     with Spool(tmp_path / "s.sqlite3") as spool, Forwarder(server.url, TOKEN, timeout=5) as fwd:
@@ -149,6 +149,8 @@ def test_outage_mid_stream_ends_with_every_pass_stored_exactly_once(server, tmp_
     assert sorted(server.stored) == sorted(str(pass_key("fw", i)) for i in range(23))
     assert drainer.stats.passes == 23
     assert drainer.stats.failures == 5  # one per failing request in the script
+    outage_logs = [r for r in caplog.records if r.name == "collector.runner"]
+    assert len(outage_logs) == 5 and all(r.levelno == logging.WARNING for r in outage_logs)
     # two batches reached the server twice: their passes were counted as duplicates, not twice
     sent = sum(len(r["body"]["passes"]) for r in server.requests)
     assert sent > 23
@@ -182,7 +184,8 @@ def test_bad_token_is_a_clear_error_naming_the_batch_and_keeps_it_spooled(server
         drainer = Drainer(spool, fwd, max_batch_age_s=0, backoff_min=0.01, backoff_max=0.05)
         drainer.step()
         assert spool.pending() == 2 and server.stored == {}
-    assert any(str(batch.batch_id) in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]  # not a mere outage
+    assert errors and all(str(batch.batch_id) in r.getMessage() for r in errors)
 
 
 def test_conflict_means_the_server_already_has_it(server, tmp_path):

@@ -408,6 +408,13 @@ def test_encoded_traffic_through_the_real_serial_path(tmp_path):
     assert hb.readings["idle"] > 0 and hb.malformed == 0 and hb.passes == len(speeds)
 
 
+def test_unknown_protocol_fails_at_start_naming_the_source(tmp_path):
+    settings = settings_for("/dev/serial/by-id/none", tmp_path, sources=[
+        source(), source(port="/dev/ttyUSB9", sign_serial="SN2", protocol="hlk-ld2416")])
+    with pytest.raises(ValueError, match=r"sources\[1\] \(sign 'SN2'\): protocol 'hlk-ld2416' is not known"):
+        run(settings, lambda batch: None, threading.Event())
+
+
 # --- the database write path as the sink ------------------------------------------------------
 
 
