@@ -18,7 +18,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from fartkoll.demo import build_world, is_empty, seed
 from fartkoll.demo import world as W
-from fartkoll.demo.traffic import generate, is_school_day
+from fartkoll.demo.traffic import generate
+from fartkoll.demo.world import is_school_day
 
 WEEKS, SEED, END = 2, 7, date(2024, 11, 4)
 WORLD = build_world(weeks=WEEKS, end=END)

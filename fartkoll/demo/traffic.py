@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from statistics import NormalDist
 
 import numpy as np
 
-from .world import TZ, UTC, Deployment, World
+from .world import TZ, UTC, Deployment, World, holidays, is_school_day
 
 HOUR_US = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,45 +45,6 @@ _HOLIDAY_FACTOR = 0.55
 _NIGHT_HOURS = (22, 23, 0, 1, 2, 3, 4)
 _PEAK_HOURS = (7, 16, 17)
 _ROUNDING = {"truncate": 0, "round": 1, "exact": 2}
-
-
-def easter(year: int) -> date:
-    """Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def holidays(year: int) -> set[date]:
-    """Swedish public holidays plus the de-facto ones (midsummer, Christmas and New Year's Eve)."""
-    e = easter(year)
-    midsummer_eve = next(date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4)
-    all_saints = next(date(year, 10, 31) + timedelta(days=k) for k in range(7)
-                      if (date(year, 10, 31) + timedelta(days=k)).weekday() == 5)
-    fixed = [(1, 1), (1, 6), (5, 1), (6, 6), (12, 24), (12, 25), (12, 26), (12, 31)]
-    return {date(year, m, d) for m, d in fixed} | {
-        e - timedelta(days=2), e, e + timedelta(days=1), e + timedelta(days=39),
-        midsummer_eve, midsummer_eve + timedelta(days=1), all_saints,
-    }
-
-
-def is_school_day(d: date) -> bool:
-    """Approximate Swedish compulsory-school term: weekdays outside holidays and the usual breaks
-    (summer 12 June–19 August, Christmas 21 December–7 January, sportlov week 8, påsklov the week
-    of Easter Monday, höstlov week 44)."""
-    if d.weekday() >= 5 or d in holidays(d.year):
-        return False
-    if (6, 12) <= (d.month, d.day) <= (8, 19) or (d.month, d.day) >= (12, 21) or (d.month, d.day) <= (1, 7):
-        return False
-    week = d.isocalendar().week
-    easter_week = (easter(d.year) + timedelta(days=1)).isocalendar().week
-    return week not in (8, 44, easter_week)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The demo world: places, signs, deployments, limits, controls and tips as plain data.
+"""The demo world: places, signs, deployments, limits, controls and tips as plain data, and the
+Swedish calendar it lives by (holidays, school terms).
 
 Two fictional small municipalities in Västmanland share one local police area. Everything is a
 pure function of ``(weeks, end)``: the period is the ``weeks`` whole local days before ``end``
@@ -207,6 +208,50 @@ def local(day: date, hour: int = 0, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), TZ).astimezone(UTC)
 
 
+def easter(year: int) -> date:
+    """Easter Sunday (anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month, day = divmod(h + l_ - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def holidays(year: int) -> set[date]:
+    """Swedish public holidays plus the de-facto ones (midsummer, Christmas and New Year's Eve)."""
+    e = easter(year)
+    midsummer_eve = next(date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4)
+    all_saints = next(date(year, 10, 31) + timedelta(days=k) for k in range(7)
+                      if (date(year, 10, 31) + timedelta(days=k)).weekday() == 5)
+    fixed = [(1, 1), (1, 6), (5, 1), (6, 6), (12, 24), (12, 25), (12, 26), (12, 31)]
+    return {date(year, m, d) for m, d in fixed} | {
+        e - timedelta(days=2), e, e + timedelta(days=1), e + timedelta(days=39),
+        midsummer_eve, midsummer_eve + timedelta(days=1), all_saints,
+    }
+
+
+def is_workday(d: date) -> bool:
+    """Monday to Friday and not a holiday."""
+    return d.weekday() < 5 and d not in holidays(d.year)
+
+
+def is_school_day(d: date) -> bool:
+    """Approximate Swedish compulsory-school term: weekdays outside holidays and the usual breaks
+    (summer 12 June–19 August, Christmas 21 December–7 January, sportlov week 8, påsklov the week
+    of Easter Monday, höstlov week 44)."""
+    if d.weekday() >= 5 or d in holidays(d.year):
+        return False
+    if (6, 12) <= (d.month, d.day) <= (8, 19) or (d.month, d.day) >= (12, 21) or (d.month, d.day) <= (1, 7):
+        return False
+    week = d.isocalendar().week
+    easter_week = (easter(d.year) + timedelta(days=1)).isocalendar().week
+    return week not in (8, 44, easter_week)
+
+
 def block_weeks(weeks: int) -> int:
     """Length of a display or stealth block: two weeks, or one in periods under four weeks."""
     return 2 if weeks >= 4 else 1
@@ -219,8 +264,19 @@ def build_world(*, weeks: int, end: date) -> World:
     days = 7 * weeks
     first = end - timedelta(days=days)
 
-    def at(frac: float, hour: int, minute: int = 0) -> datetime:
-        return local(first + timedelta(days=int(days * frac)), hour, minute)
+    def at(frac: float, hour: int, minute: int = 0, on=(lambda d: True,)) -> datetime:
+        """Local time on the day at ``frac`` of the period, or the nearest day (later ones first) that
+        the first satisfiable predicate of ``on`` accepts."""
+        target = int(days * frac)
+        near = sorted(range(days), key=lambda k: (abs(k - target), k < target))
+        for accept in on:
+            for k in near:
+                if accept(first + timedelta(days=k)):
+                    return local(first + timedelta(days=k), hour, minute)
+        return local(first + timedelta(days=target), hour, minute)
+
+    workday = (is_workday,)
+    school_day = (is_school_day, is_workday)
 
     sites = tuple(
         Site(key, f"{street} {place}, {m.town}", m.name, street, lat, lon, tags, limit,
@@ -244,7 +300,7 @@ def build_world(*, weeks: int, end: date) -> World:
             limits.append(SpeedLimit(s.key, limits_from, None, s.limit_kmh))
 
     period_start, period_end = local(first), local(end)
-    removed, installed = at(0.5, 9), at(0.5, 13)
+    removed, installed = at(0.5, 9, on=workday), at(0.5, 13, on=workday)
     block = timedelta(days=7 * block_weeks(weeks))
     deployments = []
     for i, (serial, *_, home) in enumerate(_SIGNS):
@@ -261,16 +317,16 @@ def build_world(*, weeks: int, end: date) -> World:
     outages = (Outage(DEAD_SIGN, dead_from, dead_from + timedelta(hours=72)),)
 
     controls = (
-        Control("storgatan", at(0.2, 7, 30), at(0.2, 9), "laser", None, 61, 9, True,
+        Control("storgatan", at(0.2, 7, 30, workday), at(0.2, 9, 0, workday), "laser", None, 61, 9, True,
                 "Morgonkontroll vid torget.", OFFICER),
-        Control("skolvagen", at(0.35, 7, 15), at(0.35, 8, 30), "laser", 1, 38, 11, True,
+        Control("skolvagen", at(0.35, 7, 15, school_day), at(0.35, 8, 30, school_day), "laser", 1, 38, 11, True,
                 "Skolstart; riktat efter medborgarlöftet.", OFFICER),
-        Control("tallbackavagen", at(0.6, 15), at(0.6, 16, 30), "radar", 1, 94, 14, True,
+        Control("tallbackavagen", at(0.6, 15, 0, workday), at(0.6, 16, 30, workday), "radar", 1, 94, 14, True,
                 "Eftermiddagstrafik norra infarten.", OFFICER),
-        Control("jarnvagsgatan", at(0.75, 16), at(0.75, 17), "presence", None, 0, 0, False,
+        Control("jarnvagsgatan", at(0.75, 16, 0, workday), at(0.75, 17, 0, workday), "presence", None, 0, 0, False,
                 "Synlig närvaro efter tips från boende.", OFFICER,
                 during_kmh=5.0, after_kmh=2.5, half_life_h=36.0),
-        Control("storgatan", at(0.8, 20), at(0.8, 21, 10), "laser", 2, 27, 5, False,
+        Control("storgatan", at(0.8, 20, 0, workday), at(0.8, 21, 10, workday), "laser", 2, 27, 5, False,
                 "Kvällskontroll, utfart mot Kungsgatan.", OFFICER),
     )
     tips = (
