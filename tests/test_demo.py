@@ -171,6 +171,8 @@ def test_readings_match_deployments_and_coverage(db_):
            OR NOT EXISTS (SELECT 1 FROM coverage_hourly c
                           WHERE c.sign_id = r.sign_id AND c.hour = date_trunc('hour', r.time))""")
     assert outside == 0
+    moved = _one(db_, "SELECT count(DISTINCT site_id) FROM readings WHERE sign_id = %s", _sign_id(db_, W.MOVED_SIGN))
+    assert moved == 2
 
 
 def test_dead_sign_has_a_three_day_gap(db_):
