@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import psycopg
 
@@ -22,6 +22,7 @@ from .passes import VehiclePass, pass_key
 
 MAX_SPEED_KMH = 300.0
 MAX_LENGTH_M = 40.0
+STAGING_TYPES = ["int4", "timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
 
 
 @dataclass(frozen=True)
@@ -54,39 +55,44 @@ class WriteResult:
 
 def check_pass(i: int, p: VehiclePass) -> Rejection | None:
     """Reject what the database would refuse, naming the field and the value."""
-    if not isinstance(p.time, datetime) or p.time.tzinfo is None:
-        return Rejection(i, "time", p.time, "must be a timezone-aware datetime")
+    t = p.time
+    if not isinstance(t, datetime) or t.tzinfo is None:
+        return Rejection(i, "time", t, "must be a timezone-aware datetime")
     v = p.speed_kmh
-    if not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v < MAX_SPEED_KMH:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < MAX_SPEED_KMH:  # NaN fails too
         return Rejection(i, "speed_kmh", v, f"must be a number above 0 and below {MAX_SPEED_KMH:g} km/h")
-    if p.length_m is not None and not (
-        isinstance(p.length_m, (int, float)) and math.isfinite(p.length_m) and 0 < p.length_m < MAX_LENGTH_M
-    ):
-        return Rejection(i, "length_m", p.length_m, f"must be above 0 and below {MAX_LENGTH_M:g} m")
-    if int(p.direction) not in (0, 1, 2):
+    length = p.length_m
+    if length is not None and (not isinstance(length, (int, float)) or not 0 < length < MAX_LENGTH_M):
+        return Rejection(i, "length_m", length, f"must be above 0 and below {MAX_LENGTH_M:g} m")
+    if p.direction not in (0, 1, 2):
         return Rejection(i, "direction", p.direction, "must be 0 unknown, 1 approaching or 2 receding")
-    if p.display is not None and int(p.display) not in (0, 1):
+    if p.display is not None and p.display not in (0, 1):
         return Rejection(i, "display", p.display, "must be 0 stealth or 1 display")
     if p.sign_id is None and p.site_id is None:
         return Rejection(i, "site_id", None, "a pass needs a site or a sign whose deployment gives the site")
     return None
 
 
-def keys_for(passes: Sequence[VehiclePass]) -> list:
-    """Each pass's idempotency key; passes without one get a key from their fields and their
-    ordinal among identical passes in the batch (so equal-looking vehicles stay distinct while a
-    re-sent batch maps onto the same keys)."""
+def staging_rows(passes: Sequence[VehiclePass], rejected: list[Rejection]) -> Iterator[tuple]:
+    """Valid passes as staging rows (batch index first), each with its idempotency key.
+
+    A pass without a key gets one from its fields and its ordinal among identical passes in the
+    batch, so equal-looking vehicles stay distinct while a re-sent batch maps onto the same keys.
+    Invalid passes are appended to ``rejected`` instead.
+    """
     seen: Counter = Counter()
-    keys = []
-    for p in passes:
-        if p.key is not None:
-            keys.append(p.key)
+    for i, p in enumerate(passes):
+        bad = check_pass(i, p)
+        if bad:
+            rejected.append(bad)
             continue
-        ident = (p.time.isoformat(), p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh),
-                 None if p.display is None else int(p.display), p.length_m)
-        keys.append(pass_key("auto", *ident, seen[ident]))
-        seen[ident] += 1
-    return keys
+        display = None if p.display is None else int(p.display)
+        key = p.key
+        if key is None:
+            ident = (p.time.isoformat(), p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh), display, p.length_m)
+            key = pass_key("auto", *ident, seen[ident])
+            seen[ident] += 1
+        yield (i, p.time, p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh), display, p.length_m, key)
 
 
 def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> WriteResult:
@@ -97,16 +103,7 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> Wri
     the database is unreachable (nothing of the batch is then stored).
     """
     result = WriteResult(received=len(passes))
-    keys = keys_for(passes)
-    rows = []
-    for i, p in enumerate(passes):
-        bad = check_pass(i, p)
-        if bad:
-            result.rejected.append(bad)
-            continue
-        rows.append((i, p.time, p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh),
-                     None if p.display is None else int(p.display), p.length_m, keys[i]))
-    if not rows:
+    if not passes:
         return result
     # Autocommit connections get a transaction of their own; otherwise the statements join the
     # caller's transaction (begun implicitly) and the caller commits or rolls back.
@@ -114,19 +111,22 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> Wri
         with conn.cursor() as cur:
             cur.execute(QUERIES["staging_create"])
             cur.execute(QUERIES["staging_clear"])
+            staged = 0
+            # rows are validated and keyed while COPY streams, so client and server work at once
             with cur.copy(QUERIES["staging_copy"]) as copy:
-                copy.set_types(["int4", "timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"])
-                for r in rows:
-                    copy.write_row(r)
-            cur.execute(QUERIES["staging_resolve_deployment"])
-            by_index = {r[0]: r for r in rows}
-            for ord_, fld, reason in cur.execute(QUERIES["staging_rejects"]).fetchall():
-                r = by_index[ord_]
-                value = {"sign_id": r[2], "site_id": r[3], "display": r[6]}[fld]
-                result.rejected.append(Rejection(ord_, fld, value, reason))
-            valid, inserted, _ = cur.execute(QUERIES["staging_store"]).fetchone()
+                copy.set_types(STAGING_TYPES)
+                for row in staging_rows(passes, result.rejected):
+                    copy.write_row(row)
+                    staged += 1
+            if staged:
+                cur.execute(QUERIES["staging_resolve_deployment"])
+                for ord_, fld, reason in cur.execute(QUERIES["staging_rejects"]).fetchall():
+                    p = passes[ord_]
+                    value = {"sign_id": p.sign_id, "site_id": p.site_id, "display": p.display}[fld]
+                    result.rejected.append(Rejection(ord_, fld, value, reason))
+                valid, inserted, _ = cur.execute(QUERIES["staging_store"]).fetchone()
+                result.inserted = inserted
+                result.duplicates = valid - inserted
             cur.execute(QUERIES["staging_clear"])
-    result.inserted = inserted
-    result.duplicates = valid - inserted
     result.rejected.sort(key=lambda r: r.index)
     return result

@@ -30,7 +30,6 @@ def _insert_reading(conn, site, **over):
         ("direction", 5, psycopg.errors.CheckViolation),
         ("display", 2, psycopg.errors.CheckViolation),
         ("length_m", 0.0, psycopg.errors.CheckViolation),
-        ("site_id", 999999, psycopg.errors.ForeignKeyViolation),
         ("time", None, psycopg.errors.NotNullViolation),
         ("idem_key", None, psycopg.errors.NotNullViolation),
     ],
@@ -84,3 +83,19 @@ def test_other_tables_reject_bad_rows(db, sql_text):
     make_sign(db, "S1")
     with pytest.raises((psycopg.errors.CheckViolation, psycopg.errors.InvalidParameterValue, psycopg.errors.ForeignKeyViolation)):
         db.execute(sql_text)
+
+
+def test_a_site_or_sign_with_readings_cannot_be_deleted(db):
+    site = make_site(db)
+    sign = make_sign(db, "S-DEL")
+    spare = make_site(db, "Tomvägen 1")
+    _insert_reading(db, site, sign_id=sign)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="has readings"):
+        with db.transaction():
+            db.execute("DELETE FROM speed_limits WHERE site_id = %s", (site,))
+            db.execute("DELETE FROM sites WHERE id = %s", (site,))
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="has readings"):
+        with db.transaction():
+            db.execute("DELETE FROM signs WHERE id = %s", (sign,))
+    db.execute("DELETE FROM speed_limits WHERE site_id = %s", (spare,))
+    db.execute("DELETE FROM sites WHERE id = %s", (spare,))  # one without readings may go

@@ -71,10 +71,17 @@ bins AS (
            sum(speed_kmh::float8) AS s, sum(speed_kmh::float8 * speed_kmh::float8) AS ss
     FROM ins GROUP BY 1, 2, 3, 4, 5
 ),
-agg AS (
+groups AS (
     SELECT site_id, direction, display, hour, sum(c)::integer AS n, sum(s) AS s, sum(ss) AS ss,
-           hist_build(bin, c ORDER BY bin) AS hist
+           min(bin) AS lo, max(bin) AS hi, array_agg(bin) AS bs, array_agg(c) AS cs
     FROM bins GROUP BY 1, 2, 3, 4
+),
+agg AS (
+    -- dense histogram with subscripts lo..hi (set through the array's text form, which carries bounds)
+    SELECT site_id, direction, display, hour, n, s, ss,
+           (SELECT ('[' || g.lo || ':' || g.hi || ']=' || array_agg(coalesce(x.c, 0) ORDER BY k)::text)::integer[]
+            FROM generate_series(g.lo, g.hi) k LEFT JOIN unnest(g.bs, g.cs) x(b, c) ON x.b = k) AS hist
+    FROM groups g
 ),
 up AS (
     INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
