@@ -63,6 +63,13 @@ def sign(conn: psycopg.Connection, serial: str, *, vendor: str, model: str = "",
     return id_, new
 
 
+def existing_site(conn: psycopg.Connection, name: str) -> int:
+    row = conn.execute(QUERIES["imp_site_place"], {"name": name}).fetchone()
+    if row is None:
+        raise ImportFailed(f"no site named {name!r}: create it first, or give --sign SERIAL")
+    return row[0]
+
+
 def existing_sign(conn: psycopg.Connection, serial: str) -> int:
     row = conn.execute(QUERIES["imp_sign_by_serial"], {"serial": serial}).fetchone()
     if row is None:
