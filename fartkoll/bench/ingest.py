@@ -35,6 +35,7 @@ class IngestFigures:
     copy_s: float
     executemany_rows: int
     executemany_s: float
+    executemany_dedup_s: float
 
     @property
     def write_path_rate(self) -> float:
@@ -48,15 +49,21 @@ class IngestFigures:
     def executemany_rate(self) -> float:
         return self.executemany_rows / self.executemany_s
 
+    @property
+    def executemany_dedup_rate(self) -> float:
+        return self.executemany_rows / self.executemany_dedup_s
+
     def report(self) -> str:
-        wp, cp, em = self.write_path_rate, self.copy_rate, self.executemany_rate
+        wp, cp, em, ed = self.write_path_rate, self.copy_rate, self.executemany_rate, self.executemany_dedup_rate
         return "\n".join([
-            f"rows: {self.rows:,} vehicle passes (executemany: {self.executemany_rows:,})",
-            f"write path (binary COPY + dedup + rollups): {wp:>12,.0f} rows/s  ({self.write_path_s:.2f} s)",
-            f"psql \\copy into bare hypertable:           {cp:>12,.0f} rows/s  ({self.copy_s:.2f} s)",
-            f"psycopg executemany into bare hypertable:   {em:>12,.0f} rows/s  ({self.executemany_s:.2f} s)",
-            f"ratio write path / \\copy:       {wp / cp:.2f}  (goal >= 0.5)",
-            f"ratio write path / executemany: {wp / em:.1f}  (goal >= 5)",
+            f"rows: {self.rows:,} vehicle passes (executemany baselines: {self.executemany_rows:,})",
+            f"write path (binary COPY + dedup + rollups):         {wp:>10,.0f} rows/s  ({self.write_path_s:.2f} s)",
+            f"psql \\copy (CSV) into a bare hypertable:           {cp:>10,.0f} rows/s  ({self.copy_s:.2f} s)",
+            f"executemany INSERT into a bare hypertable:          {em:>10,.0f} rows/s  ({self.executemany_s:.2f} s)",
+            f"executemany INSERT .. ON CONFLICT into readings copy: {ed:>8,.0f} rows/s  ({self.executemany_dedup_s:.2f} s)",
+            f"ratio write path / \\copy:                            {wp / cp:.2f}  (goal >= 0.5)",
+            f"ratio write path / executemany (bare):               {wp / em:.1f}  (goal >= 5)",
+            f"ratio write path / executemany (dedup, like readings): {wp / ed:.1f}",
         ])
 
 
@@ -73,7 +80,7 @@ def make_passes(n: int, site_id: int, seed: int = 1) -> list[VehiclePass]:
     ]
 
 
-def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany_rows: int = 50_000,
+def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany_rows: int = 200_000,
         log=print) -> IngestFigures:
     psql = shutil.which("psql")
     if psql is None:
@@ -110,6 +117,7 @@ def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany
                 check=True, capture_output=True,
             )
             copy_s = time.perf_counter() - t
+        _expect_rows(conn, "bench_bare", rows)
 
         conn.execute(QUERIES["bench_bare_truncate"])
         conn.commit()
@@ -121,4 +129,24 @@ def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany
             cur.executemany(QUERIES["bench_bare_insert"], sample)
         conn.commit()
         em_s = time.perf_counter() - t
-        return IngestFigures(rows, write_s, copy_s, len(sample), em_s)
+        _expect_rows(conn, "bench_bare", len(sample))
+
+        conn.execute(QUERIES["bench_like_create"])
+        conn.commit()
+        sample = [(p.time, p.site_id, int(p.direction), p.speed_kmh, int(p.display), p.key)
+                  for p in passes[:executemany_rows]]
+        t = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.executemany(QUERIES["bench_like_insert"], sample)
+        conn.commit()
+        ed_s = time.perf_counter() - t
+        _expect_rows(conn, "bench_like", len(sample))
+        return IngestFigures(rows, write_s, copy_s, len(sample), em_s, ed_s)
+
+
+def _expect_rows(conn: psycopg.Connection, table: str, n: int) -> None:
+    from psycopg import sql
+
+    got = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+    if got != n:
+        raise RuntimeError(f"baseline table {table} holds {got:,} rows, expected {n:,}: the figures would be wrong")

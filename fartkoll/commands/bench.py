@@ -13,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ing = b.add_parser("ingest", help="write path vs psql \\copy vs executemany (rows/s)")
     ing.add_argument("--rows", type=int, default=1_000_000, help="vehicle passes to load (default 1,000,000)")
     ing.add_argument("--batch", type=int, default=50_000, help="passes per write-path batch (default 50,000)")
-    ing.add_argument("--executemany-rows", type=int, default=50_000,
-                     help="rows for the executemany baseline (it is slow; default 50,000)")
+    ing.add_argument("--executemany-rows", type=int, default=200_000,
+                     help="rows for each executemany baseline (the first rows of the same set; default 200,000)")
     p.set_defaults(handler=run)
 
 

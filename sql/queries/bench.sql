@@ -22,3 +22,14 @@ WITH pa AS (INSERT INTO police_areas (name) VALUES ('Bench') RETURNING id),
      m AS (INSERT INTO municipalities (name, police_area_id) SELECT 'Bench', id FROM pa RETURNING id),
      st AS (INSERT INTO streets (municipality_id, name) SELECT id, 'Benchgatan' FROM m RETURNING id)
 INSERT INTO sites (street_id, name) SELECT id, 'Benchgatan 1' FROM st RETURNING id
+
+-- name: bench_like_create
+-- A copy of the readings hypertable (same columns, checks and unique key) for the naive baseline.
+CREATE TABLE bench_like (LIKE readings INCLUDING CONSTRAINTS INCLUDING DEFAULTS);
+SELECT create_hypertable('bench_like', 'time', chunk_time_interval => interval '7 days', create_default_indexes => false);
+CREATE UNIQUE INDEX bench_like_key ON bench_like (time, idem_key)
+
+-- name: bench_like_insert
+-- What a writer without the write path would do: one INSERT per pass, skipping known keys.
+INSERT INTO bench_like (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
+VALUES (%s, %s, NULL, %s, %s, %s, NULL, %s) ON CONFLICT DO NOTHING
