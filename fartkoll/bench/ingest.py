@@ -120,28 +120,25 @@ def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany
         _expect_rows(conn, "bench_bare", rows)
 
         conn.execute(QUERIES["bench_bare_truncate"])
-        conn.commit()
-        log("executemany ...")
-        sample = [(p.time, p.site_id, int(p.direction), p.speed_kmh, int(p.display), p.key)
-                  for p in passes[:executemany_rows]]
-        t = time.perf_counter()
-        with conn.cursor() as cur:
-            cur.executemany(QUERIES["bench_bare_insert"], sample)
-        conn.commit()
-        em_s = time.perf_counter() - t
-        _expect_rows(conn, "bench_bare", len(sample))
-
         conn.execute(QUERIES["bench_like_create"])
         conn.commit()
         sample = [(p.time, p.site_id, int(p.direction), p.speed_kmh, int(p.display), p.key)
                   for p in passes[:executemany_rows]]
-        t = time.perf_counter()
-        with conn.cursor() as cur:
-            cur.executemany(QUERIES["bench_like_insert"], sample)
-        conn.commit()
-        ed_s = time.perf_counter() - t
-        _expect_rows(conn, "bench_like", len(sample))
+        log("executemany ...")
+        em_s = _timed_executemany(conn, "bench_bare", QUERIES["bench_bare_insert"], sample)
+        ed_s = _timed_executemany(conn, "bench_like", QUERIES["bench_like_insert"], sample)
         return IngestFigures(rows, write_s, copy_s, len(sample), em_s, ed_s)
+
+
+def _timed_executemany(conn: psycopg.Connection, table: str, query: str, rows: list[tuple]) -> float:
+    """Seconds to insert ``rows`` with one executemany and commit; checks they all arrived."""
+    t = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.executemany(query, rows)
+    conn.commit()
+    seconds = time.perf_counter() - t
+    _expect_rows(conn, table, len(rows))
+    return seconds
 
 
 def _expect_rows(conn: psycopg.Connection, table: str, n: int) -> None:
