@@ -73,26 +73,64 @@ def check_pass(i: int, p: VehiclePass) -> Rejection | None:
     return None
 
 
-def staging_rows(passes: Sequence[VehiclePass], rejected: list[Rejection]) -> Iterator[tuple]:
-    """Valid passes as staging rows (batch index first), each with its idempotency key.
+class Deployments:
+    """Where each sign stood and in which display mode, for resolving passes that name only a sign."""
 
-    A pass without a key gets one from its fields and its ordinal among identical passes in the
-    batch, so equal-looking vehicles stay distinct while a re-sent batch maps onto the same keys.
-    Invalid passes are appended to ``rejected`` instead.
+    def __init__(self, rows: Sequence[tuple[int, datetime, datetime | None, int, int]]):
+        self._by_sign: dict[int, list[tuple[datetime, datetime | None, int, int]]] = {}
+        for sign_id, start, end, site_id, display in rows:
+            self._by_sign.setdefault(sign_id, []).append((start, end, site_id, display))
+
+    def at(self, sign_id: int, t: datetime) -> tuple[int, int] | None:
+        """(site_id, display) of the deployment covering ``t``, or None."""
+        for start, end, site_id, display in self._by_sign.get(sign_id, ()):
+            if start <= t and (end is None or t < end):
+                return site_id, display
+        return None
+
+
+def staging_rows(passes: Sequence[VehiclePass], deployments: Deployments, sites: set[int], signs: set[int],
+                 rejected: list[Rejection]) -> Iterator[tuple]:
+    """Valid passes as staging rows (batch index first), resolved and keyed.
+
+    A pass naming only its sign takes site and display mode from the sign's deployment at its
+    time. A pass without a key gets one from its fields and its ordinal among identical passes in
+    the batch, so equal-looking vehicles stay distinct while a re-sent batch maps onto the same
+    keys. Passes that cannot be stored are appended to ``rejected`` instead.
     """
     seen: Counter = Counter()
     for i, p in enumerate(passes):
-        bad = check_pass(i, p)
+        bad = check_pass(i, p) or _check_refs(i, p, sites, signs)
         if bad:
             rejected.append(bad)
             continue
-        display = None if p.display is None else int(p.display)
+        site_id, display = p.site_id, p.display
+        if site_id is None or display is None:
+            found = deployments.at(p.sign_id, p.time) if p.sign_id is not None else None
+            if found is None:
+                field_ = "site_id" if site_id is None else "display"
+                rejected.append(Rejection(i, field_, None, f"sign {p.sign_id} has no deployment covering {p.time.isoformat()}"
+                                          if p.sign_id is not None else "no site or display mode given and no sign to find them"))
+                continue
+            if site_id is None:
+                site_id = found[0]
+            if display is None:
+                display = found[1]
+        display = int(display)
         key = p.key
         if key is None:
-            ident = (p.time.isoformat(), p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh), display, p.length_m)
+            ident = (p.time.isoformat(), p.sign_id, site_id, int(p.direction), float(p.speed_kmh), display, p.length_m)
             key = pass_key("auto", *ident, seen[ident])
             seen[ident] += 1
-        yield (i, p.time, p.sign_id, p.site_id, int(p.direction), float(p.speed_kmh), display, p.length_m, key)
+        yield (i, p.time, p.sign_id, site_id, int(p.direction), float(p.speed_kmh), display, p.length_m, key)
+
+
+def _check_refs(i: int, p: VehiclePass, sites: set[int], signs: set[int]) -> Rejection | None:
+    if p.sign_id is not None and p.sign_id not in signs:
+        return Rejection(i, "sign_id", p.sign_id, "no sign with this id: register the sign first")
+    if p.site_id is not None and p.site_id not in sites:
+        return Rejection(i, "site_id", p.site_id, "no site with this id")
+    return None
 
 
 def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> WriteResult:
@@ -109,24 +147,24 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> Wri
     # caller's transaction (begun implicitly) and the caller commits or rolls back.
     with conn.transaction() if conn.autocommit else nullcontext():
         with conn.cursor() as cur:
+            site_ids = list({p.site_id for p in passes if isinstance(p.site_id, int)})
+            sign_ids = list({p.sign_id for p in passes if isinstance(p.sign_id, int)})
+            sites = {r[0] for r in cur.execute(QUERIES["existing_sites"], {"ids": site_ids})}
+            signs = {r[0] for r in cur.execute(QUERIES["existing_signs"], {"ids": sign_ids})}
+            deployments = Deployments(cur.execute(QUERIES["deployments_of_signs"], {"ids": sign_ids}).fetchall())
             cur.execute(QUERIES["staging_create"])
             cur.execute(QUERIES["staging_clear"])
             staged = 0
             # rows are validated and keyed while COPY streams, so client and server work at once
             with cur.copy(QUERIES["staging_copy"]) as copy:
                 copy.set_types(STAGING_TYPES)
-                for row in staging_rows(passes, result.rejected):
+                for row in staging_rows(passes, deployments, sites, signs, result.rejected):
                     copy.write_row(row)
                     staged += 1
             if staged:
-                cur.execute(QUERIES["staging_resolve_deployment"])
-                for ord_, fld, reason in cur.execute(QUERIES["staging_rejects"]).fetchall():
-                    p = passes[ord_]
-                    value = {"sign_id": p.sign_id, "site_id": p.site_id, "display": p.display}[fld]
-                    result.rejected.append(Rejection(ord_, fld, value, reason))
-                valid, inserted, _ = cur.execute(QUERIES["staging_store"]).fetchone()
+                inserted = cur.execute(QUERIES["staging_store"]).fetchone()[0]
                 result.inserted = inserted
-                result.duplicates = valid - inserted
+                result.duplicates = staged - inserted
             cur.execute(QUERIES["staging_clear"])
     result.rejected.sort(key=lambda r: r.index)
     return result

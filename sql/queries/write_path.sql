@@ -4,10 +4,10 @@ CREATE TEMP TABLE IF NOT EXISTS staging_passes (
     ord        integer NOT NULL,
     time       timestamptz NOT NULL,
     sign_id    integer,
-    site_id    integer,
+    site_id    integer NOT NULL,
     direction  smallint NOT NULL,
     speed_kmh  real NOT NULL,
-    display    smallint,
+    display    smallint NOT NULL,
     length_m   real,
     idem_key   uuid NOT NULL
 ) ON COMMIT DELETE ROWS
@@ -20,48 +20,26 @@ TRUNCATE staging_passes
 -- Binary COPY target for a batch.
 COPY staging_passes (ord, time, sign_id, site_id, direction, speed_kmh, display, length_m, idem_key) FROM STDIN (FORMAT BINARY)
 
--- name: staging_resolve_deployment
--- Fill site and display mode from the sign's deployment at each pass's time.
-UPDATE staging_passes s
-SET site_id = coalesce(s.site_id, d.site_id),
-    display = coalesce(s.display, d.display)
-FROM deployments d
-WHERE (s.site_id IS NULL OR s.display IS NULL)
-  AND d.sign_id = s.sign_id
-  AND s.time >= d.valid_from
-  AND (d.valid_to IS NULL OR s.time < d.valid_to)
+-- name: existing_sites
+-- Which of the given site ids exist.
+SELECT id FROM sites WHERE id = ANY(%(ids)s::integer[])
 
--- name: staging_rejects
--- Passes that cannot be stored, with the field at fault and why.
-SELECT s.ord,
-       CASE WHEN s.sign_id IS NOT NULL AND sg.id IS NULL THEN 'sign_id'
-            WHEN s.site_id IS NULL THEN 'site_id'
-            WHEN st.id IS NULL THEN 'site_id'
-            ELSE 'display' END AS field,
-       CASE WHEN s.sign_id IS NOT NULL AND sg.id IS NULL THEN 'no sign with this id'
-            WHEN s.site_id IS NULL AND s.sign_id IS NULL THEN 'no site given and no sign to find its deployment'
-            WHEN s.site_id IS NULL THEN 'the sign has no deployment covering this time'
-            WHEN st.id IS NULL THEN 'no site with this id'
-            ELSE 'display mode unknown: the sign has no deployment covering this time' END AS reason
-FROM staging_passes s
-LEFT JOIN signs sg ON sg.id = s.sign_id
-LEFT JOIN sites st ON st.id = s.site_id
-WHERE s.site_id IS NULL OR s.display IS NULL OR st.id IS NULL
-   OR (s.sign_id IS NOT NULL AND sg.id IS NULL)
-ORDER BY s.ord
+-- name: existing_signs
+-- Which of the given sign ids exist.
+SELECT id FROM signs WHERE id = ANY(%(ids)s::integer[])
+
+-- name: deployments_of_signs
+-- Every deployment of the given signs, oldest first.
+SELECT sign_id, valid_from, valid_to, site_id, display FROM deployments
+WHERE sign_id = ANY(%(ids)s::integer[]) ORDER BY sign_id, valid_from
 
 -- name: staging_store
--- Insert the valid, new passes and add exactly those to the hourly rollups; returns how many were new.
-WITH ok AS (
-    SELECT s.* FROM staging_passes s
-    WHERE s.site_id IS NOT NULL AND s.display IS NOT NULL
-      AND EXISTS (SELECT 1 FROM sites WHERE id = s.site_id)
-      AND (s.sign_id IS NULL OR EXISTS (SELECT 1 FROM signs WHERE id = s.sign_id))
-),
-ins AS (
+-- Insert the staged (validated, resolved) passes that are new and add exactly those to the
+-- hourly rollups; returns how many were new.
+WITH ins AS (
     INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
     SELECT time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key
-    FROM ok ORDER BY time
+    FROM staging_passes ORDER BY time
     ON CONFLICT DO NOTHING
     RETURNING site_id, direction, display, time, speed_kmh
 ),
@@ -93,6 +71,5 @@ up AS (
         hist = hist_add(r.hist, excluded.hist)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM ok)::integer AS valid,
-       coalesce((SELECT sum(n) FROM agg), 0)::integer AS inserted,
+SELECT coalesce((SELECT sum(n) FROM agg), 0)::integer AS inserted,
        (SELECT count(*) FROM up)::integer AS rollup_rows
