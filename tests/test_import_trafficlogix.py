@@ -150,3 +150,40 @@ def test_cli_saved_file(db_url, monkeypatch, capsys):
     assert "stored:     5 bins (8 vehicles)" in out and "speed=-5" in out
     assert main(["import", "trafficlogix", "--tz", TZ]) == 2
     assert "give saved JSON files, or --pull" in capsys.readouterr().err
+
+
+def test_cli_pull_through_mock_transport(db_url, monkeypatch, capsys):
+    cloud = FakeCloud(flaky=1)
+    real_client = httpx.Client
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(cloud), **kw))
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("TRAFFICLOGIX_API_KEY", "k-good")
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    argv = ["import", "trafficlogix", "--pull", "--from", "2024-05-01", "--to", "2024-05-03", "--tz", TZ,
+            "--base-url", "https://cloud.test"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "stored:     8 bins (12 vehicles)" in out and "created:    2 deployments, 2 signs, 2 sites" in out
+    assert main(argv) == 0
+    assert "duplicates: 8 bins" in capsys.readouterr().out
+    monkeypatch.setenv("TRAFFICLOGIX_API_KEY", "k-bad")
+    assert main(argv) == 2
+    assert "the API key was refused" in capsys.readouterr().err
+
+
+def test_progress_bar_draws_each_state_once():
+    import io
+
+    from collector.importers.progress import Progress
+
+    out, t = io.StringIO(), iter(range(100))
+    p = Progress(out, "x", 10, clock=lambda: next(t))
+    p.update(5)
+    p.update(10)
+    p.close()
+    assert out.getvalue().count("10/10") == 1 and out.getvalue().endswith("\n")
+    quiet = io.StringIO()
+    q = Progress(quiet, "x", 10, enabled=False)
+    q.update(10)
+    q.close()
+    assert quiet.getvalue() == ""

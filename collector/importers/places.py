@@ -79,12 +79,14 @@ def existing_sign(conn: psycopg.Connection, serial: str) -> int:
 
 def deployment(conn: psycopg.Connection, *, sign_id: int, site_id: int, valid_from: datetime,
                valid_to: datetime | None, display: int, approach_heading: str = "", note: str = "",
-               what: str) -> tuple[int, bool]:
+               what: str, bridge_gaps: bool = False) -> tuple[int, bool]:
     """The sign's deployment at the site covering [valid_from, valid_to): reused (and widened when
     needed) if the sign already stands there in that mode, created if the sign has none then.
 
     Raises :class:`ImportFailed` naming ``what`` (e.g. ``campaign 3 'Sutton Road'``) when the
-    sign stood elsewhere, or in another display mode, during that period. Returns (id, new)."""
+    sign stood elsewhere, or in another display mode, during that period. With ``bridge_gaps``
+    (signs that never move, e.g. a cloud location) the sign's nearest deployment at the same site
+    in the same mode is widened over a gap instead of starting another. Returns (id, new)."""
     span = {"sign_id": sign_id, "valid_from": valid_from, "valid_to": valid_to}
     overlapping = conn.execute(QUERIES["imp_deployments_overlapping"], span).fetchall()
     for dep_id, dep_site, dep_site_name, dep_from, dep_to, dep_display in overlapping:
@@ -108,6 +110,15 @@ def deployment(conn: psycopg.Connection, *, sign_id: int, site_id: int, valid_fr
         raise ImportFailed(f"{what}: {valid_from.isoformat()}..{valid_to.isoformat() if valid_to else 'open'} "
                            f"spans {len(overlapping)} deployments of the sign ({', '.join(str(d[0]) for d in overlapping)}): "
                            "import with --site, or split the file")
+    if bridge_gaps:
+        near = conn.execute(QUERIES["imp_deployment_nearest"], span).fetchone()
+        if near and near[1] == site_id and near[2] == display:
+            try:
+                with conn.transaction():      # a savepoint: a refused widening leaves nothing behind
+                    conn.execute(QUERIES["imp_deployment_widen"], {"id": near[0], **span})
+                return near[0], False
+            except psycopg.errors.ExclusionViolation:
+                pass                          # another deployment lies in the gap: start a new one
     dep_id = conn.execute(QUERIES["imp_deployment_insert"], {
         **span, "site_id": site_id, "display": display, "approach_heading": approach_heading, "note": note,
     }).fetchone()[0]

@@ -18,6 +18,7 @@ class Progress:
         self.enabled, self.width, self.clock = enabled, width, clock
         self.done = 0
         self._last = float("-inf")
+        self._drawn = ""
 
     def advance(self, n: int) -> None:
         self.update(self.done + n)
@@ -27,7 +28,13 @@ class Progress:
         now = self.clock()
         if self.enabled and (now - self._last >= 0.1 or done == self.total):
             self._last = now
-            self.stream.write("\r" + self.line())
+            self._draw()
+
+    def _draw(self) -> None:
+        line = self.line()
+        if line != self._drawn:
+            self._drawn = line
+            self.stream.write("\r" + line)
             self.stream.flush()
 
     def line(self) -> str:
@@ -39,5 +46,7 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled:
-            self.stream.write("\r" + self.line() + "\n")
+            self._draw()
+            self.stream.write("\n")
             self.stream.flush()
+            self._drawn = ""

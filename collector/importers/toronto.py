@@ -190,7 +190,7 @@ def import_toronto(conn: psycopg.Connection, path: str, *, area: places.Area, li
         summary.made("speed limits", places.speed_limits(conn, since, limit_kmh))
         summary.note(f"legal limit {limit_kmh} km/h recorded for the imported sites that had none")
     else:
-        summary.note("the file has no speed limits: none recorded (give --limit-kmh to set one)")
+        summary.note("the file has no speed limits and no --limit-kmh was given: this import recorded none")
     summary.note("pct_XX columns ignored: the city's percentiles are not weighted by count")
     ongoing = sum(1 for i in found if i.ongoing)
     if ongoing:

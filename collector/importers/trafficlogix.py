@@ -151,7 +151,7 @@ def import_bodies(conn: psycopg.Connection, bodies: Iterable[tuple[str, Any] | P
         _, new_dep = places.deployment(
             conn, sign_id=sign_id, site_id=site_id, valid_from=min(c.start for c in counters),
             valid_to=max(c.start for c in counters) + BIN, display=display, approach_heading=location.heading,
-            note="Traffic Logix SafePace cloud", what=f"{record} (sign {location.name!r})")
+            note="Traffic Logix SafePace cloud", what=f"{record} (sign {location.name!r})", bridge_gaps=True)
         summary.made("deployments", int(new_dep))
         direction = 1 if location.heading else 0
         if not location.heading:

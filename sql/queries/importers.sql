@@ -187,3 +187,12 @@ SELECT (SELECT count(*) FROM ins)::integer AS rows,
 -- One audit-log row for an import, with its summary as detail.
 INSERT INTO audit_log (actor, action, entity, entity_id, detail)
 VALUES (%(actor)s, 'import', %(entity)s, %(entity_id)s, %(detail)s)
+
+-- name: imp_deployment_nearest
+-- The sign's deployment nearest in time to [valid_from, valid_to) (valid_to NULL: open-ended).
+SELECT d.id, d.site_id, d.display
+FROM deployments d
+WHERE d.sign_id = %(sign_id)s
+ORDER BY least(abs(extract(epoch FROM d.valid_from - %(valid_from)s)),
+               abs(extract(epoch FROM coalesce(d.valid_to, 'infinity') - %(valid_from)s))) NULLS LAST
+LIMIT 1
