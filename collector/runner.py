@@ -1,11 +1,9 @@
 """The serial collector: sources → parser → grouper → keyed passes → spool → sink.
 
 One reader thread per serial source moves bytes into a ``SourcePipeline``, which parses,
-groups, keys and spools them. The calling thread runs the ``Drainer``, which sends the oldest
-spooled batch to the sink (the database write path or the edge ``Forwarder``) and acks it
-only after the sink returned; while the sink raises it retries with a bounded backoff, and
-the spool keeps growing on disk. Every ``heartbeat_interval_s`` a ``Heartbeat`` per sign goes
-to a hook.
+groups, keys and spools them. The calling thread runs the ``Drainer`` (``collector.drain``),
+which sends spooled batches to the sink. Every ``heartbeat_interval_s`` a ``Heartbeat`` per
+sign goes to a hook.
 """
 
 from __future__ import annotations
@@ -26,13 +24,15 @@ from collector.passes import VehiclePass, pass_key
 from collector import protocols
 from collector.protocols import Parser
 from collector.reading import Reading
-from collector.serialport import Clock, SerialReader, next_backoff, utc_now
-from collector.spool import Spool, SpoolBatch
+from collector.drain import Drainer, DrainStats, Sink, StoreSink, make_sink
+from collector.serialport import Clock, SerialReader, utc_now
+from collector.spool import Spool
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[SpoolBatch], object]
-"""Stores a batch durably or raises; its return value is only logged."""
+# the drain side lives in collector.drain; these names stay importable from here
+__all__ = ["Drainer", "DrainStats", "RunResult", "Sink", "SourcePipeline", "StoreSink",
+           "default_grouper", "default_parser", "make_sink", "run"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -142,160 +142,6 @@ class SourcePipeline:
             ))
             self._seq += 1
         self._monitor.spooled(self._spool.append(self.source.sign_serial, keyed))
-
-
-@dataclass
-class DrainStats:
-    batches: int = 0
-    passes: int = 0
-    failures: int = 0
-
-
-class Drainer:
-    """Send spooled batches to the sink, oldest first; ack after the sink returned.
-
-    ``step()`` does at most one send and returns how many seconds it wants to sleep. A
-    part-filled batch waits until its oldest pass is ``max_batch_age_s`` old (by pass time,
-    or by how long the drainer has seen it pending, whichever is first).
-    """
-
-    def __init__(
-        self,
-        spool: Spool,
-        sink: Sink,
-        *,
-        batch_size: int = 500,
-        max_batch_age_s: float = 5.0,
-        backoff_min: float = 1.0,
-        backoff_max: float = 300.0,
-        poll_s: float = 0.5,
-        clock: Clock = utc_now,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._spool = spool
-        self._sink = sink
-        self._batch_size = batch_size
-        self._max_age = max_batch_age_s
-        self._backoff_min = backoff_min
-        self._backoff_max = backoff_max
-        self._poll = poll_s
-        self._clock = clock
-        self._mono = monotonic
-        self._wait = backoff_min
-        self._retry_at = 0.0
-        self._pending_since: float | None = None
-        self.stats = DrainStats()
-
-    def step(self, *, final: bool = False) -> float:
-        now = self._mono()
-        if not final and now < self._retry_at:
-            return self._retry_at - now
-        batch = self._spool.peek(self._batch_size)
-        if batch is None:
-            self._pending_since = None
-            return self._poll
-        if not final and len(batch) < self._batch_size:
-            if self._pending_since is None:
-                self._pending_since = now
-            age = max(
-                now - self._pending_since,
-                (self._clock() - batch.entries[0].vehicle.time).total_seconds(),
-            )
-            if age < self._max_age:
-                return min(self._poll, self._max_age - age)
-        try:
-            result = self._sink(batch)
-        except Exception as e:
-            self.stats.failures += 1
-            self._retry_at = now + self._wait
-            outage = _looks_like_outage(e)  # expected: one line; else an error with traceback
-            log.log(
-                logging.WARNING if outage else logging.ERROR,
-                "sink failed for batch %s (%d passes, %d pending): %s; retrying in %.1f s",
-                batch.batch_id, len(batch), self._spool.pending(), e, self._wait,
-                exc_info=not outage,
-            )
-            wait, self._wait = self._wait, next_backoff(self._wait, self._backoff_min, self._backoff_max)
-            return wait
-        self._spool.ack(batch.up_to)
-        self._wait = self._backoff_min
-        self._pending_since = None
-        self.stats.batches += 1
-        self.stats.passes += len(batch)
-        log.debug("sent batch %s (%d passes): %r", batch.batch_id, len(batch), result)
-        return 0.0
-
-    def finish(self) -> bool:
-        """Send everything pending, one attempt per batch; True when the spool is empty."""
-        failures = self.stats.failures
-        while self._spool.pending():
-            self.step(final=True)
-            if self.stats.failures > failures:
-                return False
-        return True
-
-
-def _looks_like_outage(e: Exception) -> bool:
-    """A sink that is down (retrying is the fix), not one that refuses or has a bug."""
-    import psycopg
-
-    from collector.forward import ForwardUnavailable
-
-    return isinstance(e, (ForwardUnavailable, ConnectionError, TimeoutError, psycopg.OperationalError))
-
-
-class StoreSink:
-    """Write batches straight to the database with ``collector.store.write_passes``.
-
-    Opens a connection on first use and after an outage; each batch is one transaction,
-    committed before returning, so the drain loop acks only what the database holds.
-    """
-
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self._connect = connect
-        self._conn: Any = None
-
-    def __call__(self, batch: SpoolBatch) -> object:
-        import psycopg
-
-        from collector.store import write_passes
-
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-            with self._conn.transaction():
-                result = write_passes(self._conn, batch.passes)
-        except psycopg.OperationalError:
-            self.close()  # reconnect on the next batch
-            raise
-        for r in result.rejected:
-            log.warning("database rejected pass %s of batch %s: %s",
-                        batch.passes[r.index].key, batch.batch_id, r)
-        return result
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-def make_sink(settings: CollectorSettings, connect: Callable[[], Any] | None = None) -> Sink:
-    """The forwarder when ``forward_url`` is set (edge mode), else the database write path."""
-    if settings.forward_url is not None and settings.forward_token is not None:
-        from collector.forward import Forwarder
-
-        return Forwarder(
-            str(settings.forward_url), settings.forward_token.get_secret_value(),
-            timeout=settings.forward_timeout_s,
-        )
-    if connect is None:
-        raise ValueError("no forward_url and no database connection given; set forward_url "
-                         "and forward_token for edge mode, or pass a connect function")
-    missing = [s.sign_serial for s in settings.sources if s.sign_id is None]
-    if missing:
-        raise ValueError(f"sources {missing!r} have no sign_id; writing to the database needs "
-                         "each sign's database id (or use forward_url)")
-    return StoreSink(connect)
 
 
 @dataclass
