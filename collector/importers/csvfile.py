@@ -148,7 +148,7 @@ def import_csv(conn: psycopg.Connection, path: str, opts: CsvOptions, *, site: s
         digest, lines = file_digest(path)
     except OSError as e:
         raise places.ImportFailed(f"{path}: {e.strerror}") from None
-    summary = ImportSummary("csv", path, unit="vehicles")
+    summary = ImportSummary("csv", path, unit="rows", stored_unit="vehicles")
     summary.total = max(lines - 1, 0)
     summary.note(f"speeds read as {unit_name(opts.unit)}" + (f", times without offset as {opts.tz}" if opts.tz else ""))
     site_id = sign_id = None

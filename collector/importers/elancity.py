@@ -123,7 +123,7 @@ def import_elancity(conn: psycopg.Connection, path: str, *, unit: str, area: pla
                                   "give --sign SERIAL")
     if not Path(path).is_file():
         raise places.ImportFailed(f"{path}: no such file")
-    summary = ImportSummary("elancity", path, unit="vehicles")
+    summary = ImportSummary("elancity", path, unit="measure rows", stored_unit="vehicles")
     mode = "display" if display else "stealth"
     summary.note(f"display mode: {mode}" + (" (the default; give --display display if the sign showed speeds)" if not display else ""))
     summary.note(f"speeds read as {unit}")
