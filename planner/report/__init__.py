@@ -1,0 +1,2 @@
+"""The situation picture (*lägesbild*) for the joint police–municipality meeting: ``data`` gathers
+a week from the database, ``render`` writes HTML (Swedish or English), ``pdf`` prints it."""
