@@ -1,0 +1,287 @@
+"""Database → arrays for the planner: sites, limit spans, ranking cells, coverage, tips.
+
+The heavy lifting happens in SQL (``planner_cells``): hourly rollups are aggregated to
+site × direction × display × legal limit × local hour-of-week, and the exceedance counts are
+taken from each hour's histogram by km/h subscript ranges, so no histogram crosses the wire.
+The cuts follow planner.exceedance exactly (whole-km/h signs: "v > L" counts bins ≥ L + 1 and
+"v ≥ T" bins ≥ ceil T; 'exact' signs split the bin holding the level linearly), and a test
+checks the SQL against the pure numpy path.
+
+Functions take a connection and never commit. Times are aware UTC datetimes; a period is
+[start, end).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+
+from planner.hourofweek import HOURS_PER_WEEK, local_cells
+from planner.quality import Quality
+from planner.settings import PlannerSettings
+from sql import QUERIES
+
+UTC = timezone.utc
+HOUR = timedelta(hours=1)
+
+
+class LoadError(Exception):
+    """The planner cannot load what was asked; the message names the value and what to do."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC, whole hours."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise LoadError(f"period {self.start} .. {self.end} needs time-zone-aware datetimes")
+        if self.end <= self.start:
+            raise LoadError(f"period end {self.end.isoformat()} is not after its start {self.start.isoformat()}")
+
+    @property
+    def hours(self) -> int:
+        return int((self.end - self.start) / HOUR)
+
+    def previous(self) -> "Period":
+        """The period of equal length just before this one."""
+        return Period(self.start - (self.end - self.start), self.start)
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}Z .. {self.end:%Y-%m-%d %H:%M}Z"
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    id: int
+    name: str
+    street_id: int
+    street: str
+    municipality: str
+    police_area: str
+    lat: float | None
+    lon: float | None
+    time_zone: str
+    tags: tuple[str, ...]
+
+    @property
+    def school(self) -> bool:
+        return "school" in self.tags
+
+
+@dataclass(frozen=True)
+class LimitSpan:
+    """A legal limit in force at a site over [start, end) (clipped to the period), with the
+    reporting threshold and the histogram rules of the site's signs."""
+
+    site_id: int
+    start: datetime
+    end: datetime
+    limit_kmh: int
+    threshold_kmh: float
+    rounding: str
+    """signs.rounding of the site's signs ('truncate', 'round', 'exact')."""
+    sign_limits: tuple[int, ...] = ()
+    """Limits the site's signs are configured with (empty: unknown)."""
+
+    @property
+    def integer(self) -> bool:
+        """Stored speeds are whole km/h (see planner.exceedance)."""
+        return self.rounding != "exact"
+
+    def cuts(self) -> dict[str, float]:
+        """The subscript cuts planner_cells uses (see the module docstring)."""
+        thr_fl = math.floor(self.threshold_kmh)
+        if self.integer:
+            thr_w = 1.0 if self.threshold_kmh == thr_fl else 0.0
+            return dict(cut_l=self.limit_kmh + 1, half=0.0, thr_fl=thr_fl, thr_w=thr_w)
+        return dict(cut_l=self.limit_kmh, half=0.5, thr_fl=thr_fl, thr_w=thr_fl + 1.0 - self.threshold_kmh)
+
+
+@dataclass(frozen=True)
+class CellData:
+    """Columns per site × direction × display × limit × hour-of-week over one period.
+
+    Counts are vehicles; ``hours_observed`` is coverage hours where the site's signs report
+    coverage, else hours with vehicles; ``coverage_share`` is the site's coverage (all modes)
+    in that hour-of-week over the calendar hours of the period (NaN: no coverage data);
+    ``quality`` holds LOW_COVERAGE, LIMIT_MISMATCH and LIMIT_CHANGED bits.
+    """
+
+    period: Period
+    columns: dict[str, NDArray]
+    spans: tuple[LimitSpan, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.columns["n"])
+
+    def __getitem__(self, name: str) -> NDArray:
+        return self.columns[name]
+
+    def where(self, mask: NDArray[np.bool_]) -> "CellData":
+        return CellData(self.period, {k: v[mask] for k, v in self.columns.items()}, self.spans)
+
+
+CELL_COLUMNS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "sum_kmh", "sumsq_kmh",
+                "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "weeks")
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def latest_data_hour(conn: psycopg.Connection) -> datetime | None:
+    """Start of the latest UTC hour with vehicles, or None when there are none."""
+    return conn.execute(QUERIES["planner_latest_hour"]).fetchone()[0]
+
+
+def default_period(conn: psycopg.Connection, weeks: int) -> Period:
+    """The ``weeks`` weeks ending with the latest hour of data."""
+    last = latest_data_hour(conn)
+    if last is None:
+        raise LoadError("no traffic data in rollup_hourly yet: load data (or `fartkoll demo seed`) first")
+    end = last + HOUR
+    return Period(end - timedelta(weeks=weeks), end)
+
+
+def load_sites(conn: psycopg.Connection) -> dict[int, SiteInfo]:
+    """Every site by id."""
+    return {r[0]: SiteInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9] or ()))
+            for r in conn.execute(QUERIES["planner_sites"])}
+
+
+def resolve_site(sites: dict[int, SiteInfo], text: str) -> SiteInfo:
+    """A site by id or by name (exact, else a unique case-insensitive prefix)."""
+    t = text.strip()
+    if t.isdigit() and int(t) in sites:
+        return sites[int(t)]
+    exact = [s for s in sites.values() if s.name == t]
+    if exact:
+        return exact[0]
+    near = [s for s in sites.values() if s.name.lower().startswith(t.lower())]
+    if len(near) == 1:
+        return near[0]
+    if near:
+        names = ", ".join(repr(s.name) for s in near[:5])
+        raise LoadError(f"site {text!r} matches several sites ({names}): give the full name or the id")
+    raise LoadError(f"no site with id or name {text!r}; `fartkoll planner rank` lists the sites")
+
+
+def load_spans(conn: psycopg.Connection, period: Period, sites: dict[int, SiteInfo],
+               planner: PlannerSettings, over_kmh: float = 6.0) -> list[LimitSpan]:
+    """Legal-limit spans clipped to the period, with thresholds by the sites' police areas."""
+    p = {"start": period.start, "end": period.end}
+    signs = {r[0]: (r[1] or "truncate", tuple(r[2] or ())) for r in conn.execute(QUERIES["planner_site_signs"], p)}
+    out = []
+    for site_id, valid_from, valid_to, limit in conn.execute(QUERIES["planner_limits"], p):
+        if site_id not in sites:
+            continue
+        rounding, sign_limits = signs.get(site_id, ("truncate", ()))
+        out.append(LimitSpan(
+            site_id, max(valid_from, period.start), period.end if valid_to is None else min(valid_to, period.end),
+            int(limit), planner.threshold_kmh(limit, sites[site_id].police_area, over_kmh), rounding, sign_limits))
+    return out
+
+
+def _span_params(spans: list[LimitSpan], sites: dict[int, SiteInfo]) -> dict[str, list]:
+    cuts = [s.cuts() for s in spans]
+    return dict(site_id=[s.site_id for s in spans], lo=[s.start for s in spans], hi=[s.end for s in spans],
+                limit_kmh=[s.limit_kmh for s in spans], tz=[sites[s.site_id].time_zone for s in spans],
+                **{k: [c[k] for c in cuts] for k in ("cut_l", "half", "thr_fl", "thr_w")})
+
+
+def calendar_hours(period: Period, tz: str) -> NDArray[np.float64]:
+    """Hours of the period in each local hour-of-week cell (168,), DST-aware."""
+    hours = np.arange(int(period.start.timestamp()), int(period.end.timestamp()), 3600, dtype=np.int64)
+    cell, _ = local_cells(hours, tz)
+    return np.bincount(cell, minlength=HOURS_PER_WEEK).astype(np.float64)
+
+
+def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSettings, *, over_kmh: float = 6.0,
+               sites: dict[int, SiteInfo] | None = None) -> CellData:
+    """Ranking cells for the period (all sites with data), with coverage and quality bits."""
+    sites = load_sites(conn) if sites is None else sites
+    spans = load_spans(conn, period, sites, planner, over_kmh)
+    params = _span_params(spans, sites)
+    rows = conn.execute(QUERIES["planner_cells"], params).fetchall()
+    cols: dict[str, NDArray] = {}
+    for i, name in enumerate(CELL_COLUMNS):
+        dtype = np.int64 if name in ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n",
+                                     "hours_with_data", "weeks") else np.float64
+        cols[name] = np.array([r[i] for r in rows], dtype=dtype)
+    m = len(rows)
+
+    # coverage: per (site, display, limit, how) for hours observed; per (site, how) for the share
+    cov_rows = conn.execute(QUERIES["planner_coverage_cells"], {
+        **{k: params[k] for k in ("site_id", "lo", "hi", "limit_kmh", "tz")},
+        "start": period.start, "end": period.end}).fetchall()
+    cal = {tz: calendar_hours(period, tz) for tz in {s.time_zone for s in sites.values()}}
+    site = cols["site_id"]
+    how = cols["hour_of_week"]
+    ids = np.array(sorted(sites), dtype=np.int64)
+    row_of = np.searchsorted(ids, site)  # every cell's site is in `sites`
+
+    def key(s, d, lim, h):
+        return ((np.asarray(s, np.int64) * 2 + d) * 1000 + lim) * HOURS_PER_WEEK + h
+
+    observed = cols["hours_with_data"].astype(np.float64)
+    share = np.full(m, np.nan)
+    if cov_rows:
+        c_site, c_disp, c_lim, c_how = (np.array([r[j] for r in cov_rows], dtype=np.int64) for j in range(4))
+        c_hours = np.array([float(r[4]) for r in cov_rows])
+        c_key = key(c_site, c_disp, c_lim, c_how)
+        order = np.argsort(c_key)
+        c_key, c_sorted = c_key[order], c_hours[order]
+        k = key(site, cols["display"], cols["limit_kmh"], how)
+        j = np.clip(np.searchsorted(c_key, k), 0, len(c_key) - 1)
+        has_cov = np.isin(site, c_site)
+        observed = np.where(has_cov & (c_key[j] == k), c_sorted[j], observed)
+        per_site_how = np.zeros((len(ids), HOURS_PER_WEEK))
+        np.add.at(per_site_how, (np.searchsorted(ids, c_site), c_how), c_hours)
+        cal_rows = np.array([cal[sites[int(i)].time_zone] for i in ids])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = per_site_how[row_of, how] / cal_rows[row_of, how]
+        share = np.where(has_cov, ratio, np.nan)
+    quality = np.zeros(m, dtype=np.int64)
+    limits_of: dict[int, set[int]] = defaultdict(set)
+    mismatched: set[int] = set()
+    for s in spans:
+        limits_of[s.site_id].add(s.limit_kmh)
+        if any(sl != s.limit_kmh for sl in s.sign_limits):
+            mismatched.add(s.site_id * 1000 + s.limit_kmh)
+    changed = [sid for sid, lims in limits_of.items() if len(lims) > 1]
+    quality |= np.where(np.isin(site, changed), int(Quality.LIMIT_CHANGED), 0)
+    quality |= np.where(np.isin(site * 1000 + cols["limit_kmh"], list(mismatched)), int(Quality.LIMIT_MISMATCH), 0)
+    with np.errstate(invalid="ignore"):
+        quality |= np.where(share < planner.min_coverage, int(Quality.LOW_COVERAGE), 0)
+    thr_key = np.array([s.site_id * 1000 + s.limit_kmh for s in spans], dtype=np.int64)
+    thr_val = np.array([s.threshold_kmh for s in spans], dtype=np.float64)
+    o = np.argsort(thr_key)
+    cols["threshold_kmh"] = thr_val[o][np.searchsorted(thr_key[o], site * 1000 + cols["limit_kmh"])] if m else np.zeros(0)
+    cols["hours_observed"] = observed
+    cols["coverage_share"] = share
+    cols["quality"] = quality
+    return CellData(period, cols, tuple(spans))
+
+
+def load_tips(conn: psycopg.Connection, since: datetime, until: datetime, radius_m: float) -> dict[int, int]:
+    """Open citizen tips per site received in [since, until)."""
+    rows = conn.execute(QUERIES["planner_tips"], {"since": since, "until": until, "radius_m": radius_m})
+    return {int(site): int(n) for site, n in rows}
+
+
+def load_site_rules(conn: psycopg.Connection) -> dict[str, list[int]]:
+    """Standing rules: {'pin': [site ids], 'exclude': [site ids]}."""
+    out: dict[str, list[int]] = {"pin": [], "exclude": []}
+    for site_id, _name, rule, *_ in conn.execute(QUERIES["planner_site_rules"]):
+        out[rule].append(int(site_id))
+    return out

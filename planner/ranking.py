@@ -1,0 +1,182 @@
+"""Rank sites and site × direction × hour-of-week cells for enforcement: load + scoring.
+
+``rank(conn, planner_settings)`` loads the period's cells (planner.load), keeps the data under
+the legal limit in force at the period's end (older limits would mix two regimes; the cells are
+flagged LIMIT_CHANGED), adds school zones, citizen tips and the trend against the previous period
+of equal length, and scores with planner.scoring (stealth data preferred, Wilson lower bounds).
+``build_cells`` and ``rank_sites`` are the pure parts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+
+from planner.load import CellData, Period, SiteInfo, default_period, load_cells, load_site_rules, load_sites, load_tips
+from planner.quality import describe
+from planner.scoring import Cells, Ranking, ScoreRow, ScoreWeights, rank_cells
+from planner.settings import PlannerSettings
+
+DIRECTIONS = {0: "unknown", 1: "approaching", 2: "receding"}
+DISPLAYS = {0: "stealth", 1: "display"}
+
+
+@dataclass(frozen=True)
+class SiteRank:
+    """One site's place in the ranking: its best cell and the sum of its three best cells."""
+
+    site_id: int
+    name: str
+    best_total: float
+    top3_total: float
+    cells: int
+    vehicles: int
+    tips: int
+    pinned: bool
+    best: ScoreRow
+
+
+@dataclass(frozen=True)
+class RankResult:
+    period: Period
+    previous: Period
+    ranking: Ranking
+    sites: tuple[SiteRank, ...]
+    site_info: dict[int, SiteInfo]
+    tips: dict[int, int]
+    pinned: tuple[int, ...]
+    excluded: tuple[int, ...]
+    cells: CellData
+    """The scored period's cells (current limit only), as loaded."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self, limit: int | None = None) -> dict:
+        """JSON-ready: period, sites and the first ``limit`` cells with every part of the score."""
+        names = {i: s.name for i, s in self.site_info.items()}
+        return {
+            "period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()},
+            "previous_period": {"from": self.previous.start.isoformat(), "to": self.previous.end.isoformat()},
+            "pinned": list(self.pinned), "excluded": list(self.excluded),
+            "sites": [{**{k: v for k, v in asdict(s).items() if k != "best"},
+                       "best_cell": row_dict(s.best, names)} for s in self.sites[:limit]],
+            "cells": [row_dict(r, names) for r in self.ranking.rows(limit)],
+        }
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 4)
+
+
+def row_dict(r: ScoreRow, names: dict[int, str]) -> dict:
+    """A scored cell as JSON-ready dict, with weekday/hour, labels and warnings."""
+    day, hour = divmod(r.hour_of_week, 24)
+    d = {k: (_num(v) if isinstance(v, float) else v) for k, v in asdict(r).items()}
+    d.update(site_name=names.get(r.site_id, ""), weekday=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day],
+             hour=hour, direction_name=DIRECTIONS.get(r.direction, str(r.direction)),
+             display_name=DISPLAYS.get(r.display, str(r.display)), warnings=describe(r.flags))
+    return d
+
+
+def current_limit_mask(cells: CellData) -> NDArray[np.bool_]:
+    """Cells under the limit in force at the period's end (per site: its last span)."""
+    last: dict[int, int] = {}
+    for s in sorted(cells.spans, key=lambda s: s.start):
+        last[s.site_id] = s.limit_kmh
+    site, lim = cells["site_id"], cells["limit_kmh"]
+    want = np.array([last.get(int(s), -1) for s in site], dtype=np.int64) if len(site) else np.zeros(0, np.int64)
+    return lim == want
+
+
+def _key(c: CellData) -> NDArray[np.int64]:
+    return ((c["site_id"].astype(np.int64) * 4 + c["direction"]) * 2 + c["display"]) * 168 + c["hour_of_week"]
+
+
+def build_cells(current: CellData, previous: CellData | None, sites: dict[int, SiteInfo],
+                tips: dict[int, int]) -> Cells:
+    """scoring.Cells from loaded cells (already restricted to one limit per site).
+
+    ``prev_share`` is the previous period's share over the threshold in the same site ×
+    direction × display × hour-of-week under the same limit (NaN otherwise: trend unknown).
+    """
+    prev = np.full(len(current), np.nan)
+    if previous is not None and len(previous):
+        pk = _key(previous)
+        order = np.argsort(pk)
+        pk = pk[order]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_share = (previous["over_threshold"] / previous["n"])[order]
+        p_lim = previous["limit_kmh"][order]
+        k = _key(current)
+        j = np.clip(np.searchsorted(pk, k), 0, max(len(pk) - 1, 0))
+        hit = (pk[j] == k) & (p_lim[j] == current["limit_kmh"])
+        prev = np.where(hit, p_share[j], np.nan)
+    site = current["site_id"]
+    school = np.array([sites[int(s)].school for s in site], dtype=bool)
+    n_tips = np.array([tips.get(int(s), 0) for s in site], dtype=np.int64)
+    return Cells(
+        site_id=site, direction=current["direction"], hour_of_week=current["hour_of_week"], n=current["n"],
+        over_threshold=current["over_threshold"], over_limit=current["over_limit"],
+        excess_sum_kmh=current["excess_sum_kmh"], hours_observed=current["hours_observed"],
+        weeks_observed=current["weeks"], limit_kmh=current["limit_kmh"], display=current["display"],
+        school=school, tips=n_tips, prev_share=prev, quality=current["quality"],
+    )
+
+
+def rank_sites(ranking: Ranking, sites: dict[int, SiteInfo], tips: dict[int, int]) -> list[SiteRank]:
+    """Sites ordered pinned first, then by their best cell's total (ties: top-3 sum, id)."""
+    rows = ranking.rows()
+    by_site: dict[int, list[ScoreRow]] = {}
+    for r in rows:  # rows are sorted best first
+        by_site.setdefault(r.site_id, []).append(r)
+    out = []
+    for sid, rs in by_site.items():
+        out.append(SiteRank(sid, sites[sid].name if sid in sites else str(sid), rs[0].total,
+                            float(sum(r.total for r in rs[:3])), len(rs), int(sum(r.n for r in rs)),
+                            tips.get(sid, 0), rs[0].pinned, rs[0]))
+    out.sort(key=lambda s: (not s.pinned, -s.best_total, -s.top3_total, s.site_id))
+    return out
+
+
+def rank(
+    conn: psycopg.Connection,
+    planner: PlannerSettings,
+    *,
+    over_kmh: float = 6.0,
+    period: Period | None = None,
+    pins: tuple[int, ...] | list[int] = (),
+    excludes: tuple[int, ...] | list[int] = (),
+    stored_rules: bool = True,
+    weights: ScoreWeights | None = None,
+) -> RankResult:
+    """Rank the period (default: ``planner.period_weeks`` ending at the latest data).
+
+    ``pins``/``excludes`` (site ids) add to the stored ones (planner_site_rules) unless
+    ``stored_rules`` is False; a site both pinned and excluded is excluded.
+    """
+    t0 = time.perf_counter()
+    period = period or default_period(conn, planner.period_weeks)
+    sites = load_sites(conn)
+    cur = load_cells(conn, period, planner, over_kmh=over_kmh, sites=sites)
+    t1 = time.perf_counter()
+    prev_period = period.previous()
+    prev = load_cells(conn, prev_period, planner, over_kmh=over_kmh, sites=sites)
+    t2 = time.perf_counter()
+    tips = load_tips(conn, period.end - timedelta(days=planner.tips_days), period.end, planner.tip_radius_m)
+    rules = load_site_rules(conn) if stored_rules else {"pin": [], "exclude": []}
+    pinned = tuple(sorted(set(rules["pin"]) | set(pins)))
+    excluded = tuple(sorted(set(rules["exclude"]) | set(excludes)))
+    cur = cur.where(current_limit_mask(cur))
+    prev = prev.where(current_limit_mask(prev))
+    cells = build_cells(cur, prev, sites, tips)
+    ranking = rank_cells(cells, weights or planner.weights.score_weights(), pinned, excluded)
+    site_ranks = rank_sites(ranking, sites, tips)
+    t3 = time.perf_counter()
+    timings = {"load_current": 1000 * (t1 - t0), "load_previous": 1000 * (t2 - t1), "score": 1000 * (t3 - t2),
+               "total": 1000 * (t3 - t0)}
+    return RankResult(period, prev_period, ranking, tuple(site_ranks), sites, tips, pinned, excluded, cur, timings)

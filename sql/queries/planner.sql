@@ -1,0 +1,212 @@
+-- name: planner_latest_hour
+-- The latest UTC hour with vehicles in rollup_hourly (NULL when there is no data).
+SELECT max(hour) FROM rollup_hourly
+
+-- name: planner_sites
+-- Every site with its street, municipality, police area, position, time zone and tags.
+SELECT s.id, s.name, s.street_id, st.name AS street, m.name AS municipality, pa.name AS police_area,
+       s.lat, s.lon, s.time_zone, s.tags
+FROM sites s
+JOIN streets st ON st.id = s.street_id
+JOIN municipalities m ON m.id = st.municipality_id
+JOIN police_areas pa ON pa.id = m.police_area_id
+ORDER BY s.id
+
+-- name: planner_limits
+-- Legal limit periods overlapping [start, end), per site, in time order.
+SELECT site_id, valid_from, valid_to, limit_kmh
+FROM speed_limits
+WHERE valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(start)s)
+ORDER BY site_id, valid_from
+
+-- name: planner_site_signs
+-- Per site, over signs deployed there during [start, end): the most common rounding and the
+-- limits the signs are configured with.
+SELECT d.site_id,
+       mode() WITHIN GROUP (ORDER BY sg.rounding) AS rounding,
+       array_remove(array_agg(DISTINCT sg.configured_limit_kmh), NULL) AS configured_limits
+FROM deployments d JOIN signs sg ON sg.id = d.sign_id
+WHERE d.valid_from < %(end)s AND (d.valid_to IS NULL OR d.valid_to > %(start)s)
+GROUP BY d.site_id
+
+-- name: planner_cells
+-- Rollups aggregated to site × direction × display × limit × local hour-of-week, with the
+-- exceedance counts computed from each hour's histogram by subscript (km/h) ranges, so no arrays
+-- leave the server. One parameter row per (site, limit span [lo, hi)) gives the cuts:
+-- over limit = Σ bins b >= cut_l; over threshold = Σ b > thr_fl + thr_w · bin thr_fl;
+-- excess = Σ over b >= cut_l of count · (b + half − limit).
+WITH p AS (
+    SELECT *
+    FROM unnest(%(site_id)s::int[], %(lo)s::timestamptz[], %(hi)s::timestamptz[], %(limit_kmh)s::int[],
+                %(cut_l)s::int[], %(half)s::float8[], %(thr_fl)s::int[], %(thr_w)s::float8[], %(tz)s::text[])
+         AS p(site_id, lo, hi, limit_kmh, cut_l, half, thr_fl, thr_w, tz)
+)
+SELECT r.site_id, r.direction, r.display, p.limit_kmh,
+       (extract(isodow FROM r.hour AT TIME ZONE p.tz)::int - 1) * 24
+           + extract(hour FROM r.hour AT TIME ZONE p.tz)::int AS hour_of_week,
+       sum(r.n)::bigint AS n,
+       sum(r.sum_kmh) AS sum_kmh,
+       sum(r.sumsq_kmh) AS sumsq_kmh,
+       sum(x.over_limit)::float8 AS over_limit,
+       sum(x.over_threshold)::float8 AS over_threshold,
+       sum(x.excess)::float8 AS excess_sum_kmh,
+       count(*) AS hours_with_data,
+       count(DISTINCT date_trunc('week', r.hour AT TIME ZONE p.tz)) AS weeks
+FROM p
+JOIN rollup_hourly r ON r.site_id = p.site_id AND r.hour >= p.lo AND r.hour < p.hi
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(u.c) FILTER (WHERE u.b >= p.cut_l), 0) AS over_limit,
+           coalesce(sum(u.c) FILTER (WHERE u.b > p.thr_fl), 0)
+               + coalesce(sum(u.c) FILTER (WHERE u.b = p.thr_fl), 0) * p.thr_w AS over_threshold,
+           coalesce(sum(u.c * (u.b + p.half - p.limit_kmh)) FILTER (WHERE u.b >= p.cut_l), 0) AS excess
+    FROM (SELECT t.c, greatest(least(p.cut_l, p.thr_fl), array_lower(r.hist, 1)) + t.i - 1 AS b
+          FROM unnest(r.hist[least(p.cut_l, p.thr_fl):]) WITH ORDINALITY AS t(c, i)) u
+) x
+GROUP BY 1, 2, 3, 4, 5
+
+-- name: planner_coverage_cells
+-- Hours the signs at each site measured (coverage minutes / 60; the fullest sign when two
+-- overlap) per site × display × limit × local hour-of-week, for the same limit spans as planner_cells.
+WITH p AS (
+    SELECT *
+    FROM unnest(%(site_id)s::int[], %(lo)s::timestamptz[], %(hi)s::timestamptz[], %(limit_kmh)s::int[],
+                %(tz)s::text[])
+         AS p(site_id, lo, hi, limit_kmh, tz)
+), cov AS (
+    SELECT d.site_id, d.display, c.hour, max(c.minutes) AS minutes
+    FROM coverage_hourly c
+    JOIN deployments d ON d.sign_id = c.sign_id AND c.hour >= d.valid_from
+                      AND (d.valid_to IS NULL OR c.hour < d.valid_to)
+    WHERE c.hour >= %(start)s AND c.hour < %(end)s AND d.site_id = ANY(%(site_id)s::int[])
+    GROUP BY 1, 2, 3
+)
+SELECT cov.site_id, cov.display, p.limit_kmh,
+       (extract(isodow FROM cov.hour AT TIME ZONE p.tz)::int - 1) * 24
+           + extract(hour FROM cov.hour AT TIME ZONE p.tz)::int AS hour_of_week,
+       sum(cov.minutes) / 60.0 AS hours
+FROM cov JOIN p ON p.site_id = cov.site_id AND cov.hour >= p.lo AND cov.hour < p.hi
+GROUP BY 1, 2, 3, 4
+
+-- name: planner_tips
+-- Citizen tips not closed, received in [since, until), per site: tips about the site, about its
+-- street (no site given), or with only a position within radius_m of it.
+SELECT s.id AS site_id, count(t.id) AS tips
+FROM sites s
+JOIN citizen_tips t
+  ON t.status <> 'closed' AND t.received_at >= %(since)s AND t.received_at < %(until)s
+ AND (t.site_id = s.id
+      OR (t.site_id IS NULL AND t.street_id = s.street_id)
+      OR (t.site_id IS NULL AND t.street_id IS NULL AND s.lat IS NOT NULL AND t.lat IS NOT NULL
+          AND 2 * 6371008.8 * asin(sqrt(power(sin(radians(t.lat - s.lat) / 2), 2)
+              + cos(radians(s.lat)) * cos(radians(t.lat)) * power(sin(radians(t.lon - s.lon) / 2), 2)))
+              <= %(radius_m)s))
+GROUP BY s.id
+
+-- name: planner_site_rules
+-- Standing pins and excludes with their sites' names.
+SELECT r.site_id, s.name, r.rule, r.note, r.created_by, r.created_at
+FROM planner_site_rules r JOIN sites s ON s.id = r.site_id
+ORDER BY r.rule, s.name
+
+-- name: planner_site_rule_set
+-- Pin or exclude a site (replacing an earlier rule for it).
+INSERT INTO planner_site_rules (site_id, rule, note, created_by)
+VALUES (%(site_id)s, %(rule)s, %(note)s, %(actor)s)
+ON CONFLICT (site_id) DO UPDATE SET rule = excluded.rule, note = excluded.note,
+    created_by = excluded.created_by, created_at = now()
+
+-- name: planner_site_rule_clear
+-- Remove a site's pin or exclude; returns the rule removed.
+DELETE FROM planner_site_rules WHERE site_id = %(site_id)s RETURNING rule
+
+-- name: planner_audit
+-- One audit_log row.
+INSERT INTO audit_log (actor, action, entity, entity_id, detail)
+VALUES (%(actor)s, %(action)s, %(entity)s, %(entity_id)s, %(detail)s)
+
+-- name: planner_plan_insert
+-- Store a plan's header; returns its id and creation time.
+INSERT INTO plans (created_by, data_from, data_to, first_day, last_day, seed, time_zone, slots,
+                   pinned, excluded, unmet, settings)
+VALUES (%(created_by)s, %(data_from)s, %(data_to)s, %(first_day)s, %(last_day)s, %(seed)s, %(time_zone)s,
+        %(slots)s, %(pinned)s, %(excluded)s, %(unmet)s, %(settings)s)
+RETURNING id, created_at
+
+-- name: planner_planned_control_insert
+-- One planned control of a plan.
+INSERT INTO planned_controls (plan_id, site_id, direction, start_time, end_time, unit, slot,
+                              hour_of_week, score, reason)
+VALUES (%(plan_id)s, %(site_id)s, %(direction)s, %(start_time)s, %(end_time)s, %(unit)s, %(slot)s,
+        %(hour_of_week)s, %(score)s, %(reason)s)
+
+-- name: planner_plan
+-- A plan's header by id.
+SELECT id, created_at, created_by, data_from, data_to, first_day, last_day, seed, time_zone, unmet
+FROM plans WHERE id = %(plan_id)s
+
+-- name: planner_plan_controls
+-- The planned controls of a plan, in time order.
+SELECT site_id, direction, start_time, end_time, unit, slot, hour_of_week, score, reason, control_id
+FROM planned_controls WHERE plan_id = %(plan_id)s ORDER BY start_time, unit
+
+-- name: planner_control_insert
+-- Log a control; returns its id.
+INSERT INTO controls (site_id, direction, start_time, end_time, method, vehicles_checked,
+                      reports_written, planned, note, plan_id)
+VALUES (%(site_id)s, %(direction)s, %(start_time)s, %(end_time)s, %(method)s, %(vehicles_checked)s,
+        %(reports_written)s, %(plan_id)s IS NOT NULL, %(note)s, %(plan_id)s)
+RETURNING id
+
+-- name: planner_planned_control_link
+-- Mark the plan's control at this site nearest in time (within 12 h) as carried out by a logged control.
+UPDATE planned_controls SET control_id = %(control_id)s
+WHERE id = (SELECT id FROM planned_controls
+            WHERE plan_id = %(plan_id)s AND site_id = %(site_id)s AND control_id IS NULL
+              AND abs(extract(epoch FROM start_time - %(start_time)s)) <= 12 * 3600
+            ORDER BY abs(extract(epoch FROM start_time - %(start_time)s)) LIMIT 1)
+RETURNING id
+
+-- name: planner_controls
+-- Logged controls (optionally of one site), newest first, with the plan's creation time.
+SELECT c.id, c.site_id, s.name AS site_name, c.direction, c.start_time, c.end_time, c.method,
+       c.vehicles_checked, c.reports_written, c.planned, c.note, c.plan_id, p.created_at AS plan_created_at
+FROM controls c
+JOIN sites s ON s.id = c.site_id
+LEFT JOIN plans p ON p.id = c.plan_id
+WHERE %(site_id)s::int IS NULL OR c.site_id = %(site_id)s
+ORDER BY c.start_time DESC, c.id DESC
+
+-- name: planner_controlled_sites
+-- Sites with a control that overlaps [start, end).
+SELECT DISTINCT site_id FROM controls WHERE start_time < %(end)s AND end_time > %(start)s
+
+-- name: planner_hourly_rows
+-- Hourly rollup rows of some sites over [start, end) with each histogram's lower bound.
+SELECT site_id, hour, direction, display, n, hist, array_lower(hist, 1) AS hist_lo
+FROM rollup_hourly
+WHERE site_id = ANY(%(site_ids)s::int[]) AND hour >= %(start)s AND hour < %(end)s
+ORDER BY site_id, hour, direction, display
+
+-- name: planner_site_histograms
+-- One site's summed 1 km/h histograms per direction × display × legal-limit period over
+-- [start, end), with Σv, Σv² and the hours with data.
+SELECT r.direction, r.display, l.valid_from, l.valid_to, l.limit_kmh,
+       sum(r.n)::bigint AS n, sum(r.sum_kmh) AS sum_kmh, sum(r.sumsq_kmh) AS sumsq_kmh,
+       count(*) AS hours, min(r.hour) AS first_hour, max(r.hour) AS last_hour,
+       hist_sum(r.hist) AS hist, array_lower(hist_sum(r.hist), 1) AS hist_lo
+FROM rollup_hourly r
+JOIN speed_limits l ON l.site_id = r.site_id AND r.hour >= l.valid_from
+                   AND (l.valid_to IS NULL OR r.hour < l.valid_to)
+WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
+GROUP BY r.direction, r.display, l.valid_from, l.valid_to, l.limit_kmh
+ORDER BY l.valid_from, r.direction, r.display
+
+-- name: planner_site_coverage
+-- Hours (coverage minutes / 60, fullest sign per hour) the signs at a site measured in [start, end).
+SELECT coalesce(sum(m) / 60.0, 0) AS hours, count(*) AS rows
+FROM (SELECT c.hour, max(c.minutes) AS m
+      FROM coverage_hourly c
+      JOIN deployments d ON d.sign_id = c.sign_id AND c.hour >= d.valid_from
+                        AND (d.valid_to IS NULL OR c.hour < d.valid_to)
+      WHERE d.site_id = %(site_id)s AND c.hour >= %(start)s AND c.hour < %(end)s
+      GROUP BY c.hour) h
