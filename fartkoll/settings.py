@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from planner.jobs.settings import JobsSettings
 from planner.settings import PlannerSettings
 
 
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     threshold_over_kmh: float = Field(6.0, ge=0, le=50)
     default_time_zone: str = "Europe/Stockholm"
     planner: PlannerSettings = PlannerSettings()
+    jobs: JobsSettings = JobsSettings()
 
     @field_validator("database_url")
     @classmethod
