@@ -1,0 +1,327 @@
+"""`fartkoll planner rank | plan | pins | control | followup`: enforcement planning commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import math
+import secrets
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..settings import Settings
+from .stats import local_period
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("planner", help="rank sites and hours, draw control plans, log controls, follow up")
+    ps = p.add_subparsers(dest="planner_cmd", required=True, metavar="ACTION")
+
+    def period_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--from", dest="date_from", type=date.fromisoformat, help="first local day of the data period")
+        q.add_argument("--to", dest="date_to", type=date.fromisoformat,
+                       help="last local day, inclusive (default: the latest data)")
+        q.add_argument("--pin", action="append", default=[], metavar="SITE", help="put a site first (repeatable)")
+        q.add_argument("--exclude", action="append", default=[], metavar="SITE", help="leave a site out (repeatable)")
+
+    r = ps.add_parser("rank", help="rank sites and site × direction × hour-of-week cells, every score part shown")
+    period_args(r)
+    r.add_argument("--limit", type=int, default=20, help="cells and sites to show (default 20)")
+    r.add_argument("--json", action="store_true", help="print JSON")
+
+    pl = ps.add_parser("plan", help="draw a randomised control plan from the ranking and store it")
+    period_args(pl)
+    pl.add_argument("--slots", help="patrol slots file, .csv (date,start,end,units) or .toml ([[slot]])")
+    pl.add_argument("--seed", type=int, help="random seed (default: a new one, printed); same seed, same plan")
+    pl.add_argument("--start", dest="first_day", type=date.fromisoformat,
+                    help="first day of the default patrol slots (default: next Monday)")
+    pl.add_argument("--weeks", type=int, default=1, help="weeks of default patrol slots (default 1)")
+    pl.add_argument("--ics", help="write the plan as iCalendar to this file")
+    pl.add_argument("--csv", help="write the plan as CSV to this file")
+    pl.add_argument("--html", help="write a printable HTML page of the plan to this file")
+    pl.add_argument("--actor", help="who makes the plan (default: the login name)")
+
+    pn = ps.add_parser("pins", help="standing pins and excludes of sites")
+    pns = pn.add_subparsers(dest="pins_cmd", required=True, metavar="ACTION")
+    pns.add_parser("list", help="list pinned and excluded sites")
+    for name, text in (("pin", "always rank a site first"), ("exclude", "never rank a site")):
+        q = pns.add_parser(name, help=text)
+        q.add_argument("site", metavar="SITE")
+        q.add_argument("--note", default="")
+        q.add_argument("--actor")
+    q = pns.add_parser("clear", help="remove a site's pin or exclude")
+    q.add_argument("site", metavar="SITE")
+    q.add_argument("--actor")
+
+    c = ps.add_parser("control", help="the control log")
+    cs = c.add_subparsers(dest="control_cmd", required=True, metavar="ACTION")
+    ca = cs.add_parser("add", help="log a control that was held")
+    ca.add_argument("--site", required=True, help="site id or name")
+    ca.add_argument("--start", required=True, help="start, ISO date-time (local time of the site if no offset)")
+    ca.add_argument("--end", required=True, help="end, ISO date-time")
+    ca.add_argument("--method", required=True, help="laser, radar, camera, presence or other")
+    ca.add_argument("--checked", type=int, help="vehicles checked")
+    ca.add_argument("--reports", type=int, help="reports written")
+    ca.add_argument("--direction", type=int, choices=(0, 1, 2), help="0 unknown, 1 approaching, 2 receding")
+    ca.add_argument("--plan-id", type=int, help="the plan this control carried out")
+    ca.add_argument("--note", default="")
+    ca.add_argument("--actor")
+    cl = cs.add_parser("list", help="list logged controls")
+    cl.add_argument("--site", help="only this site")
+    cl.add_argument("--json", action="store_true")
+
+    f = ps.add_parser("followup", help="effect of each logged control against comparison sites")
+    f.add_argument("site", nargs="?", metavar="SITE", help="only controls at this site")
+    f.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run)
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return getattr(args, "actor", None) or getpass.getuser() or "cli"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from planner.controls import ControlError
+    from planner.load import LoadError
+    from planner.planning import PlanError
+
+    from ..db import connect
+
+    with connect(settings) as conn:
+        try:
+            code = _dispatch(args, settings, conn)
+            conn.commit()
+            return code
+        except (LoadError, PlanError, ControlError) as e:
+            conn.rollback()
+            print(f"fartkoll planner {args.planner_cmd}: {e}", file=sys.stderr)
+            return 2
+
+
+def _dispatch(args, settings: Settings, conn) -> int:
+    cmd = args.planner_cmd
+    if cmd in ("rank", "plan"):
+        return _rank_or_plan(args, settings, conn)
+    if cmd == "pins":
+        return _pins(args, conn)
+    if cmd == "control":
+        return _control(args, settings, conn)
+    return _followup(args, settings, conn)
+
+
+def _period(args, settings: Settings, conn):
+    from planner.load import default_period
+
+    default = default_period(conn, settings.planner.period_weeks)
+    if not args.date_from and not args.date_to:
+        return default
+    return local_period(args.date_from, args.date_to, settings.default_time_zone, default)
+
+
+def _site_ids(sites, names: list[str]) -> tuple[int, ...]:
+    from planner.load import resolve_site
+
+    return tuple(resolve_site(sites, n).id for n in names)
+
+
+def _rank_or_plan(args, settings: Settings, conn) -> int:
+    from planner.load import load_sites
+    from planner.ranking import rank
+
+    sites = load_sites(conn)
+    pins, excludes = _site_ids(sites, args.pin), _site_ids(sites, args.exclude)
+    period = _period(args, settings, conn)
+    if args.planner_cmd == "rank":
+        if args.limit < 1:
+            print(f"fartkoll planner rank: --limit {args.limit} must be 1 or more", file=sys.stderr)
+            return 2
+        result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period,
+                      pins=pins, excludes=excludes)
+        if args.json:
+            print(json.dumps(result.as_dict(args.limit), indent=2, ensure_ascii=False))
+        else:
+            print(format_ranking(result, args.limit))
+        return 0
+    return _plan(args, settings, conn, period, pins, excludes)
+
+
+def format_ranking(result, limit: int) -> str:
+    from planner.ranking import DIRECTIONS, DISPLAYS
+
+    out = [f"data {result.period} (trend vs {result.previous}); pinned {list(result.pinned)}, "
+           f"excluded {list(result.excluded)}", "", "sites (by best cell):"]
+    for i, s in enumerate(result.sites[:limit], start=1):
+        b = s.best
+        day, hour = divmod(b.hour_of_week, 24)
+        out.append(f"{i:3d}. {s.name} [{s.site_id}] best {s.best_total:.1f} "
+                   f"({('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[day]} {hour:02d}, "
+                   f"{DIRECTIONS[b.direction]}), top-3 {s.top3_total:.1f}, tips {s.tips}"
+                   + (" [pinned]" if s.pinned else ""))
+    out += ["", "cells:"]
+    names = {i: s.name for i, s in result.site_info.items()}
+    for i, r in enumerate(result.ranking.rows(limit), start=1):
+        out.append(f"{i:3d}. {names.get(r.site_id, r.site_id)} ({DISPLAYS[r.display]} data) — {r.explain()}")
+        if r.warnings:
+            out.append("      ! " + "; ".join(r.warnings))
+    return "\n".join(out)
+
+
+def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
+    from planner.calendar_export import to_csv, to_icalendar
+    from planner.plan_html import plan_html
+    from planner.planning import PlanError, make_plan, next_monday, read_slots
+
+    tz = settings.default_time_zone
+    if args.slots:
+        slots = read_slots(args.slots)
+    else:
+        if not 1 <= args.weeks <= 12:
+            raise PlanError(f"--weeks {args.weeks} must be between 1 and 12")
+        first = args.first_day or next_monday(datetime.now(ZoneInfo(tz)).date())
+        slots = settings.planner.slots_for(first, args.weeks)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    actor = _actor(args)
+    out = make_plan(conn, settings.planner, slots=slots, seed=seed, actor=actor, tz=tz,
+                    over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
+    controls = out.plan.controls
+    print(f"plan {out.plan_id}: {len(controls)} controls, seed {seed}, data {out.ranking.period}")
+    for c in controls:
+        print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
+              f"{out.site_names.get(c.site_id, c.site_id)} dir {c.direction} ({c.reason}, score {c.weight:.1f})")
+    for u in out.plan.unmet:
+        print(f"  not met: {u}")
+    if args.ics:
+        Path(args.ics).write_text(to_icalendar(controls, out.created_at, site_names=out.site_names, sites=out.sites,
+                                               use_tzid=True, tz=tz), encoding="utf-8", newline="")
+    if args.csv:
+        Path(args.csv).write_text(to_csv(controls, out.site_names), encoding="utf-8", newline="")
+    if args.html:
+        Path(args.html).write_text(plan_html(controls, plan_id=out.plan_id, created_at=out.created_at,
+                                             created_by=actor, site_names=out.site_names,
+                                             data_from=out.ranking.period.start, data_to=out.ranking.period.end,
+                                             seed=seed, unmet=out.plan.unmet), encoding="utf-8")
+    return 0
+
+
+def _pins(args, conn) -> int:
+    from planner.load import load_sites, resolve_site
+    from planner.pins import clear_rule, list_rules, set_rule
+
+    if args.pins_cmd == "list":
+        rows = list_rules(conn)
+        for site_id, name, rule, note, by, at in rows:
+            print(f"{rule:8s} {name} [{site_id}] by {by} {at:%Y-%m-%d}" + (f": {note}" if note else ""))
+        if not rows:
+            print("no pinned or excluded sites")
+        return 0
+    site = resolve_site(load_sites(conn), args.site)
+    if args.pins_cmd == "clear":
+        was = clear_rule(conn, site.id, _actor(args))
+        print(f"{site.name}: {'removed ' + was if was else 'had no pin or exclude'}")
+    else:
+        set_rule(conn, site.id, args.pins_cmd, _actor(args), args.note)
+        print(f"{site.name}: {args.pins_cmd}ned" if args.pins_cmd == "pin" else f"{site.name}: excluded")
+    return 0
+
+
+def _when(value: str, field: str, tz: str) -> datetime:
+    from planner.controls import ControlError
+
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise ControlError(field, value, "is not an ISO date-time like 2024-10-21T16:00") from None
+    return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(tz))
+
+
+def _control(args, settings: Settings, conn) -> int:
+    from planner.controls import ControlInput, add_control, list_controls
+    from planner.load import load_sites, resolve_site
+
+    sites = load_sites(conn)
+    if args.control_cmd == "add":
+        site = resolve_site(sites, args.site)
+        ci = ControlInput(site.id, _when(args.start, "start", site.time_zone), _when(args.end, "end", site.time_zone),
+                          args.method, args.checked, args.reports, args.direction, args.note, args.plan_id)
+        cid = add_control(conn, ci, _actor(args), datetime.now(timezone.utc))
+        print(f"control {cid} logged at {site.name}")
+        return 0
+    site_id = resolve_site(sites, args.site).id if args.site else None
+    rows = list_controls(conn, site_id)
+    if args.json:
+        print(json.dumps([{**r.__dict__, "start_time": r.start_time.isoformat(), "end_time": r.end_time.isoformat(),
+                           "plan_created_at": r.plan_created_at.isoformat() if r.plan_created_at else None}
+                          for r in rows], indent=2, ensure_ascii=False))
+        return 0
+    for r in rows:
+        zone = ZoneInfo(sites[r.site_id].time_zone)
+        print(f"{r.id:5d} {r.start_time.astimezone(zone):%Y-%m-%d %H:%M}–{r.end_time.astimezone(zone):%H:%M} "
+              f"{r.site_name} dir {r.direction if r.direction is not None else 'both'} {r.method} "
+              f"checked {r.vehicles_checked if r.vehicles_checked is not None else '-'} "
+              f"reports {r.reports_written if r.reports_written is not None else '-'}"
+              + (f" plan {r.plan_id}" if r.plan_id else ""))
+    if not rows:
+        print("no controls logged")
+    return 0
+
+
+def _est(e, scale: float) -> str:
+    if not math.isfinite(e.did):
+        return "no data yet".ljust(26)
+    if not math.isfinite(e.low):
+        return f"{scale * e.did:+.1f} [CI unknown]".ljust(26)
+    star = " *" if e.significant else ""
+    return f"{scale * e.did:+.1f} [{scale * e.low:+.1f}, {scale * e.high:+.1f}]{star}".ljust(26)
+
+
+def followup_dict(f) -> dict:
+    def est(e):
+        num = lambda x: None if not math.isfinite(x) else round(x, 4)  # noqa: E731
+        return {"days": e.days, "treated_change": num(e.treated_change), "comparison_change": num(e.comparison_change),
+                "did": num(e.did), "low": num(e.low), "high": num(e.high), "significant": e.significant}
+
+    r = f.report
+    return {
+        "control_id": f.control.id, "site_id": f.control.site_id, "site_name": f.control.site_name,
+        "start": f.control.start_time.isoformat(), "end": f.control.end_time.isoformat(),
+        "selected_on": f.selected_on.isoformat(), "selection_basis": f.selection_basis,
+        "comparison_sites": list(f.comparison_sites), "display": f.display, "notes": list(f.notes),
+        "effect": None if r is None else {
+            "baseline": [r.baseline_start.isoformat(), r.baseline_end.isoformat()], "baseline_days": r.baseline_days,
+            "share_over_limit": {k: est(e) for k, e in r.share_over_limit.items()},
+            "v85_kmh": {k: est(e) for k, e in r.v85.items()},
+            "halo_days": r.halo_days, "revisit": r.revisit.isoformat() if r.revisit else None,
+            "notes": list(r.notes)},
+    }
+
+
+def _followup(args, settings: Settings, conn) -> int:
+    from planner.followup import followups
+    from planner.load import load_sites, resolve_site
+
+    site_id = resolve_site(load_sites(conn), args.site).id if args.site else None
+    fs = followups(conn, settings.planner, site_id)
+    if args.json:
+        print(json.dumps([followup_dict(f) for f in fs], indent=2, ensure_ascii=False))
+        return 0
+    if not fs:
+        print("no controls logged" + (" at this site" if site_id else ""))
+    for f in fs:
+        c = f.control
+        print(f"control {c.id}: {c.site_name}, {c.start_time:%Y-%m-%d %H:%M}Z–{c.end_time:%H:%M}Z ({c.method})")
+        print(f"  selected {f.selected_on} ({f.selection_basis}); {len(f.comparison_sites)} comparison sites; "
+              f"series: {({0: 'stealth', 1: 'display'}).get(f.display, 'both display modes')}")
+        r = f.report
+        if r is not None:
+            print(f"  baseline {r.baseline_start} .. {r.baseline_end} ({r.baseline_days} days with data)")
+            print(f"  {'window':10s} {'share over limit, pp':26s} {'V85, km/h':26s}  (difference in differences, 95 % CI)")
+            for k in r.share_over_limit:
+                print(f"  {k:10s} {_est(r.share_over_limit[k], 100)} {_est(r.v85[k], 1)}")
+            halo = f"{r.halo_days} days" if r.halo_days is not None else "not determined"
+            print(f"  halo: {halo}; revisit from {r.revisit or '-'}")
+        for n in (*f.notes, *(r.notes if r else ())):
+            print(f"  note: {n}")
+    return 0

@@ -1,0 +1,115 @@
+"""The control log: validate and record controls officers held, and list them.
+
+``validate_control`` is pure and raises :class:`ControlError` naming the field and the value;
+``add_control`` also checks the plan, links the plan's matching planned control, and writes an
+audit row. Nothing commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from sql import QUERIES
+
+METHODS = ("laser", "radar", "camera", "presence", "other")
+MAX_CONTROL = timedelta(hours=24)
+
+
+class ControlError(Exception):
+    """A control cannot be logged; the message names the field, its value and the fix."""
+
+    def __init__(self, field: str, value: object, problem: str):
+        self.field, self.value = field, value
+        super().__init__(f"{field} {value!r}: {problem}")
+
+
+@dataclass(frozen=True)
+class ControlInput:
+    site_id: int
+    start: datetime
+    end: datetime
+    method: str
+    vehicles_checked: int | None = None
+    reports_written: int | None = None
+    direction: int | None = None
+    """0 unknown, 1 approaching, 2 receding; None: both."""
+    note: str = ""
+    plan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ControlRow:
+    id: int
+    site_id: int
+    site_name: str
+    direction: int | None
+    start_time: datetime
+    end_time: datetime
+    method: str
+    vehicles_checked: int | None
+    reports_written: int | None
+    planned: bool
+    note: str
+    plan_id: int | None
+    plan_created_at: datetime | None
+
+
+def validate_control(c: ControlInput, now: datetime) -> None:
+    """Raise ControlError for the first field that is wrong. ``now`` is an aware datetime."""
+    for name in ("start", "end"):
+        t = getattr(c, name)
+        if t.tzinfo is None:
+            raise ControlError(name, t.isoformat(), "needs a time zone (e.g. 2024-10-21T16:00+02:00)")
+    if c.end <= c.start:
+        raise ControlError("end", c.end.isoformat(), f"must be after start {c.start.isoformat()}")
+    if c.end - c.start > MAX_CONTROL:
+        raise ControlError("end", c.end.isoformat(), "a control lasts at most 24 hours; log each day separately")
+    if c.start > now + timedelta(hours=1):
+        raise ControlError("start", c.start.isoformat(), "is in the future; log controls after holding them")
+    if c.method not in METHODS:
+        raise ControlError("method", c.method, f"must be one of {', '.join(METHODS)}")
+    if c.direction is not None and c.direction not in (0, 1, 2):
+        raise ControlError("direction", c.direction, "must be 0 unknown, 1 approaching or 2 receding (or left out: both)")
+    for name in ("vehicles_checked", "reports_written"):
+        v = getattr(c, name)
+        if v is not None and v < 0:
+            raise ControlError(name, v, "must be 0 or more")
+    if c.vehicles_checked is not None and c.reports_written is not None and c.reports_written > c.vehicles_checked:
+        raise ControlError("reports_written", c.reports_written,
+                           f"cannot exceed vehicles_checked ({c.vehicles_checked})")
+
+
+def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> int:
+    """Validate and insert a control (and link its planned control); returns the control id."""
+    validate_control(c, now)
+    if not conn.execute("SELECT 1 FROM sites WHERE id = %s", (c.site_id,)).fetchone():
+        raise ControlError("site", c.site_id, "no such site")
+    if c.plan_id is not None and not conn.execute(QUERIES["planner_plan"], {"plan_id": c.plan_id}).fetchone():
+        raise ControlError("plan_id", c.plan_id, "no such plan; `fartkoll planner plan` prints plan ids")
+    control_id = conn.execute(QUERIES["planner_control_insert"], {
+        "site_id": c.site_id, "direction": c.direction, "start_time": c.start, "end_time": c.end,
+        "method": c.method, "vehicles_checked": c.vehicles_checked, "reports_written": c.reports_written,
+        "note": c.note, "plan_id": c.plan_id}).fetchone()[0]
+    linked = None
+    if c.plan_id is not None:
+        row = conn.execute(QUERIES["planner_planned_control_link"], {
+            "control_id": control_id, "plan_id": c.plan_id, "site_id": c.site_id, "start_time": c.start}).fetchone()
+        linked = row[0] if row else None
+    conn.execute(QUERIES["planner_audit"], {
+        "actor": actor, "action": "control.add", "entity": "controls", "entity_id": str(control_id),
+        "detail": Jsonb({"site_id": c.site_id, "start": c.start.isoformat(), "end": c.end.isoformat(),
+                         "method": c.method, "vehicles_checked": c.vehicles_checked,
+                         "reports_written": c.reports_written, "plan_id": c.plan_id,
+                         "planned_control_id": linked})})
+    return int(control_id)
+
+
+def list_controls(conn: psycopg.Connection, site_id: int | None = None) -> list[ControlRow]:
+    """Logged controls, newest first (optionally of one site)."""
+    with conn.cursor(row_factory=class_row(ControlRow)) as cur:
+        return cur.execute(QUERIES["planner_controls"], {"site_id": site_id}).fetchall()

@@ -1,0 +1,202 @@
+"""Follow-up of logged controls: hourly series from rollup_hourly → planner.effect.evaluate_control.
+
+For each control:
+- selection date: the creation of the plan it came from, else ``followup_selection_days`` before
+  the control (the decision to go there was taken earlier than the visit);
+- baseline: ``followup_baseline_weeks`` before the selection date;
+- comparison sites: sites with data, no control overlapping the whole window, and one legal limit
+  throughout (a limit change would move their share over the limit);
+- series: hourly bins in the site's local time (the repeated autumn hour merged), with vehicles,
+  vehicles over the limit in force that hour and V85 from the summed histogram (true bin edges
+  per signs.rounding); hourly bins let "during" compare the control hours with the same hours of
+  baseline days, and effect.py aggregates the later windows by day;
+- display mode: the treated site's series keeps only the mode its sign was in during the control
+  when the baseline has at least 7 days in that mode (otherwise both, with a note); comparison
+  sites pool modes (their display blocks are staggered). A directed control uses that direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+
+from planner.controls import ControlRow, list_controls
+from planner.effect import EffectReport, SiteSeries, evaluate_control
+from planner.exceedance import BinnedTails, limit_at
+from planner.hourofweek import utc_offsets
+from planner.load import LimitSpan, Period, SiteInfo, latest_data_hour, load_sites, load_spans
+from planner.percentiles import histogram_percentile
+from planner.settings import PlannerSettings
+from planner.stats import ROUNDING_OFFSET_KMH
+from sql import QUERIES
+
+UTC = timezone.utc
+MIN_SAME_MODE_DAYS = 7
+AFTER_DAYS = 29
+
+
+@dataclass(frozen=True)
+class Followup:
+    control: ControlRow
+    selected_on: date
+    selection_basis: str
+    comparison_sites: tuple[int, ...]
+    display: int | None
+    """The display mode the treated series keeps (None: both)."""
+    report: EffectReport | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HourRows:
+    """Hourly rollup rows of several sites as arrays (hist as a dense matrix over km/h ``bins``)."""
+
+    site_id: NDArray[np.int64]
+    epoch_s: NDArray[np.int64]
+    direction: NDArray[np.int64]
+    display: NDArray[np.int64]
+    counts: NDArray[np.float64]
+    bins: NDArray[np.float64]
+    """Stored lower edges (km/h) of the columns of ``counts``."""
+
+
+def hour_rows(rows: list[tuple]) -> HourRows:
+    """HourRows from planner_hourly_rows tuples (site_id, hour, direction, display, n, hist, hist_lo)."""
+    if not rows:
+        z = np.zeros(0, np.int64)
+        return HourRows(z, z, z, z, np.zeros((0, 1)), np.zeros(1))
+    lo = min(r[6] for r in rows)
+    hi = max(r[6] + len(r[5]) for r in rows)
+    counts = np.zeros((len(rows), hi - lo))
+    for i, r in enumerate(rows):
+        counts[i, r[6] - lo: r[6] - lo + len(r[5])] = r[5]
+    col = lambda j: np.array([r[j] for r in rows], dtype=np.int64)  # noqa: E731
+    epoch = np.array([int(r[1].timestamp()) for r in rows], dtype=np.int64)
+    return HourRows(col(0), epoch, col(2), col(3), counts, np.arange(lo, hi, dtype=np.float64))
+
+
+def local_grid(start: datetime, end: datetime, tz: str) -> tuple[NDArray[np.int64], NDArray, NDArray[np.int64]]:
+    """(UTC epoch hours, unique local bin starts as datetime64[s], index of each UTC hour's bin)."""
+    utc = np.arange(int(start.timestamp()), int(end.timestamp()), 3600, dtype=np.int64)
+    local = utc + utc_offsets(utc, tz)
+    uniq, inv = np.unique(local, return_inverse=True)
+    return utc, uniq.astype("datetime64[s]"), inv
+
+
+def site_series(h: HourRows, mask: NDArray[np.bool_], grid_utc: NDArray[np.int64], grid_inv: NDArray[np.int64],
+                n_bins: int, span: list[LimitSpan], rounding: str) -> SiteSeries:
+    """One site's hourly series on the local grid from the rows under ``mask``."""
+    pos = np.searchsorted(grid_utc, h.epoch_s[mask])
+    ok = (pos < grid_utc.size) & (grid_utc[np.clip(pos, 0, grid_utc.size - 1)] == h.epoch_s[mask])
+    b = grid_inv[pos[ok]]
+    counts = np.zeros((n_bins, h.counts.shape[1]))
+    np.add.at(counts, b, h.counts[mask][ok])
+    spans = sorted(span, key=lambda s: s.start)
+    if spans:
+        starts = np.array([int(s.start.timestamp()) for s in spans])
+        per_utc = limit_at(grid_utc, starts, [s.limit_kmh for s in spans])
+        limit = np.full(n_bins, np.nan)
+        limit[grid_inv] = per_utc
+    else:
+        limit = np.full(n_bins, np.nan)
+    width = np.ones_like(h.bins)
+    n = counts.sum(axis=1)
+    over = BinnedTails(counts, h.bins, width, rounding != "exact").over(np.nan_to_num(limit, nan=1e9))
+    v85 = histogram_percentile(counts, h.bins + ROUNDING_OFFSET_KMH.get(rounding, 0.0), width, 0.85)
+    return SiteSeries(times=None, n=n, over=over, v85=v85)  # times set by the caller
+
+
+def _local_date(t: datetime, zone: ZoneInfo) -> date:
+    return t.astimezone(zone).date()
+
+
+def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSettings,
+                     sites: dict[int, SiteInfo], latest: datetime | None) -> Followup:
+    """Evaluate one control (see the module docstring)."""
+    site = sites[c.site_id]
+    zone = ZoneInfo(site.time_zone)
+    d0 = _local_date(c.start_time, zone)
+    notes: list[str] = []
+    if c.plan_id is not None and c.plan_created_at is not None:
+        selected, basis = _local_date(c.plan_created_at, zone), f"plan {c.plan_id} created"
+    else:
+        selected = d0 - timedelta(days=planner.followup_selection_days)
+        basis = f"{planner.followup_selection_days} days before the control (not from a plan)"
+    selected = min(selected, d0)
+    b_start = selected - timedelta(weeks=planner.followup_baseline_weeks)
+    start = datetime.combine(b_start, time(0), zone).astimezone(UTC)
+    end = datetime.combine(d0 + timedelta(days=AFTER_DAYS), time(0), zone).astimezone(UTC)
+    if latest is not None and latest + timedelta(hours=1) < end:
+        end = max(latest + timedelta(hours=1), c.end_time.astimezone(UTC) + timedelta(hours=1))
+        notes.append(f"data ends {latest:%Y-%m-%d %H:%M}Z: later windows are incomplete")
+    period = Period(start, end)
+    spans = load_spans(conn, period, sites, planner)
+    by_site: dict[int, list[LimitSpan]] = {}
+    for s in spans:
+        by_site.setdefault(s.site_id, []).append(s)
+    controlled = {r[0] for r in conn.execute(QUERIES["planner_controlled_sites"], {"start": start, "end": end})}
+    candidates = [sid for sid in sorted(sites) if sid != c.site_id and sid not in controlled
+                  and len({s.limit_kmh for s in by_site.get(sid, [])}) == 1]
+    rows = conn.execute(QUERIES["planner_hourly_rows"],
+                        {"site_ids": [c.site_id, *candidates], "start": start, "end": end}).fetchall()
+    h = hour_rows(rows)
+    grid_utc, grid_local, grid_inv = local_grid(start, end, site.time_zone)
+    nb = grid_local.size
+
+    def rounding(sid: int) -> str:
+        return by_site[sid][0].rounding if by_site.get(sid) else "truncate"
+
+    # the treated site's rows: the control's direction, and its display mode when the baseline allows
+    t_mask = h.site_id == c.site_id
+    if c.direction is not None:
+        t_mask &= h.direction == c.direction
+    during = t_mask & (h.epoch_s >= int(c.start_time.timestamp()) - 3599) & (h.epoch_s < int(c.end_time.timestamp()))
+    display = None
+    if during.any():
+        per_mode = np.bincount(h.display[during], weights=h.counts[during].sum(axis=1), minlength=2)
+        mode = int(np.argmax(per_mode))
+        sel_s = int(datetime.combine(selected, time(0), zone).timestamp())
+        base_days = np.unique((h.epoch_s[t_mask & (h.display == mode) & (h.epoch_s < sel_s)]) // 86400)
+        if base_days.size >= MIN_SAME_MODE_DAYS:
+            display = mode
+            t_mask &= h.display == mode
+        else:
+            notes.append(f"baseline has {base_days.size} days in the control's display mode "
+                         f"({'display' if mode else 'stealth'}): both modes used; the sign's own effect may bias this")
+    else:
+        notes.append("no vehicles recorded during the control")
+    treated = site_series(h, t_mask, grid_utc, grid_inv, nb, by_site.get(c.site_id, []), rounding(c.site_id))
+    comparison = []
+    used = []
+    for sid in candidates:
+        m = h.site_id == sid
+        if not m.any():
+            continue
+        s = site_series(h, m, grid_utc, grid_inv, nb, by_site.get(sid, []), rounding(sid))
+        comparison.append(SiteSeries(grid_local, s.n, s.over, s.v85))
+        used.append(sid)
+    if comparison:
+        notes.append("comparison sites pool both display modes")
+    report = None
+    if treated.n.sum() > 0:
+        start_local = np.datetime64(c.start_time.astimezone(zone).replace(tzinfo=None), "s")
+        end_local = np.datetime64(c.end_time.astimezone(zone).replace(tzinfo=None), "s")
+        report = evaluate_control(SiteSeries(grid_local, treated.n, treated.over, treated.v85), comparison,
+                                  start_local, end_local, np.datetime64(selected, "D"),
+                                  baseline_weeks=planner.followup_baseline_weeks,
+                                  min_revisit_days=planner.followup_min_revisit_days)
+    else:
+        notes.append("no vehicles at the site in the window: nothing to evaluate")
+    return Followup(c, selected, basis, tuple(used), display, report, tuple(notes))
+
+
+def followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: int | None = None) -> list[Followup]:
+    """Follow-up of every logged control (of one site), newest first."""
+    sites = load_sites(conn)
+    latest = latest_data_hour(conn)
+    return [followup_control(conn, c, planner, sites, latest) for c in list_controls(conn, site_id)]

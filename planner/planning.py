@@ -1,0 +1,170 @@
+"""Make a control plan: rank → draw (planner.schedule) → store (plans, planned_controls, audit).
+
+``make_plan`` is the one call the CLI (and scheduled jobs) need; ``parse_slots`` reads patrol
+slots from CSV or TOML text; ``draw_plan`` is the pure draw from a ranking. The same data, slots
+and seed give the same plan. Exports are in planner.calendar_export and planner.plan_html.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from planner.load import Period
+from planner.ranking import RankResult, rank
+from planner.schedule import PatrolSlot, Plan, Site, plan_controls
+from planner.settings import PlannerSettings
+from sql import QUERIES
+
+
+class PlanError(Exception):
+    """A plan cannot be made as asked; the message names the value and what to do."""
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    plan_id: int
+    created_at: datetime
+    plan: Plan
+    slots: tuple[PatrolSlot, ...]
+    seed: int
+    ranking: RankResult
+    site_names: dict[int, str]
+    sites: dict[int, Site]
+    time_zone: str
+
+
+def next_monday(today: date) -> date:
+    """The Monday after ``today`` (a week from today when today is a Monday)."""
+    return today + timedelta(days=7 - today.weekday())
+
+
+def _time(value: object, where: str, field: str) -> time:
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value).strip())
+    except ValueError:
+        raise PlanError(f"{where}: {field} {value!r} is not a time like 07:30") from None
+
+
+def _slot(rec: dict, where: str) -> PatrolSlot:
+    missing = [k for k in ("date", "start", "end") if k not in rec or rec[k] in (None, "")]
+    if missing:
+        raise PlanError(f"{where}: missing {', '.join(missing)} (columns: date, start, end, units)")
+    d = rec["date"]
+    if not isinstance(d, date):
+        try:
+            d = date.fromisoformat(str(d).strip())
+        except ValueError:
+            raise PlanError(f"{where}: date {rec['date']!r} is not a date like 2024-11-05") from None
+    start, end = _time(rec["start"], where, "start"), _time(rec["end"], where, "end")
+    if start == end:
+        raise PlanError(f"{where}: start and end are both {start:%H:%M}; give the slot's end")
+    units = rec.get("units", 1)
+    try:
+        units = int(units if units not in (None, "") else 1)
+    except (TypeError, ValueError):
+        raise PlanError(f"{where}: units {units!r} is not a whole number") from None
+    if not 1 <= units <= 20:
+        raise PlanError(f"{where}: units {units} must be between 1 and 20")
+    return PatrolSlot(d, start, end, units)
+
+
+def parse_slots(text: str, fmt: str) -> list[PatrolSlot]:
+    """Patrol slots from CSV (header date,start,end[,units]) or TOML ([[slot]] tables)."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        slots = [_slot({k.strip().lower(): v for k, v in row.items() if k}, f"slots line {i}")
+                 for i, row in enumerate(reader, start=2)]
+    elif fmt == "toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise PlanError(f"slots file is not valid TOML: {e}") from None
+        slots = [_slot(rec, f"[[slot]] #{i}") for i, rec in enumerate(data.get("slot", []), start=1)]
+    else:
+        raise PlanError(f"slots format {fmt!r} is not csv or toml")
+    if not slots:
+        raise PlanError("the slots file has no slots (CSV: date,start,end,units rows; TOML: [[slot]] tables)")
+    return sorted(slots, key=lambda s: (s.day, s.start))
+
+
+def read_slots(path: str | Path) -> list[PatrolSlot]:
+    """Slots from a .csv or .toml file."""
+    p = Path(path)
+    fmt = p.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "toml"):
+        raise PlanError(f"slots file {p} must end in .csv or .toml")
+    try:
+        return parse_slots(p.read_text(encoding="utf-8"), fmt)
+    except FileNotFoundError:
+        raise PlanError(f"slots file {p} does not exist") from None
+
+
+def schedule_sites(result: RankResult) -> dict[int, Site]:
+    """schedule.Site per ranked site with a position; complaints = citizen tips or a pin."""
+    out = {}
+    for sid, s in result.site_info.items():
+        if s.lat is None or s.lon is None:
+            continue
+        out[sid] = Site(s.lat, s.lon, s.street, complaints=result.tips.get(sid, 0) > 0 or sid in result.pinned)
+    return out
+
+
+def draw_plan(result: RankResult, slots: list[PatrolSlot], seed: int, planner: PlannerSettings,
+              tz: str) -> tuple[Plan, dict[int, Site]]:
+    """Draw controls from the ranked cells (weight = total score). Pure: same input, same plan."""
+    sites = schedule_sites(result)
+    c = result.ranking.columns
+    keep = np.isin(c["site_id"], list(sites))
+    plan = plan_controls(slots, c["site_id"][keep], c["direction"][keep], c["hour_of_week"][keep],
+                         c["total"][keep], sites, np.random.default_rng(seed), planner.schedule_rules(), tz)
+    return plan, sites
+
+
+def store_plan(conn: psycopg.Connection, plan: Plan, result: RankResult, slots: list[PatrolSlot], seed: int,
+               actor: str, tz: str, planner: PlannerSettings) -> tuple[int, datetime]:
+    """Insert the plan, its controls and an audit row; returns (plan id, created_at). No commit."""
+    days = [s.day for s in slots]
+    slot_json = [{"date": s.day.isoformat(), "start": s.start.strftime("%H:%M"), "end": s.end.strftime("%H:%M"),
+                  "units": s.units} for s in slots]
+    plan_id, created_at = conn.execute(QUERIES["planner_plan_insert"], {
+        "created_by": actor, "data_from": result.period.start, "data_to": result.period.end,
+        "first_day": min(days), "last_day": max(days), "seed": seed, "time_zone": tz, "slots": Jsonb(slot_json),
+        "pinned": list(result.pinned), "excluded": list(result.excluded), "unmet": list(plan.unmet),
+        "settings": Jsonb(json.loads(planner.model_dump_json())),
+    }).fetchone()
+    with conn.cursor() as cur:
+        cur.executemany(QUERIES["planner_planned_control_insert"], [
+            {"plan_id": plan_id, "site_id": c.site_id, "direction": c.direction, "start_time": c.start,
+             "end_time": c.end, "unit": c.unit, "slot": c.slot, "hour_of_week": c.hour_of_week,
+             "score": c.weight, "reason": c.reason} for c in plan.controls])
+    conn.execute(QUERIES["planner_audit"], {
+        "actor": actor, "action": "plan.create", "entity": "plans", "entity_id": str(plan_id),
+        "detail": Jsonb({"seed": seed, "controls": len(plan.controls), "unmet": len(plan.unmet),
+                         "first_day": min(days).isoformat(), "last_day": max(days).isoformat(),
+                         "data_from": result.period.start.isoformat(), "data_to": result.period.end.isoformat()})})
+    return plan_id, created_at
+
+
+def make_plan(conn: psycopg.Connection, planner: PlannerSettings, *, slots: list[PatrolSlot], seed: int,
+              actor: str, tz: str, over_kmh: float = 6.0, period: Period | None = None,
+              pins: tuple[int, ...] = (), excludes: tuple[int, ...] = ()) -> PlanOutcome:
+    """Rank, draw and store a plan (the caller commits)."""
+    if not slots:
+        raise PlanError("no patrol slots: give --slots FILE or set planner.patrol_slots")
+    result = rank(conn, planner, over_kmh=over_kmh, period=period, pins=pins, excludes=excludes)
+    plan, sites = draw_plan(result, slots, seed, planner, tz)
+    plan_id, created_at = store_plan(conn, plan, result, slots, seed, actor, tz, planner)
+    names = {i: s.name for i, s in result.site_info.items()}
+    return PlanOutcome(plan_id, created_at, plan, tuple(slots), seed, result, names, sites, tz)
