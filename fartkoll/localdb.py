@@ -63,20 +63,7 @@ def up(cfg: LocalDbSettings, log=print) -> Status:
     if not (cfg.root / DATA.lstrip("/") / "PG_VERSION").exists():
         _initdb(cfg, log)
     log(f"starting TimescaleDB on 127.0.0.1:{cfg.port} ...")
-    res = _pg_ctl(
-        cfg,
-        "start",
-        "-w",
-        "-t",
-        "60",
-        "-l",
-        LOG,
-        "-o",
-        f"-p {cfg.port} -k /tmp -c listen_addresses=127.0.0.1 "
-        "-c shared_preload_libraries=timescaledb -c dynamic_shared_memory_type=mmap "
-        "-c timescaledb.telemetry_level=off -c max_connections=200",
-        check=False,
-    )
+    res = _pg_ctl(cfg, "start", "-w", "-t", "60", "-l", LOG, "-o", _server_options(cfg.port), check=False)
     if res.returncode != 0:
         tail = _log_tail(cfg)
         raise LocalDbError(
@@ -194,19 +181,67 @@ def _chroot() -> str:
     return exe
 
 
-def _pg_ctl(cfg: LocalDbSettings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return _as_postgres(cfg, f"{PG_BIN}/pg_ctl", "-D", DATA, *args, check=check)
+def _server_options(port: int) -> str:
+    return (f"-p {port} -k /tmp -c listen_addresses=127.0.0.1 "
+            "-c shared_preload_libraries=timescaledb -c dynamic_shared_memory_type=mmap "
+            "-c timescaledb.telemetry_level=off -c max_connections=200")
 
 
-def _initdb(cfg: LocalDbSettings, log) -> None:
+def _pg_ctl(cfg: LocalDbSettings, *args: str, check: bool = True, data: str = DATA) -> subprocess.CompletedProcess[str]:
+    return _as_postgres(cfg, f"{PG_BIN}/pg_ctl", "-D", data, *args, check=check)
+
+
+def _initdb(cfg: LocalDbSettings, log, data: str = DATA) -> None:
     log("initialising the database cluster ...")
     uid, gid = _postgres_ids(cfg.root)
-    data = cfg.root / "data"
-    data.mkdir(exist_ok=True)
-    os.chown(data, uid, gid)
+    parent = cfg.root / "data"
+    parent.mkdir(exist_ok=True)
+    os.chown(parent, uid, gid)
     _as_postgres(
-        cfg, f"{PG_BIN}/initdb", "-D", DATA, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"
+        cfg, f"{PG_BIN}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"
     )
+
+
+@dataclass(frozen=True)
+class ScratchCluster:
+    """A throw-away cluster in the local root with its own data directory and port, for tests
+    that stop a server under load. Made by ``scratch_cluster``; ``destroy()`` removes it."""
+
+    cfg: LocalDbSettings
+    data: str  # path inside the root
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.cfg.port}/{database}"
+
+    def start(self) -> None:
+        res = _pg_ctl(self.cfg, "start", "-w", "-t", "60", "-l", self.data + ".log",
+                      "-o", _server_options(self.cfg.port), check=False, data=self.data)
+        if res.returncode != 0:
+            raise LocalDbError(f"scratch cluster {self.data} did not start on port {self.cfg.port}: "
+                               f"{res.stderr.strip()}; see {self.cfg.root}{self.data}.log")
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server; ``immediate`` is a crash (no checkpoint, sessions cut)."""
+        _pg_ctl(self.cfg, "stop", "-m", mode, "-w", data=self.data)
+
+    def destroy(self) -> None:
+        _pg_ctl(self.cfg, "stop", "-m", "immediate", "-w", check=False, data=self.data)
+        for p in (self.data, self.data + ".log"):
+            path = self.cfg.root / p.lstrip("/")
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def scratch_cluster(cfg: LocalDbSettings, name: str, port: int) -> ScratchCluster:
+    """Initialise (not start) a new cluster ``/data/<name>`` in the installed local root."""
+    _require_root_and_debian()
+    if not status(cfg).root_ready:
+        raise LocalDbError(f"no local TimescaleDB in {cfg.root}; run `fartkoll db up` first")
+    if not re.fullmatch(r"[\w.-]+", name) or name == "pg":
+        raise LocalDbError(f"scratch cluster name {name!r} must be a plain file name other than 'pg'")
+    cluster = ScratchCluster(LocalDbSettings(root=cfg.root, port=port), f"/data/{name}")
+    cluster.destroy()  # a leftover of a killed run
+    _initdb(cluster.cfg, lambda m: None, data=cluster.data)
+    return cluster
 
 
 def _log_tail(cfg: LocalDbSettings, lines: int = 15) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from collector.config import CollectorSettings
+
 from planner.jobs.settings import JobsSettings
 from planner.settings import PlannerSettings
 
@@ -52,6 +54,7 @@ class Settings(BaseSettings):
     )
     localdb: LocalDbSettings = LocalDbSettings()
     api: ApiSettings = ApiSettings()
+    collector: CollectorSettings = CollectorSettings()
     # Reporting threshold: a vehicle is reportable at v >= limit + threshold_over_kmh.
     threshold_over_kmh: float = Field(6.0, ge=0, le=50)
     default_time_zone: str = "Europe/Stockholm"
