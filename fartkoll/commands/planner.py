@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..settings import Settings
+from .planner_jobs import add_commands as add_job_commands
 from .stats import local_period
 
 
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f = ps.add_parser("followup", help="effect of each logged control against comparison sites")
     f.add_argument("site", nargs="?", metavar="SITE", help="only controls at this site")
     f.add_argument("--json", action="store_true")
+    add_job_commands(ps)  # run | report | job: the scheduler and its jobs (fartkoll/commands/planner_jobs.py)
     p.set_defaults(handler=run)
 
 

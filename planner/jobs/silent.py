@@ -93,3 +93,22 @@ def alert_silent_signs(
         out.append(SilentSign(s.sign_id, s.serial, s.site_id, s.site_name, s.last_seen, s.since,
                               s.silent_hours, new))
     return out
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A silence of one sign within a window: [start, end); ``to_window_end`` when it lasted to the end."""
+
+    serial: str
+    site_name: str
+    start: datetime
+    end: datetime
+    to_window_end: bool
+
+
+def silences(conn: psycopg.Connection, *, start: datetime, end: datetime, hours: float) -> list[Gap]:
+    """Every silence longer than ``hours`` of a deployed sign within [start, end)."""
+    if hours <= 0:
+        raise ValueError(f"silent threshold must be above 0 hours, got {hours}; set jobs.silent_hours")
+    rows = conn.execute(QUERIES["jobs_sign_gaps"], {"start": start, "end": end, "threshold": timedelta(hours=hours)})
+    return [Gap(*r) for r in rows]

@@ -126,3 +126,35 @@ ORDER BY o.sign_id
 -- Silences already alerted: sign id and the 'since' of each earlier sign.silent audit row for these signs.
 SELECT entity_id, detail->>'since' FROM audit_log
 WHERE action = 'sign.silent' AND entity = 'sign' AND entity_id = ANY(%(sign_ids)s)
+
+-- name: jobs_sign_gaps
+-- Silences longer than a threshold in [start, end): gaps between a deployed sign's signs of life (passes, heartbeats), the window's edges counting as life; with the sign's site at the gap's start.
+WITH dep AS (
+    SELECT d.sign_id, min(greatest(d.valid_from, %(start)s)) AS lo,
+           max(least(coalesce(d.valid_to, 'infinity'::timestamptz), %(end)s)) AS hi
+    FROM deployments d
+    WHERE d.valid_from < %(end)s AND (d.valid_to IS NULL OR d.valid_to > %(start)s)
+    GROUP BY d.sign_id
+),
+ev AS (
+    SELECT r.sign_id, r.time FROM readings r JOIN dep ON dep.sign_id = r.sign_id
+    WHERE r.time >= %(start)s AND r.time < %(end)s AND r.time >= dep.lo AND r.time < dep.hi
+    UNION ALL
+    SELECT h.sign_id, h.time FROM sign_heartbeats h JOIN dep ON dep.sign_id = h.sign_id
+    WHERE h.time >= dep.lo AND h.time < dep.hi
+    UNION ALL SELECT sign_id, lo FROM dep
+    UNION ALL SELECT sign_id, hi FROM dep
+),
+gaps AS (
+    SELECT sign_id, lag(time) OVER (PARTITION BY sign_id ORDER BY time) AS gap_start, time AS gap_end FROM ev
+)
+SELECT sg.serial_number, s.name AS site_name, g.gap_start, g.gap_end, g.gap_end = dep.hi AS to_window_end
+FROM gaps g
+JOIN dep ON dep.sign_id = g.sign_id
+JOIN signs sg ON sg.id = g.sign_id
+CROSS JOIN LATERAL (SELECT d.site_id FROM deployments d
+                    WHERE d.sign_id = g.sign_id AND d.valid_from <= g.gap_start
+                    ORDER BY d.valid_from DESC LIMIT 1) ds
+JOIN sites s ON s.id = ds.site_id
+WHERE g.gap_end - g.gap_start > %(threshold)s
+ORDER BY g.gap_start, sg.serial_number

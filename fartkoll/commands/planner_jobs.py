@@ -1,0 +1,162 @@
+"""`fartkoll planner run | report | job …`: the scheduler, the situation picture, and each job once.
+
+``fartkoll/commands/planner.py`` owns the ``planner`` parser and calls ``add_commands`` with its
+subparsers; each command here sets its own handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..settings import Settings
+
+JOBS_HELP = {
+    "report": "write the situation picture of the last complete week (languages and PDF as in the settings)",
+    "plan": "draw and store a plan proposal for the coming weeks (the settings' patrol slots)",
+    "retention": "drop raw readings older than jobs.retention_days (whole chunks; rollups stay)",
+    "silent": "alert deployed signs without passes or heartbeat for over jobs.silent_hours",
+    "consistency": "compare the recent hourly rollups with the readings (and optionally repair them)",
+}
+
+
+def add_commands(ps: argparse._SubParsersAction) -> None:
+    """Add ``run``, ``report`` and ``job`` to the ``planner`` subparsers."""
+    r = ps.add_parser("run", help="run the scheduled jobs (cron times in the settings) until stopped")
+    r.add_argument("--list", action="store_true", help="print each job's cron expression and next run, then exit")
+    r.set_defaults(handler=run_scheduler)
+
+    rep = ps.add_parser("report", help="situation picture (lägesbild) of a week for the joint meeting, HTML or PDF")
+    rep.add_argument("--week", help="ISO week, e.g. 2024-W44 or 44 (default: the last complete week)")
+    rep.add_argument("--lang", choices=("sv", "en"), default="sv", help="language (default sv)")
+    rep.add_argument("--out", type=Path, help="output file; .pdf gives a PDF (needs chromium); default: HTML on stdout")
+    rep.add_argument("--at", help="the moment the picture is made as of (ISO date-time; default: now)")
+    rep.set_defaults(handler=report)
+
+    j = ps.add_parser("job", help="run one scheduled job once, now")
+    js = j.add_subparsers(dest="job", required=True, metavar="JOB")
+    for name, text in JOBS_HELP.items():
+        q = js.add_parser(name, help=text)
+        q.add_argument("--at", help="run as of this moment (ISO date-time, local zone if none; default: now)")
+        if name == "retention":
+            q.add_argument("--days", type=int, help="age in days (default: jobs.retention_days)")
+            q.add_argument("--dry-run", action="store_true", help="list what would be dropped, drop nothing")
+        elif name == "consistency":
+            q.add_argument("--hours", type=int, help="check the last N whole hours (default: jobs.consistency_hours)")
+            q.add_argument("--from", dest="start", help="window start (ISO date-time) instead of --hours")
+            q.add_argument("--to", dest="end", help="window end (ISO date-time, exclusive)")
+            q.add_argument("--repair", action="store_true", help="recompute the window's rollups from readings")
+        elif name == "silent":
+            q.add_argument("--hours", type=float, help="silence threshold in hours (default: jobs.silent_hours)")
+        elif name == "report":
+            q.add_argument("--week", help="ISO week, e.g. 2024-W44 (default: the last complete week)")
+        elif name == "plan":
+            q.add_argument("--seed", type=int, help="random seed (default: an unpredictable one, stored with the plan)")
+    j.set_defaults(handler=run_job)
+
+
+class _BadArgument(ValueError):
+    pass
+
+
+def _moment(value: str | None, tz: str, what: str = "--at") -> datetime:
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise _BadArgument(f"{what} {value!r} is not an ISO date-time like 2024-10-21T16:00") from None
+    return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(tz))
+
+
+def _errors():
+    from planner.jobs.consistency import ConsistencyError
+    from planner.jobs.retention import RetentionError
+    from planner.jobs.scheduler import ScheduleError
+    from planner.load import LoadError
+    from planner.planning import PlanError
+    from planner.report.model import WeekError
+    from planner.report.pdf import PdfError
+
+    return (ConsistencyError, RetentionError, ScheduleError, LoadError, PlanError, WeekError, PdfError, _BadArgument)
+
+
+def run_job(args: argparse.Namespace, settings: Settings) -> int:
+    from planner.jobs import tasks
+
+    tz = settings.default_time_zone
+    try:
+        now = _moment(args.at, tz)
+        if args.job == "retention":
+            result = tasks.run_retention(settings, now, days=args.days, dry_run=args.dry_run)
+        elif args.job == "consistency":
+            start = _moment(args.start, tz, "--from") if args.start else None
+            end = _moment(args.end, tz, "--to") if args.end else None
+            if (start is None) != (end is None):
+                raise _BadArgument("give both --from and --to, or neither")
+            if args.hours and start is None:
+                from planner.jobs.consistency import last_hours
+
+                start, end = last_hours(now, args.hours)
+            result = tasks.run_consistency(settings, now, start=start, end=end, repair=args.repair or None)
+        elif args.job == "silent":
+            result = tasks.run_silent(settings, now, hours=args.hours)
+        elif args.job == "report":
+            result = tasks.run_report(settings, now, week=args.week)
+        else:
+            result = tasks.run_plan(settings, now, seed=args.seed)
+    except _errors() as e:
+        print(f"fartkoll planner job {args.job}: {e}", file=sys.stderr)
+        return 2
+    print(result)
+    return 1 if args.job == "consistency" and not result.ok and not result.repaired else 0
+
+
+def report(args: argparse.Namespace, settings: Settings) -> int:
+    from planner.jobs import tasks
+
+    try:
+        now = _moment(args.at, settings.default_time_zone)
+        label, html = tasks.build_report_html(settings, now, args.week, args.lang)
+        if args.out is None:
+            sys.stdout.write(html)
+            return 0
+        path = tasks.write_report(html, args.out)
+    except _errors() as e:
+        print(f"fartkoll planner report: {e}", file=sys.stderr)
+        return 2
+    print(f"situation picture {label} ({args.lang}): {path}")
+    return 0
+
+
+def run_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from planner.jobs import tasks
+    from planner.jobs.scheduler import ScheduleError, build_scheduler, next_runs
+    from planner.jobs.settings import JOB_NAMES
+
+    jobs = settings.jobs
+    crons = {name: jobs.cron(name) for name in JOB_NAMES}
+    try:
+        upcoming = next_runs(crons, jobs.time_zone, datetime.now(timezone.utc))
+        sched = build_scheduler(crons, jobs.time_zone, tasks.runners(settings, lambda: datetime.now(timezone.utc)))
+    except ScheduleError as e:
+        print(f"fartkoll planner run: {e}", file=sys.stderr)
+        return 2
+    zone = ZoneInfo(jobs.time_zone)
+    for name in JOB_NAMES:
+        when = upcoming.get(name)
+        nxt = when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if when else "switched off"
+        print(f"{name:<12} {crons[name] or '-':<16} next {nxt}")
+    if args.list:
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print("scheduler running; Ctrl-C stops it", flush=True)
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0

@@ -1,0 +1,167 @@
+"""Each scheduled job run once: open a connection from the settings, do the work, commit, say what
+happened. The scheduler calls these with the clock's ``now``; the CLI's ``planner job …`` calls
+them with ``--at`` when given. ``TASKS`` maps job names to them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from .consistency import ConsistencyReport, check_rollups, last_hours, repair_rollups
+from .retention import RetentionResult, drop_old_readings
+from .silent import SilentSign, alert_silent_signs
+
+if TYPE_CHECKING:
+    from fartkoll.settings import Settings
+
+
+def _connect(settings: "Settings"):
+    from fartkoll.db import connect
+
+    return connect(settings)
+
+
+def run_retention(settings: "Settings", now: datetime, *, days: int | None = None,
+                  dry_run: bool = False) -> RetentionResult:
+    with _connect(settings) as conn:
+        result = drop_old_readings(conn, now=now, days=settings.jobs.retention_days if days is None else days,
+                                   dry_run=dry_run)
+        conn.commit()
+    return result
+
+
+def run_consistency(settings: "Settings", now: datetime, *, start: datetime | None = None,
+                    end: datetime | None = None, repair: bool | None = None) -> ConsistencyReport:
+    if start is None or end is None:
+        start, end = last_hours(now, settings.jobs.consistency_hours)
+    fix = settings.jobs.consistency_repair if repair is None else repair
+    with _connect(settings) as conn:
+        report = repair_rollups(conn, start, end) if fix else check_rollups(conn, start, end)
+        conn.commit()
+    return report
+
+
+@dataclass(frozen=True)
+class SilentResult:
+    at: datetime
+    hours: float
+    signs: tuple[SilentSign, ...]
+
+    def __str__(self) -> str:
+        if not self.signs:
+            return f"silent signs at {self.at:%Y-%m-%d %H:%M %Z}: none (threshold {self.hours:g} h)"
+        return "\n".join([f"silent signs at {self.at:%Y-%m-%d %H:%M %Z} (threshold {self.hours:g} h): "
+                          f"{len(self.signs)}, {sum(s.new for s in self.signs)} new"] + [f"  {s}" for s in self.signs])
+
+
+def run_silent(settings: "Settings", now: datetime, *, hours: float | None = None) -> SilentResult:
+    h = settings.jobs.silent_hours if hours is None else hours
+    with _connect(settings) as conn:
+        signs = alert_silent_signs(conn, now=now, hours=h)
+        conn.commit()
+    return SilentResult(now, h, tuple(signs))
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    week: str
+    files: tuple[Path, ...]
+
+    def __str__(self) -> str:
+        return f"situation picture {self.week}: " + ", ".join(str(f) for f in self.files)
+
+
+def report_path(directory: Path, week: str, lang: str, suffix: str) -> Path:
+    """``lagesbild-2024-W44.sv.html`` and the like in ``directory``."""
+    return directory / f"lagesbild-{week}.{lang}.{suffix}"
+
+
+def build_report_html(settings: "Settings", now: datetime, week: str | None, lang: str) -> tuple[str, str]:
+    """(week label, HTML) of the situation picture of ``week`` (default: the last complete week)."""
+    from planner.report.data import gather
+    from planner.report.model import Week
+    from planner.report.render import render_html
+
+    tz = settings.default_time_zone
+    wk = Week.parse(week, now, tz) if week else Week.last_complete(now, tz)
+    with _connect(settings) as conn:
+        pic = gather(conn, wk, settings.planner, now=now, over_kmh=settings.threshold_over_kmh,
+                     silent_hours=settings.jobs.silent_hours)
+        conn.rollback()
+    return wk.label, render_html(pic, lang, settings.threshold_over_kmh)
+
+
+def write_report(html: str, out: Path) -> Path:
+    """Write HTML, or a PDF when ``out`` ends in .pdf."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".pdf":
+        from planner.report.pdf import html_to_pdf
+
+        return html_to_pdf(html, out)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def run_report(settings: "Settings", now: datetime, *, week: str | None = None) -> ReportResult:
+    """The scheduled situation picture: each configured language as HTML (and PDF) in report_dir."""
+    jobs = settings.jobs
+    files: list[Path] = []
+    label = ""
+    for lang in jobs.report_languages:
+        label, html = build_report_html(settings, now, week, lang)
+        files.append(write_report(html, report_path(jobs.report_dir, label, lang, "html")))
+        if jobs.report_pdf:
+            files.append(write_report(html, report_path(jobs.report_dir, label, lang, "pdf")))
+    return ReportResult(label, tuple(files))
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan_id: int
+    first_day: date
+    weeks: int
+    controls: int
+    unmet: tuple[str, ...]
+    seed: int
+
+    def __str__(self) -> str:
+        return (f"plan {self.plan_id} proposed: {self.controls} controls over {self.weeks} week(s) from "
+                f"{self.first_day} (seed {self.seed}); {len(self.unmet)} rule(s) unmet"
+                + "".join(f"\n  {u}" for u in self.unmet))
+
+
+def run_plan(settings: "Settings", now: datetime, *, seed: int | None = None) -> PlanResult:
+    """Draw and store a plan for the weeks from next Monday (the settings' patrol slots)."""
+    from planner.planning import make_plan, next_monday
+
+    tz = settings.default_time_zone
+    first = next_monday(now.astimezone(ZoneInfo(tz)).date())
+    weeks = settings.jobs.plan_weeks
+    slots = settings.planner.slots_for(first, weeks)
+    seed = secrets.randbelow(2**31) if seed is None else seed  # unpredictable, and stored with the plan
+    with _connect(settings) as conn:
+        out = make_plan(conn, settings.planner, slots=slots, seed=seed, actor="system", tz=tz,
+                        over_kmh=settings.threshold_over_kmh)
+        conn.commit()
+    return PlanResult(out.plan_id, first, weeks, len(out.plan.controls), tuple(out.plan.unmet), seed)
+
+
+TASKS: dict[str, Callable[["Settings", datetime], object]] = {
+    "report": run_report,
+    "plan": run_plan,
+    "retention": run_retention,
+    "silent": run_silent,
+    "consistency": run_consistency,
+}
+
+
+def runners(settings: "Settings", clock: Callable[[], datetime]) -> dict[str, Callable[[], object]]:
+    """Zero-argument callables for the scheduler: each reads ``clock()`` when it fires."""
+    return {name: (lambda task=task: task(settings, clock())) for name, task in TASKS.items()}
+
