@@ -154,7 +154,7 @@ FROM planned_controls WHERE plan_id = %(plan_id)s ORDER BY start_time, unit
 INSERT INTO controls (site_id, direction, start_time, end_time, method, vehicles_checked,
                       reports_written, planned, note, plan_id)
 VALUES (%(site_id)s, %(direction)s, %(start_time)s, %(end_time)s, %(method)s, %(vehicles_checked)s,
-        %(reports_written)s, %(plan_id)s IS NOT NULL, %(note)s, %(plan_id)s)
+        %(reports_written)s, %(plan_id)s::int IS NOT NULL, %(note)s, %(plan_id)s::int)
 RETURNING id
 
 -- name: planner_planned_control_link

@@ -1,0 +1,77 @@
+"""Plans end to end: same seed same plan, the rules hold, stored with an audit row; slot files."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import psycopg
+import pytest
+
+from planner.calendar_export import to_icalendar
+from planner.planning import PlanError, make_plan, parse_slots
+from planner.schedule import haversine_km
+from planner.settings import PlannerSettings
+
+TZ = "Europe/Stockholm"
+
+
+def _plan(conn, seed, weeks=2):
+    planner = PlannerSettings()
+    return make_plan(conn, planner, slots=planner.slots_for(date(2024, 11, 4), weeks), seed=seed, actor="tester",
+                     tz=TZ)
+
+
+def _key(plan):
+    return [(c.site_id, c.direction, c.start, c.unit, c.reason) for c in plan.controls]
+
+
+def test_same_seed_same_plan_and_rules_hold(pdemo_url):
+    with psycopg.connect(pdemo_url) as conn:
+        a, b, other = _plan(conn, 11), _plan(conn, 11), _plan(conn, 12)
+        assert _key(a.plan) == _key(b.plan) and a.plan.unmet == b.plan.unmet
+        assert _key(a.plan) != _key(other.plan)
+        assert a.plan_id != b.plan_id
+        controls = a.plan.controls
+        assert len(controls) == 2 * 4 * 4  # 2 weeks × 4 two-hour slots × 4 controls of 20 + 10 min
+        rules = PlannerSettings().schedule_rules()
+        for i, x in enumerate(controls):
+            assert (x.end - x.start).total_seconds() == 20 * 60
+            for y in controls[i + 1:]:
+                if x.site_id == y.site_id:
+                    assert abs((x.start.date() - y.start.date()).days) >= rules.min_days_between_visits
+                if abs((x.start - y.start).total_seconds()) < rules.spacing_minutes * 60 and x.site_id != y.site_id:
+                    s, t = a.sites[x.site_id], a.sites[y.site_id]
+                    assert haversine_km(s.lat, s.lon, t.lat, t.lon) >= rules.min_distance_km
+        # sites with citizen tips get a control every week (or the plan says why not)
+        complaint_sites = [sid for sid, s in a.sites.items() if s.complaints]
+        assert complaint_sites
+        for week in {c.start.isocalendar()[:2] for c in controls}:
+            for sid in complaint_sites:
+                done = any(c.site_id == sid and c.start.isocalendar()[:2] == week for c in controls)
+                assert done or any(f"site {sid}" in u for u in a.plan.unmet)
+        stored = conn.execute("SELECT site_id, direction, start_time, unit, reason FROM planned_controls "
+                              "WHERE plan_id = %s ORDER BY start_time, unit", (a.plan_id,)).fetchall()
+        assert [(r[0], r[1], r[2], r[3], r[4]) for r in stored] == [
+            (c.site_id, c.direction, c.start, c.unit, c.reason) for c in controls]
+        audit = conn.execute("SELECT actor, detail->>'seed' FROM audit_log WHERE action = 'plan.create' "
+                             "AND entity_id = %s", (str(a.plan_id),)).fetchall()
+        assert audit == [("tester", "11")]
+        ics = to_icalendar(controls, a.created_at, site_names=a.site_names, use_tzid=True, tz=TZ)
+        assert ics.count("BEGIN:VEVENT") == len(controls)
+
+
+def test_slots_from_csv_and_toml_and_errors_name_the_value():
+    csv_text = "date,start,end,units\n2024-11-05,07:00,09:00,2\n2024-11-06,22:00,01:00,\n"
+    slots = parse_slots(csv_text, "csv")
+    assert [(s.day, s.start, s.end, s.units) for s in slots] == [
+        (date(2024, 11, 5), time(7), time(9), 2), (date(2024, 11, 6), time(22), time(1), 1)]
+    toml_text = '[[slot]]\ndate = 2024-11-05\nstart = "07:00"\nend = "08:00"\nunits = 1\n'
+    assert parse_slots(toml_text, "toml")[0].end == time(8)
+    with pytest.raises(PlanError, match=r"slots line 2: date '2024-13-05'"):
+        parse_slots("date,start,end\n2024-13-05,07:00,08:00\n", "csv")
+    with pytest.raises(PlanError, match=r"start '7 am'"):
+        parse_slots("date,start,end\n2024-11-05,7 am,08:00\n", "csv")
+    with pytest.raises(PlanError, match="units 0 must be between 1 and 20"):
+        parse_slots("date,start,end,units\n2024-11-05,07:00,08:00,0\n", "csv")
+    with pytest.raises(PlanError, match="no slots"):
+        parse_slots("date,start,end\n", "csv")
