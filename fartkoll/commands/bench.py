@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..settings import Settings
 
@@ -15,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ing.add_argument("--batch", type=int, default=50_000, help="passes per write-path batch (default 50,000)")
     ing.add_argument("--executemany-rows", type=int, default=200_000,
                      help="rows for each executemany baseline (the first rows of the same set; default 200,000)")
+    pl = b.add_parser("planner", help="ranking and a 4-week schedule on a year of rollups vs a raw-readings baseline")
+    pl.add_argument("--sites", type=int, default=200, help="sites (default 200)")
+    pl.add_argument("--weeks", type=int, default=52, help="weeks of hourly rollups (default 52)")
+    pl.add_argument("--raw-weeks", type=int, default=2,
+                    help="latest weeks that also get raw readings for the baseline (even; default 2)")
+    pl.add_argument("--runs", type=int, default=3, help="timed runs of each measurement (default 3)")
     p.set_defaults(handler=run)
 
 
@@ -28,6 +35,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             localdb.up(settings.localdb, log=print)
         figures = bench_ingest(settings.database_dsn(), rows=args.rows, batch=args.batch,
                                executemany_rows=args.executemany_rows)
+        print(figures.report())
+        return 0
+    if args.bench_cmd == "planner":
+        from ..bench.planner import run as bench_planner
+
+        if not settings.database_url:
+            from .. import localdb
+
+            localdb.up(settings.localdb, log=print)
+        try:
+            figures = bench_planner(settings.database_dsn(), sites=args.sites, weeks=args.weeks,
+                                    raw_weeks=args.raw_weeks, runs=args.runs)
+        except ValueError as e:
+            print(f"fartkoll bench planner: {e}", file=sys.stderr)
+            return 2
         print(figures.report())
         return 0
     return 2

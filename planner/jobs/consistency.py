@@ -144,6 +144,17 @@ def check_rollups(conn: psycopg.Connection, start: datetime, end: datetime) -> C
     return ConsistencyReport(s, e, rows, found)
 
 
+def rebuild_rollups(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
+    """Replace the rollups of [start, end) (whole hours) by ones recomputed from readings, without
+    comparing; returns the rows written. Holds off the write path like ``repair_rollups``. Never commits."""
+    s, e = window(start, end)
+    with conn.transaction() if conn.autocommit else nullcontext():
+        conn.execute(QUERIES["jobs_rollup_lock"])
+        _recompute(conn, s, e)
+        conn.execute(QUERIES["jobs_rollup_delete_window"], {"start": s, "end": e})
+        return conn.execute(QUERIES["jobs_rollup_insert_fresh"]).rowcount
+
+
 def repair_rollups(conn: psycopg.Connection, start: datetime, end: datetime) -> ConsistencyReport:
     """Check, then replace the window's rollups by the ones recomputed from readings.
 

@@ -1,0 +1,74 @@
+"""`fartkoll planner run | job …` through the real command line and a seeded demo database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+
+from fartkoll.cli import build_parser, main
+from fartkoll.demo import world as W
+from seeded_demo import WORLD, demo_template, seeded_url  # noqa: F401
+
+GAP = WORLD.outages[0]
+
+
+def test_job_commands_parse_to_their_own_handler():
+    from fartkoll.commands import planner_jobs
+
+    for argv, handler in ((["planner", "run"], planner_jobs.run_scheduler),
+                          (["planner", "report"], planner_jobs.report),
+                          (["planner", "job", "silent"], planner_jobs.run_job),
+                          (["planner", "job", "retention", "--dry-run"], planner_jobs.run_job)):
+        assert build_parser().parse_args(argv).handler is handler
+
+
+def test_run_list_prints_next_runs_and_refuses_a_bad_cron(monkeypatch, capsys):
+    assert main(["planner", "run", "--list"]) == 0
+    out = capsys.readouterr().out
+    for job in ("report", "plan", "retention", "silent", "consistency"):
+        assert job in out
+    monkeypatch.setenv("FARTKOLL_JOBS__SILENT_CRON", "*/90 * * *")
+    assert main(["planner", "run", "--list"]) == 2
+    err = capsys.readouterr().err
+    assert "jobs.silent_cron" in err and "*/90 * * *" in err
+
+
+def test_silent_retention_and_consistency_jobs_run_once(seeded_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", seeded_url)
+    at = (GAP.start + timedelta(hours=20)).isoformat()
+    assert main(["planner", "job", "silent", "--at", at]) == 0
+    out = capsys.readouterr().out
+    assert W.DEAD_SIGN in out and "1 new" in out
+
+    assert main(["planner", "job", "retention", "--days", "3"]) == 2
+    assert "below the minimum of 7 days" in capsys.readouterr().err
+    assert main(["planner", "job", "retention", "--at", "2024-11-04T00:00", "--days", "14"]) == 0
+    assert "dropped" in capsys.readouterr().out
+
+    with psycopg.connect(seeded_url) as conn:
+        conn.execute("UPDATE rollup_hourly SET n = n + 5 WHERE hour = (SELECT max(hour) FROM rollup_hourly)")
+        conn.commit()
+    assert main(["planner", "job", "consistency", "--at", "2024-11-04T06:00", "--hours", "12"]) == 1
+    assert "mismatch" in capsys.readouterr().out
+    assert main(["planner", "job", "consistency", "--at", "2024-11-04T06:00", "--hours", "12", "--repair"]) == 0
+    assert "repaired" in capsys.readouterr().out
+    assert main(["planner", "job", "consistency", "--at", "2024-11-04T06:00", "--hours", "12"]) == 0
+    assert "0 mismatch" in capsys.readouterr().out
+
+
+def test_report_and_plan_jobs_write_files_and_a_plan(seeded_url, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DATABASE_URL", seeded_url)
+    monkeypatch.setenv("FARTKOLL_JOBS__REPORT_DIR", str(tmp_path))
+    monkeypatch.setenv("FARTKOLL_JOBS__REPORT_PDF", "false")
+    monkeypatch.setenv("FARTKOLL_JOBS__REPORT_LANGUAGES", '["sv", "en"]')
+    assert main(["planner", "job", "report", "--at", "2024-11-04T06:00"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lagesbild-2024-W44.en.html", "lagesbild-2024-W44.sv.html"]
+    assert "vecka 44" in (tmp_path / "lagesbild-2024-W44.sv.html").read_text()
+    capsys.readouterr()
+    assert main(["planner", "job", "plan", "--at", "2024-11-04T06:00", "--seed", "5"]) == 0
+    assert "proposed" in capsys.readouterr().out
+    with psycopg.connect(seeded_url) as conn:
+        plans = conn.execute("SELECT created_by, seed, first_day::text FROM plans").fetchall()
+        assert plans == [("system", 5, "2024-11-12")]  # the first patrol slot (Tuesday) of the week from Monday 11-11
+        assert conn.execute("SELECT count(*) FROM planned_controls").fetchone()[0] > 0
