@@ -181,8 +181,10 @@ class ProbeReport:
     def to_text(self) -> str:
         lines = []
         for cmd, rs in self.replies:
-            said = ", ".join(r.raw.decode("latin-1").strip() for r in rs) or "(no reply)"
-            lines.append(f"sent {cmd}: {said}")
+            said = ", ".join(r.raw.decode("latin-1").strip() for r in rs if r.kind == "reply")
+            others = sum(1 for r in rs if r.kind != "reply")
+            lines.append(f"sent {cmd}: {said or '(no reply)'}"
+                         + (f" (and {others} other lines)" if others else ""))
         tried = ", ".join(f"{b} baud ({n} bytes)" for b, n in self.captured.items())
         best = self.best
         if best is None:
@@ -234,21 +236,22 @@ def capture(port: str, baud: int, seconds: float, *, open_port: OpenPort | None 
 def send_commands(port: str, baud: int, commands: Sequence[bytes], *, reply_s: float = 0.5,
                   clock: Clock = utc_now, open_port: OpenPort | None = None,
                   monotonic: Callable[[], float] = time.monotonic) -> list[tuple[str, list[Reading]]]:
-    """Send each command and decode what comes back within ``reply_s`` (OPS JSON parser)."""
+    """Send each command and decode what comes back within ``reply_s`` (OPS JSON parser):
+    replies and anything else the device sent meanwhile."""
     out = []
+    parser = make_parser("ops-json")  # one parser: a line may straddle two commands' windows
     with (open_port or _serial_open())(port, baudrate=baud, timeout=0.1) as dev:
         for cmd in commands:
             dev.write(cmd)
             dev.flush()
-            parser = make_parser("ops-json")
             got: list[Reading] = []
             deadline = monotonic() + reply_s
             while monotonic() < deadline:
                 chunk = dev.read(max(1, dev.in_waiting))
                 if chunk:
                     got += parser.feed(chunk, clock())
-            got += parser.flush(clock())
             out.append((cmd.decode("ascii").strip(), got))
+        out[-1][1].extend(parser.flush(clock()))
     return out
 
 
