@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import date
+from urllib.parse import quote
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from fartkoll.demo import seed
 
@@ -22,7 +23,10 @@ WEEKS, SEED, END = 8, 1, date(2024, 11, 4)
 
 
 def url_of(server_url: str, dbname: str) -> str:
-    return make_conninfo(**{**conninfo_to_dict(server_url), "dbname": dbname})
+    """The same server's postgresql:// URL with another database (what DATABASE_URL accepts)."""
+    p = conninfo_to_dict(server_url)
+    auth = quote(p.get("user", "postgres"), safe="") + (":" + quote(p["password"], safe="") if p.get("password") else "")
+    return f"postgresql://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{quote(dbname, safe='')}"
 
 
 def _drop(server_url: str, name: str) -> None:

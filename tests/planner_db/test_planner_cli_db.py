@@ -1,0 +1,80 @@
+"""CLI smoke tests: `fartkoll stats` and `fartkoll planner …` against a seeded demo copy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fartkoll.cli import main
+
+
+@pytest.fixture
+def cli(pdemo_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", pdemo_url)
+    monkeypatch.delenv("FARTKOLL_CONFIG", raising=False)
+
+    def run(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_stats_table_and_json(cli):
+    code, out, err = cli("stats", "Kungsgatan")
+    assert code == 0, err
+    assert "V85 km/h" in out and "over threshold" in out and "legal limit changed" in out
+    code, out, _ = cli("stats", "Skolvägen", "--from", "2024-10-01", "--to", "2024-10-14", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["rounding"] == "round"
+    groups = {(g["direction"], g["display"]) for g in d["groups"]}
+    assert len(groups) == len(d["groups"]) and (1, 0) in groups  # one figure per direction × mode
+    g = d["groups"][0]
+    assert g["histogram"]["lower_kmh"][0] % 1 == 0.5  # a rounding sign's bins are [b - 0.5, b + 0.5)
+    assert g["over_limit"]["low"] <= g["over_limit"]["share"] <= g["over_limit"]["high"]
+    code, _, err = cli("stats", "Nowhere")
+    assert code == 2 and "no site with id or name 'Nowhere'" in err
+
+
+def test_rank_plan_pins_controls_followup(cli, tmp_path):
+    code, out, _ = cli("planner", "rank", "--limit", "3", "--exclude", "Kungsgatan")
+    assert code == 0 and "reportable per 20 min" in out and "Kungsgatan" not in out
+    code, out, _ = cli("planner", "rank", "--json", "--limit", "4", "--pin", "Björkvägen")
+    d = json.loads(out)
+    assert d["cells"][0]["pinned"] and d["sites"][0]["name"].startswith("Björkvägen")
+    assert cli("planner", "pins", "exclude", "Sjövägen", "--note", "vägarbete")[0] == 0
+    code, out, _ = cli("planner", "pins", "list")
+    assert "exclude" in out and "Sjövägen" in out
+    slots = tmp_path / "slots.csv"
+    slots.write_text("date,start,end,units\n2024-11-05,07:00,09:00,2\n2024-11-07,15:00,16:00,1\n")
+    files = [tmp_path / n for n in ("p.ics", "p.csv", "p.html")]
+    argv = ["planner", "plan", "--slots", str(slots), "--seed", "7", "--actor", "tester",
+            "--ics", str(files[0]), "--csv", str(files[1]), "--html", str(files[2])]
+    code, out, _ = cli(*argv)
+    assert code == 0 and out.startswith("plan 1:")
+    assert "Sjövägen" not in out  # the stored exclude applies
+    ics, csv_text, html = (f.read_text(encoding="utf-8") for f in files)
+    n_controls = len(csv_text.strip().splitlines()) - 1
+    unmet = out.count("not met:")
+    assert n_controls >= 6 and n_controls + unmet >= 2 * 4 + 2 and ics.count("BEGIN:VEVENT") == n_controls
+    assert "Kontrollplan 1" in html and "Control plan 1" in html and "<td>" in html
+    code, out2, _ = cli(*argv[:-6])
+    assert out2.replace("plan 2:", "plan 1:") == out  # same seed, same plan
+    code, _, err = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-30T08:00",
+                       "--end", "2024-10-30T07:00", "--method", "laser")
+    assert code == 2 and "end '2024-10-30T07:00:00+01:00': must be after start" in err
+    code, _, err = cli("planner", "control", "add", "--site", "Storgatan", "--start", "30/10",
+                       "--end", "2024-10-30T09:00", "--method", "laser")
+    assert code == 2 and "start '30/10'" in err
+    code, out, _ = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-30T08:00",
+                       "--end", "2024-10-30T09:00", "--method", "radar", "--checked", "40", "--reports", "4")
+    assert code == 0 and out.startswith("control 6 logged")
+    code, out, _ = cli("planner", "control", "list", "--site", "Storgatan")
+    assert code == 0 and len(out.strip().splitlines()) == 3
+    code, out, _ = cli("planner", "followup", "Tallbackavägen")
+    assert code == 0 and "during" in out and "halo:" in out and "+1 week" in out
+    code, out, _ = cli("planner", "followup", "--json")
+    d = json.loads(out)
+    assert code == 0 and len(d) == 6 and all("effect" in x for x in d)
