@@ -75,6 +75,7 @@ class PlannerFigures:
     controls: int
     same_ranking: bool
     default_weeks: int
+    floor_default: Timing
 
     def report(self) -> str:
         r = self
@@ -90,6 +91,7 @@ class PlannerFigures:
             f"  default period, {r.default_weeks} weeks ({r.cells_default:,} cells): {_t(r.rank_default)}  "
             f"goal < 300 ms: {goal(r.rank_default.best, 300)}",
             f"  last week, like for like ({r.cells_week:,} cells):  {_t(r.rank_week)}",
+            f"  reference: plain GROUP BY sums of the default period's rollups, no histogram work: {_t(r.floor_default)}",
             "baseline: the same ranking computed from raw readings (SQL aggregate over readings, same scoring)",
             f"  last week: {_t(r.raw_week)}  -> rollups are {r.raw_week.best / r.rank_week.best:.1f}x faster; "
             f"same ranking: {'yes' if r.same_ranking else 'NO'}",
@@ -203,6 +205,8 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
         rank_year, res_year = _timed("year", lambda: rank(conn, planner, over_kmh=over, period=year), max(1, runs - 1))
         rank_default, res_default = _timed("default", lambda: rank(conn, planner, over_kmh=over, period=default), runs)
         rank_week, res_week = _timed("week", lambda: rank(conn, planner, over_kmh=over, period=week), runs)
+        floor, _ = _timed("floor", lambda: conn.execute(QUERIES["bench_planner_floor"], {
+            "start": default.start, "end": default.end}).fetchall(), runs)
         log("baseline from raw readings ...")
         raw_week, raw_ranking = _timed("raw", lambda: raw_rank(conn, planner, week, over), runs)
         assert isinstance(res_week, RankResult) and isinstance(res_default, RankResult)
@@ -228,4 +232,4 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
         return PlannerFigures(
             sites, weeks, raw_weeks, counts[0], counts[1], len(res_year.ranking), len(res_default.ranking),
             len(res_week.ranking), setup_s, rank_year, rank_default, rank_week, raw_week, draw, plan_e2e, raw_plan_t,
-            len(drawn[0].controls), same_ranking(res_week.ranking, raw_ranking), planner.period_weeks)
+            len(drawn[0].controls), same_ranking(res_week.ranking, raw_ranking), planner.period_weeks, floor)

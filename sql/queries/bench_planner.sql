@@ -74,3 +74,13 @@ JOIN sites s ON s.id = r.site_id
 JOIN speed_limits l ON l.site_id = r.site_id AND r.time >= l.valid_from AND (l.valid_to IS NULL OR r.time < l.valid_to)
 WHERE r.time >= %(start)s AND r.time < %(end)s
 GROUP BY 1, 2, 3, 4, 5
+
+-- name: bench_planner_floor
+-- Reference: the cells' plain sums over [start, end) without any histogram work (what the ranking's aggregation costs at least).
+SELECT r.site_id, r.direction, r.display,
+       (extract(isodow FROM r.hour AT TIME ZONE 'Europe/Stockholm')::int - 1) * 24
+           + extract(hour FROM r.hour AT TIME ZONE 'Europe/Stockholm')::int AS hour_of_week,
+       sum(r.n), sum(r.sum_kmh), count(*)
+FROM rollup_hourly r
+WHERE r.hour >= %(start)s AND r.hour < %(end)s
+GROUP BY 1, 2, 3, 4
