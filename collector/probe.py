@@ -117,7 +117,10 @@ def score_protocol(protocol: str, data: bytes, baud: int, received_at: datetime,
                    unit: str | None = None) -> Candidate:
     """Decode ``data`` with ``protocol`` and score it (see the module docstring)."""
     parser, used_unit, hint = _parser_for(protocol, unit)
-    readings = parser.feed(data, received_at) + parser.flush(received_at)
+    readings = parser.feed(data, received_at)
+    if readings and readings[0].kind == "malformed":
+        readings = readings[1:]  # most likely the tail of a line sent before the capture began
+    readings += [r for r in parser.flush(received_at) if r.kind != "malformed"]  # cut off at the end
     counts = Counter(r.kind for r in readings)
     total = sum(counts.values())
     understood = (total - counts["malformed"]) / total if total else 0.0

@@ -78,14 +78,14 @@ def write_config(path: Path, spool: Path, sources: list[dict], **collector: obje
 class CollectorProcess:
     """`fartkoll collector run --config FILE` as a subprocess against ``database_url``."""
 
-    def __init__(self, config: Path, database_url: str, log: Path) -> None:
+    def __init__(self, config: Path, database_url: str, log: Path, *extra_args: str) -> None:
         env = {k: v for k, v in os.environ.items()
                if k not in ("FARTKOLL_CONFIG", "FARTKOLL_DATABASE_URL")}
         env["DATABASE_URL"] = database_url
         self.log = log
         self._log_file = open(log, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fartkoll.cli", "collector", "run", "--config", str(config)],
+            [sys.executable, "-m", "fartkoll.cli", "collector", "run", "--config", str(config), *extra_args],
             env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1])
 

@@ -4,7 +4,8 @@ a collector started while the database is down."""
 from __future__ import annotations
 
 import json
-import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import socket
 import subprocess
 import sys
@@ -173,3 +174,49 @@ def test_started_while_the_database_is_down_spools_then_stores_by_serial(tmp_pat
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT sign_id, site_id, speed_kmh FROM readings ORDER BY speed_kmh").fetchall()
     assert [(sg, st, round(v / 3.6, 1)) for sg, st, v in rows] == [(sign_id, site, v) for v in speeds]
+
+
+def test_edge_mode_forwards_passes_to_the_central_ingest_endpoint(tmp_path):
+    received: list[dict] = []
+
+    class Ingest(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            assert self.path == "/api/v1/ingest/passes"
+            assert self.headers["Authorization"] == "Bearer edge-token"
+            received.append(body)
+            reply = json.dumps({"inserted": len(body["passes"]), "duplicates": 0}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ingest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    feed = PhasedFeed()
+    path, sign = open_simulated_sign(feed)
+    config = write_config(tmp_path / "fartkoll.toml", tmp_path / "spool.sqlite3", [
+        dict(port=path, protocol="ops-json", unit="mps", sign_serial="EDGE-1")])
+    # no database at all: an edge computer only talks HTTP
+    edge = CollectorProcess(config, "postgresql://postgres@127.0.0.1:1/none", tmp_path / "edge.log",
+                            "--forward", f"http://127.0.0.1:{server.server_port}", "--token", "edge-token")
+    try:
+        edge.wait_holding(path)
+        feed.send(*ops_vehicle_lines([10.0, 11.0, 12.0]))
+        feed.close()
+        wait_until(lambda: sum(len(b["passes"]) for b in received) >= 3, 20, "3 passes forwarded", edge.log)
+        assert edge.stop() == 0, edge.output()
+    finally:
+        sign.stop()
+        server.shutdown()
+        if edge.proc.poll() is None:
+            edge.kill()
+    passes = [p for b in received for p in b["passes"]]
+    assert {b["sign"] for b in received} == {"EDGE-1"}
+    assert [(p["speed_kmh"], p["direction"]) for p in passes] == [
+        (pytest.approx(36.0), "approaching"), (pytest.approx(39.6), "receding"), (pytest.approx(43.2), "approaching")]
+    assert len({p["key"] for p in passes}) == 3

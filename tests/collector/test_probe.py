@@ -94,7 +94,7 @@ def test_cli_probe_setup_ops_sends_the_commands_and_shows_what_came_back(capsys)
     lines = [b'{"Units":"km-per-hr"}\r\n'] + [b'{"DetectedObjectVelocity":"-51.0"}\r\n'] * 4
     path, sign = open_simulated_sign(lines_at_interval(lines, 0.05, loop=True))
     try:
-        code = main(["collector", "probe", path, "--setup-ops", "--baud", "19200", "--seconds", "1"])
+        code = main(["collector", "probe", path, "--setup-ops", "--baud", "19200", "--seconds", "1.5"])
     finally:
         sign.stop()
     out = capsys.readouterr().out
