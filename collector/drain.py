@@ -20,9 +20,7 @@ from collector.config import CollectorSettings
 from collector.serialport import Clock, next_backoff, utc_now
 from collector.spool import Spool, SpoolBatch
 
-# The drain loop kept the logger name it had inside collector.runner before the split: log
-# filters and tests/collector/test_forward.py select its outage lines by that name.
-log = logging.getLogger("collector.runner")
+log = logging.getLogger(__name__)
 
 Sink = Callable[[SpoolBatch], object]
 """Stores a batch durably or raises; its return value is only logged."""

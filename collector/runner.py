@@ -24,15 +24,11 @@ from collector.passes import VehiclePass, pass_key
 from collector import protocols
 from collector.protocols import Parser
 from collector.reading import Reading
-from collector.drain import Drainer, DrainStats, Sink, StoreSink, make_sink
+from collector.drain import Drainer, DrainStats, Sink
 from collector.serialport import Clock, SerialReader, utc_now
 from collector.spool import Spool
 
 log = logging.getLogger(__name__)
-
-# the drain side lives in collector.drain; these names stay importable from here
-__all__ = ["Drainer", "DrainStats", "RunResult", "Sink", "SourcePipeline", "StoreSink",
-           "default_grouper", "default_parser", "make_sink", "run"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)

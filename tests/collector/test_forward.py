@@ -18,7 +18,7 @@ from collector.forward import (
     Forwarder, ForwardRejected, ForwardUnavailable, ingest_body, split_by_sign,
 )
 from collector.passes import Direction, VehiclePass, pass_key
-from collector.runner import Drainer
+from collector.drain import Drainer
 from collector.spool import Spool
 
 TOKEN = "s3cret"
@@ -149,7 +149,7 @@ def test_outage_mid_stream_ends_with_every_pass_stored_exactly_once(server, tmp_
     assert sorted(server.stored) == sorted(str(pass_key("fw", i)) for i in range(23))
     assert drainer.stats.passes == 23
     assert drainer.stats.failures == 5  # one per failing request in the script
-    outage_logs = [r for r in caplog.records if r.name == "collector.runner"]
+    outage_logs = [r for r in caplog.records if r.name == "collector.drain"]
     assert len(outage_logs) == 5 and all(r.levelno == logging.WARNING for r in outage_logs)
     # two batches reached the server twice: their passes were counted as duplicates, not twice
     sent = sum(len(r["body"]["passes"]) for r in server.requests)

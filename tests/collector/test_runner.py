@@ -20,9 +20,8 @@ import pytest
 from collector.config import CollectorSettings, SerialSource
 from collector.heartbeat import Coverage, SignMonitor
 from collector.passes import Direction, VehiclePass, pass_key
-from collector.runner import (
-    Drainer, SourcePipeline, StoreSink, default_grouper, default_parser, make_sink, run,
-)
+from collector.drain import Drainer, StoreSink, make_sink
+from collector.runner import SourcePipeline, default_grouper, default_parser, run
 from collector.simulate_pty import open_simulated_sign
 from collector.spool import Spool
 
