@@ -17,7 +17,7 @@ from planner.report.model import Week, WeekError
 from planner.report.render import render_html
 from planner.report.texts import Words
 from planner.settings import PlannerSettings
-from seeded_demo import END, WORLD, demo_template, seeded_url  # noqa: F401
+from seeded_demo import WORLD, demo_template, seeded_url  # noqa: F401
 
 UTC = timezone.utc
 NOW = datetime(2024, 11, 4, 8, 0, tzinfo=UTC)
