@@ -67,9 +67,11 @@ class SimulatedSign(threading.Thread):
         self.written = 0  # chunks written
         self.received = bytearray()
 
-    def stop(self) -> None:
-        """Stop writing and close the device."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop writing and close the device; what the reader sent until then is in ``received``."""
         self._stopping.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
 
     def unplug(self) -> None:
         """Close the master now: readers of the slave get an I/O error, the path goes away."""
@@ -95,7 +97,23 @@ class SimulatedSign(threading.Thread):
                 while self._sleep_until(time.monotonic() + 0.2):
                     pass
         finally:
+            self._drain_input()
             self._close_master()
+
+    def _drain_input(self) -> None:
+        """Keep the bytes the reader sent that are still waiting (the commands it sent last)."""
+        with self._closed:
+            while self._master_open:
+                ready, _, _ = select.select([self._master], [], [], 0)
+                if not ready:
+                    return
+                try:
+                    data = os.read(self._master, 4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.received += data
 
     def _wait_until_opened(self) -> bool:
         poller = select.poll()

@@ -8,27 +8,19 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
-from urllib.parse import quote
 
-from psycopg.conninfo import conninfo_to_dict
-
+from dbcopy import create_database, drop_database, seal_template, url_of
 from fartkoll.settings import Settings
 from sql.migrate import migrate
 
 _counter = itertools.count()
 
-
-def _with_db(url: str, dbname: str) -> str:
-    """The same server's URL with another database name (a postgresql:// URL)."""
-    p = conninfo_to_dict(url)
-    auth = quote(p.get("user", "postgres"), safe="") + (":" + quote(p["password"], safe="") if p.get("password") else "")
-    return f"postgresql://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{quote(dbname, safe='')}"
+# the seeded demo database, shared by every module of the session
+pytest_plugins = ["seeded_demo"]
 
 
 @pytest.fixture(scope="session")
@@ -39,26 +31,19 @@ def server_url() -> str:
         from fartkoll import localdb
 
         localdb.up(settings.localdb, log=lambda m: None)
-    return _with_db(settings.database_dsn(), "postgres")
+    return url_of(settings.database_dsn(), "postgres")
 
 
 @pytest.fixture(scope="session")
 def template_db(server_url: str) -> Iterator[str]:
+    """Name of a migrated database closed to connections, to copy from."""
     name = f"fk_tpl_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(_with_db(server_url, name)) as conn:
+    create_database(server_url, name)
+    with psycopg.connect(url_of(server_url, name)) as conn:
         migrate(conn)
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        # TimescaleDB's scheduler connects to every database that allows it, and a template
-        # must have no sessions: close it to connections, then end the scheduler's session.
-        admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name)))
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    seal_template(server_url, name)
     yield name
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_database(server_url, name)
 
 
 @pytest.fixture
@@ -82,26 +67,8 @@ def db(db_url: str) -> Iterator[psycopg.Connection]:
 
 def _fresh(server_url: str, template: str | None) -> Iterator[str]:
     name = f"fk_t_{os.getpid()}_{next(_counter)}"
-    ident = sql.Identifier(name)
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        if template:
-            _create_from_template(admin, ident, template)
-        else:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+    create_database(server_url, name, template)
     try:
-        yield _with_db(server_url, name)
+        yield url_of(server_url, name)
     finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-
-
-def _create_from_template(admin: psycopg.Connection, ident: sql.Identifier, template: str) -> None:
-    for attempt in range(50):
-        try:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, sql.Identifier(template)))
-            return
-        except psycopg.errors.ObjectInUse:  # a session on the template is still closing
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
-            time.sleep(0.1)
-    raise RuntimeError(f"template database {template} stayed busy for 5 s")
+        drop_database(server_url, name)

@@ -8,7 +8,7 @@ import psycopg
 
 from fartkoll.cli import build_parser, main
 from fartkoll.demo import world as W
-from seeded_demo import WORLD, demo_template, seeded_url  # noqa: F401
+from seeded_demo import WORLD
 
 GAP = WORLD.outages[0]
 

@@ -8,7 +8,6 @@ import psycopg
 import pytest
 
 from planner.jobs.consistency import ConsistencyError, check_rollups, last_hours, repair_rollups, window
-from seeded_demo import demo_template, seeded_url  # noqa: F401
 
 END = datetime(2024, 11, 4, tzinfo=timezone.utc)
 START = END - timedelta(days=3)

@@ -8,7 +8,6 @@ import psycopg
 import pytest
 
 from planner.jobs.retention import RetentionError, drop_old_readings
-from seeded_demo import demo_template, seeded_url  # noqa: F401
 
 NOW = datetime(2024, 11, 4, tzinfo=timezone.utc)
 

@@ -8,7 +8,7 @@ import psycopg
 
 from fartkoll.demo import world as W
 from planner.jobs.silent import alert_silent_signs, find_silent_signs
-from seeded_demo import WORLD, demo_template, seeded_url  # noqa: F401
+from seeded_demo import WORLD
 
 GAP = WORLD.outages[0]
 

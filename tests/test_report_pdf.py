@@ -9,7 +9,6 @@ import pytest
 
 from fartkoll.cli import main
 from planner.report.pdf import PdfError, find_chromium, html_to_pdf
-from seeded_demo import demo_template, seeded_url  # noqa: F401
 
 needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None and shutil.which("chromium-browser") is None,

@@ -17,7 +17,7 @@ from planner.report.model import Week, WeekError
 from planner.report.render import render_html
 from planner.report.texts import Words
 from planner.settings import PlannerSettings
-from seeded_demo import WORLD, demo_template, seeded_url  # noqa: F401
+from seeded_demo import WEEKS, WORLD
 
 UTC = timezone.utc
 NOW = datetime(2024, 11, 4, 8, 0, tzinfo=UTC)
@@ -29,15 +29,12 @@ GAP_WEEK = Week.containing(GAP.start.astimezone(ZoneInfo("Europe/Stockholm")).da
 @pytest.fixture(scope="module")
 def pictures(server_url, demo_template):
     """(connection URL, {week label: picture}) for the week with the dead sign's gap and the last week."""
-    from seeded_demo import _copy, _drop, url_of
+    from seeded_demo import copy_of_demo
 
-    name = f"fk_report_{datetime.now().microsecond}"
-    _copy(server_url, demo_template, name)
-    url = url_of(server_url, name)
-    with psycopg.connect(url) as conn:
-        pics = {w.label: gather(conn, w, PLANNER, now=NOW, silent_hours=6) for w in (GAP_WEEK, Week.last_complete(NOW))}
-    yield url, pics
-    _drop(server_url, name)
+    for url in copy_of_demo(server_url, demo_template):
+        with psycopg.connect(url) as conn:
+            pics = {w.label: gather(conn, w, PLANNER, now=NOW, silent_hours=6) for w in (GAP_WEEK, Week.last_complete(NOW))}
+        yield url, pics
 
 
 def test_week_parsing_and_bounds():
@@ -137,7 +134,7 @@ def test_week_without_silence_and_tips_says_so(pictures):
     assert pic.silences == () and pic.figures.silent_signs == 0
     text = _text(render_html(pic, "en"))
     assert "Every deployed sign reported during the week." in text
-    assert len(pic.trends[0].points) == 4  # the demo's four weeks, not weeks before the data
+    assert len(pic.trends[0].points) == WEEKS  # the demo's weeks, not weeks before the data
 
 
 def test_names_from_the_database_are_escaped(pictures):
