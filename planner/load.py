@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -29,6 +30,8 @@ from sql import QUERIES
 
 UTC = timezone.utc
 HOUR = timedelta(hours=1)
+CELLS_WORK_MEM = "256MB"
+"""work_mem for planner_cells: its hash aggregate holds ~150 bytes a cell (134k cells: ~22 MB)."""
 
 
 class LoadError(Exception):
@@ -99,12 +102,18 @@ class LimitSpan:
         return self.rounding != "exact"
 
     def cuts(self) -> dict[str, float]:
-        """The subscript cuts planner_cells uses (see the module docstring)."""
+        """The tail subscripts planner_cells uses (see the module docstring).
+
+        Over the limit: tail[cut_l]. Over the threshold: tail[thr_fl + 1] plus the share thr_w of
+        bin thr_fl. Excess: Σ over bins b ≥ cut_l of count · (b + half − L), where half is the
+        mean stored speed above a bin's lower edge (0 for whole km/h, 0.5 for continuous), which
+        is tail2[cut_l] + excess_k · tail[cut_l] with excess_k = cut_l + half − 1 − L.
+        """
         thr_fl = math.floor(self.threshold_kmh)
         if self.integer:
             thr_w = 1.0 if self.threshold_kmh == thr_fl else 0.0
-            return dict(cut_l=self.limit_kmh + 1, half=0.0, thr_fl=thr_fl, thr_w=thr_w)
-        return dict(cut_l=self.limit_kmh, half=0.5, thr_fl=thr_fl, thr_w=thr_fl + 1.0 - self.threshold_kmh)
+            return dict(cut_l=self.limit_kmh + 1, excess_k=0.0, thr_fl=thr_fl, thr_w=thr_w)
+        return dict(cut_l=self.limit_kmh, excess_k=-0.5, thr_fl=thr_fl, thr_w=thr_fl + 1.0 - self.threshold_kmh)
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,9 @@ class CellData:
     period: Period
     columns: dict[str, NDArray]
     spans: tuple[LimitSpan, ...] = field(default=())
+    previous_spans: tuple[LimitSpan, ...] | None = None
+    """Loaded ``with_previous``: the previous period's spans; columns ``prev_n`` and
+    ``prev_over_threshold`` hold that period's vehicles in the same cells (see previous_cells)."""
 
     def __len__(self) -> int:
         return len(self.columns["n"])
@@ -128,11 +140,16 @@ class CellData:
         return self.columns[name]
 
     def where(self, mask: NDArray[np.bool_]) -> "CellData":
-        return CellData(self.period, {k: v[mask] for k, v in self.columns.items()}, self.spans)
+        return CellData(self.period, {k: v[mask] for k, v in self.columns.items()}, self.spans, self.previous_spans)
 
 
 CELL_COLUMNS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "sum_kmh", "sumsq_kmh",
                 "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "weeks")
+_INTEGER_COLUMNS = {"site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "hours_with_data", "weeks",
+                    "prev_n"}
+_QUERY_COLUMNS = CELL_COLUMNS + ("prev_n", "prev_over_threshold")
+_LEFT_OUT = -1000
+"""planner_cells' cut_add for a site without spans: its rows are skipped."""
 
 
 def _aware(t: datetime) -> datetime:
@@ -196,7 +213,50 @@ def _span_params(spans: list[LimitSpan], sites: dict[int, SiteInfo]) -> dict[str
     cuts = [s.cuts() for s in spans]
     return dict(site_id=[s.site_id for s in spans], lo=[s.start for s in spans], hi=[s.end for s in spans],
                 limit_kmh=[s.limit_kmh for s in spans], tz=[sites[s.site_id].time_zone for s in spans],
-                **{k: [c[k] for c in cuts] for k in ("cut_l", "half", "thr_fl", "thr_w")})
+                **{k: [c[k] for c in cuts] for k in ("cut_l", "excess_k", "thr_fl", "thr_w")})
+
+
+def _cell_params(spans: list[LimitSpan], previous: list[LimitSpan], sites: dict[int, SiteInfo],
+                 period: Period, prev_start: datetime) -> dict[str, object]:
+    """planner_cells' parameters: arrays by period (0 previous, 1 current), site id and limit.
+
+    A site's spans in a period share the rounding (the period's signs), so its limit cut is the
+    row's limit plus ``cut_add``; the threshold depends on the limit (and the police area), so
+    ``thr_fl`` and ``thr_w`` have a limit dimension. Unused entries hold numbers, not NULLs, so
+    subscripts stay O(1).
+    """
+    both = spans + previous
+    top = max((s.site_id for s in both), default=1)
+    lo, hi = min((s.limit_kmh for s in both), default=0), max((s.limit_kmh for s in both), default=0)
+    cut_add = [[_LEFT_OUT] * top for _ in range(2)]
+    excess_k = [[0.0] * top for _ in range(2)]
+    thr_fl = [[[0] * (hi - lo + 1) for _ in range(top)] for _ in range(2)]
+    thr_w = [[[0.0] * (hi - lo + 1) for _ in range(top)] for _ in range(2)]
+    week0 = [0] * top
+    for k, group in ((0, previous), (1, spans)):
+        for s in group:
+            c, i = s.cuts(), s.site_id - 1
+            cut_add[k][i], excess_k[k][i] = int(c["cut_l"]) - s.limit_kmh, c["excess_k"]
+            thr_fl[k][i][s.limit_kmh - lo], thr_w[k][i][s.limit_kmh - lo] = int(c["thr_fl"]), c["thr_w"]
+    for s in spans:
+        week0[s.site_id - 1] = local_week(period.start - timedelta(days=1), sites[s.site_id].time_zone)
+    weeks = (period.end - period.start) // timedelta(weeks=1) + 3  # a day's margin each side
+    bounds = [(0, 1), (1, top), (lo, hi)]
+    return dict(cut_add=_with_bounds(cut_add, bounds[:2]), excess_k=_with_bounds(excess_k, bounds[:2]),
+                thr_fl=_with_bounds(thr_fl, bounds), thr_w=_with_bounds(thr_w, bounds), week0=week0,
+                no_weeks="0" * weeks, prev_start=prev_start, start=period.start, end=period.end)
+
+
+def _with_bounds(values: list, bounds: list[tuple[int, int]]) -> str:
+    """A nested list's array text form with explicit subscripts, e.g. [0:1][1:200]={{…},{…}}."""
+    def body(v: object) -> str:
+        return "{" + ",".join(body(x) for x in v) + "}" if isinstance(v, list) else repr(v)
+    return "".join(f"[{a}:{b}]" for a, b in bounds) + "=" + body(values)
+
+
+def local_week(t: datetime, tz: str) -> int:
+    """Monday-based local week number of an instant, as the SQL function local_week."""
+    return ((t.astimezone(ZoneInfo(tz)).date() - date(1970, 1, 1)).days + 3) // 7
 
 
 def calendar_hours(period: Period, tz: str) -> NDArray[np.float64]:
@@ -207,18 +267,22 @@ def calendar_hours(period: Period, tz: str) -> NDArray[np.float64]:
 
 
 def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSettings, *, over_kmh: float = 6.0,
-               sites: dict[int, SiteInfo] | None = None) -> CellData:
-    """Ranking cells for the period (all sites with data), with coverage and quality bits."""
+               sites: dict[int, SiteInfo] | None = None, with_previous: bool = False) -> CellData:
+    """Ranking cells for the period (all sites with data), with coverage and quality bits.
+
+    ``with_previous``: the same pass over the rollups also counts the previous period of equal
+    length in the same cells (columns ``prev_n``, ``prev_over_threshold``; see previous_cells).
+    """
     sites = load_sites(conn) if sites is None else sites
     spans = load_spans(conn, period, sites, planner, over_kmh)
+    before = period.previous()
+    previous = load_spans(conn, before, sites, planner, over_kmh) if with_previous else []
     params = _span_params(spans, sites)
-    rows = conn.execute(QUERIES["planner_cells"], params).fetchall()
-    cols: dict[str, NDArray] = {}
-    for i, name in enumerate(CELL_COLUMNS):
-        dtype = np.int64 if name in ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n",
-                                     "hours_with_data", "weeks") else np.float64
-        cols[name] = np.array([r[i] for r in rows], dtype=dtype)
-    m = len(rows)
+    cols = _fetch_cells(conn, _cell_params(spans, previous, sites, period,
+                                           before.start if with_previous else period.start))
+    if not with_previous:
+        del cols["prev_n"], cols["prev_over_threshold"]
+    m = len(cols["n"])
 
     # coverage: per (site, display, limit, how) for hours observed; per (site, how) for the share
     cov_rows = conn.execute(QUERIES["planner_coverage_cells"], {
@@ -270,7 +334,38 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
     cols["hours_observed"] = observed
     cols["coverage_share"] = share
     cols["quality"] = quality
-    return CellData(period, cols, tuple(spans))
+    return CellData(period, cols, tuple(spans), tuple(previous) if with_previous else None)
+
+
+def _fetch_cells(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, NDArray]:
+    """planner_cells as columns, in key order (site, direction, display, limit, hour-of-week)."""
+    with conn.transaction():
+        # Measured on 200 sites × 8 weeks: the planner's own choice (a sort spilled to disk, an
+        # index scan fetching rows in hour order, JIT) takes ~1.5 s; one in-memory hash aggregate
+        # over a bitmap heap scan, without JIT compilation, ~0.9 s. Set for this query only.
+        old = conn.execute(QUERIES["planner_cells_settings_get"]).fetchone()
+        conn.execute(QUERIES["planner_cells_settings_set"],
+                     {"work_mem": CELLS_WORK_MEM, "jit": "off", "enable_indexscan": "off"})
+        rows = conn.execute(QUERIES["planner_cells"], params, binary=True).fetchall()
+        conn.execute(QUERIES["planner_cells_settings_set"],
+                     {"work_mem": old[0], "jit": old[1], "enable_indexscan": old[2]})
+    # every value is a whole number or a float: one float64 table (exact below 2^53), cut into columns
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), len(_QUERY_COLUMNS))
+    # in key order, whatever order the aggregation returned them in (the ranking's ties keep it)
+    table = table[np.lexsort(table[:, 4::-1].T)]
+    return {name: table[:, i].astype(np.int64) if name in _INTEGER_COLUMNS else table[:, i].copy()
+            for i, name in enumerate(_QUERY_COLUMNS)}
+
+
+def previous_cells(cells: CellData) -> CellData:
+    """The previous period's vehicles and vehicles over the threshold, in the cells of a
+    ``with_previous`` load that had vehicles then (other columns are not loaded)."""
+    if cells.previous_spans is None:
+        raise LoadError("these cells were loaded without the previous period: pass with_previous=True")
+    keep = cells["prev_n"] > 0
+    cols = {k: cells[k][keep] for k in ("site_id", "direction", "display", "limit_kmh", "hour_of_week")}
+    cols.update(n=cells["prev_n"][keep], over_threshold=cells["prev_over_threshold"][keep])
+    return CellData(cells.period.previous(), cols, cells.previous_spans)
 
 
 def load_tips(conn: psycopg.Connection, since: datetime, until: datetime, radius_m: float) -> dict[int, int]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
 
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from planner.load import CellData, Period, SiteInfo, default_period, load_cells, load_site_rules, load_sites, load_tips
+from planner.load import (CellData, Period, SiteInfo, default_period, load_cells, load_site_rules, load_sites, load_tips,
+                          previous_cells)
 from planner.quality import describe
 from planner.scoring import Cells, Ranking, ScoreRow, ScoreWeights, rank_cells
 from planner.settings import PlannerSettings
@@ -88,9 +89,17 @@ def current_limit_mask(cells: CellData) -> NDArray[np.bool_]:
     last: dict[int, int] = {}
     for s in sorted(cells.spans, key=lambda s: s.start):
         last[s.site_id] = s.limit_kmh
-    site, lim = cells["site_id"], cells["limit_kmh"]
-    want = np.array([last.get(int(s), -1) for s in site], dtype=np.int64) if len(site) else np.zeros(0, np.int64)
-    return lim == want
+    return cells["limit_kmh"] == _per_site(cells["site_id"], last, -1)
+
+
+def _per_site(site: NDArray, values: dict[int, int | bool], default: int | bool) -> NDArray:
+    """values[site] for each element of ``site`` (``default`` for sites not in ``values``)."""
+    ids = np.array(sorted(values), dtype=np.int64)
+    vals = np.array([values[int(i)] for i in ids] + [default])
+    if not len(ids):
+        return np.full(len(site), default)
+    j = np.clip(np.searchsorted(ids, site), 0, len(ids) - 1)
+    return np.where(ids[j] == site, vals[j], vals[-1])
 
 
 def _key(c: CellData) -> NDArray[np.int64]:
@@ -117,8 +126,8 @@ def build_cells(current: CellData, previous: CellData | None, sites: dict[int, S
         hit = (pk[j] == k) & (p_lim[j] == current["limit_kmh"])
         prev = np.where(hit, p_share[j], np.nan)
     site = current["site_id"]
-    school = np.array([sites[int(s)].school for s in site], dtype=bool)
-    n_tips = np.array([tips.get(int(s), 0) for s in site], dtype=np.int64)
+    school = _per_site(site, {i: s.school for i, s in sites.items()}, False).astype(bool)
+    n_tips = _per_site(site, tips, 0).astype(np.int64)
     return Cells(
         site_id=site, direction=current["direction"], hour_of_week=current["hour_of_week"], n=current["n"],
         over_threshold=current["over_threshold"], over_limit=current["over_limit"],
@@ -130,15 +139,23 @@ def build_cells(current: CellData, previous: CellData | None, sites: dict[int, S
 
 def rank_sites(ranking: Ranking, sites: dict[int, SiteInfo], tips: dict[int, int]) -> list[SiteRank]:
     """Sites ordered pinned first, then by their best cell's total (ties: top-3 sum, id)."""
-    rows = ranking.rows()
-    by_site: dict[int, list[ScoreRow]] = {}
-    for r in rows:  # rows are sorted best first
-        by_site.setdefault(r.site_id, []).append(r)
+    c = ranking.columns
+    site = c["site_id"]
+    if not len(site):
+        return []
+    # rows are sorted best first: a site's first row is its best, its first three its top 3
+    ids, first, inv, count = np.unique(site, return_index=True, return_inverse=True, return_counts=True)
+    grouped = np.argsort(inv, kind="stable")
+    place = np.empty(len(site), dtype=np.int64)
+    place[grouped] = np.arange(len(site)) - np.repeat(np.cumsum(count) - count, count)
+    top3 = np.bincount(inv, weights=np.where(place < 3, c["total"], 0.0), minlength=len(ids))
+    vehicles = np.bincount(inv, weights=c["n"], minlength=len(ids))
+    names = [f.name for f in fields(ScoreRow)]
     out = []
-    for sid, rs in by_site.items():
-        out.append(SiteRank(sid, sites[sid].name if sid in sites else str(sid), rs[0].total,
-                            float(sum(r.total for r in rs[:3])), len(rs), int(sum(r.n for r in rs)),
-                            tips.get(sid, 0), rs[0].pinned, rs[0]))
+    for k, sid in enumerate(ids.tolist()):
+        best = ScoreRow(*(c[name][first[k]].item() for name in names))
+        out.append(SiteRank(sid, sites[sid].name if sid in sites else str(sid), best.total, float(top3[k]),
+                            int(count[k]), int(vehicles[k]), tips.get(sid, 0), best.pinned, best))
     out.sort(key=lambda s: (not s.pinned, -s.best_total, -s.top3_total, s.site_id))
     return out
 
@@ -162,10 +179,9 @@ def rank(
     t0 = time.perf_counter()
     period = period or default_period(conn, planner.period_weeks)
     sites = load_sites(conn)
-    cur = load_cells(conn, period, planner, over_kmh=over_kmh, sites=sites)
-    t1 = time.perf_counter()
+    cur = load_cells(conn, period, planner, over_kmh=over_kmh, sites=sites, with_previous=True)
     prev_period = period.previous()
-    prev = load_cells(conn, prev_period, planner, over_kmh=over_kmh, sites=sites)
+    prev = previous_cells(cur)
     t2 = time.perf_counter()
     tips = load_tips(conn, period.end - timedelta(days=planner.tips_days), period.end, planner.tip_radius_m)
     rules = load_site_rules(conn) if stored_rules else {"pin": [], "exclude": []}
@@ -177,6 +193,5 @@ def rank(
     ranking = rank_cells(cells, weights or planner.weights.score_weights(), pinned, excluded)
     site_ranks = rank_sites(ranking, sites, tips)
     t3 = time.perf_counter()
-    timings = {"load_current": 1000 * (t1 - t0), "load_previous": 1000 * (t2 - t1), "score": 1000 * (t3 - t2),
-               "total": 1000 * (t3 - t0)}
+    timings = {"load": 1000 * (t2 - t0), "score": 1000 * (t3 - t2), "total": 1000 * (t3 - t0)}
     return RankResult(period, prev_period, ranking, tuple(site_ranks), sites, tips, pinned, excluded, cur, timings)

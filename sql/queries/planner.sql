@@ -30,39 +30,54 @@ WHERE d.valid_from < %(end)s AND (d.valid_to IS NULL OR d.valid_to > %(start)s)
 GROUP BY d.site_id
 
 -- name: planner_cells
--- Rollups aggregated to site × direction × display × limit × local hour-of-week, with the
--- exceedance counts computed from each hour's histogram by subscript (km/h) ranges, so no arrays
--- leave the server. One parameter row per (site, limit span [lo, hi)) gives the cuts:
--- over limit = Σ bins b >= cut_l; over threshold = Σ b > thr_fl + thr_w · bin thr_fl;
--- excess = Σ over b >= cut_l of count · (b + half − limit).
-WITH p AS (
-    SELECT *
-    FROM unnest(%(site_id)s::int[], %(lo)s::timestamptz[], %(hi)s::timestamptz[], %(limit_kmh)s::int[],
-                %(cut_l)s::int[], %(half)s::float8[], %(thr_fl)s::int[], %(thr_w)s::float8[], %(tz)s::text[])
-         AS p(site_id, lo, hi, limit_kmh, cut_l, half, thr_fl, thr_w, tz)
+-- Rollups of [start, end) aggregated to site × direction × display × limit × local hour-of-week,
+-- with vehicles and vehicles over the threshold in [prev_start, start) beside them (the trend), in
+-- one pass. Exceedance comes from each row's tails (migration 0003: a few subscripts a row, no
+-- arrays leave the server); the cuts come in arrays by period (0 previous, 1 current), site id
+-- and limit. With L the row's limit: over limit = tail[L + cut_add]; excess = tail2[L + cut_add]
+-- + excess_k · tail[L + cut_add]; over threshold = tail[thr_fl + 1] + thr_w · (tail[thr_fl] −
+-- tail[thr_fl + 1]) with thr_fl, thr_w at [period][site][L]. cut_add is -1000 for a site left out.
+-- Distinct local weeks are counted as bits set from week0[site] (no_weeks: a zero bit string
+-- long enough for the period). Only cells with rows in [start, end) are returned.
+WITH c AS (
+    SELECT %(cut_add)s::int[] AS cut_add, %(excess_k)s::float8[] AS excess_k, %(thr_fl)s::int[] AS thr_fl,
+           %(thr_w)s::float8[] AS thr_w, %(week0)s::int[] AS week0, %(no_weeks)s::bit varying AS no_weeks
+), x AS (
+    SELECT r.site_id, r.direction, r.display, r.limit_kmh, r.local_how, r.n, r.sum_kmh, r.sumsq_kmh, r.local_week,
+           r.tail, r.tail2, r.limit_kmh + c.cut_add[k.k][r.site_id] AS cut, c.thr_fl[k.k][r.site_id][r.limit_kmh] AS thr,
+           c.thr_w[k.k][r.site_id][r.limit_kmh] AS thr_w, c.excess_k[k.k][r.site_id] AS excess_k, k.k, c.week0, c.no_weeks
+    FROM rollup_hourly r
+    CROSS JOIN c
+    CROSS JOIN LATERAL (SELECT (r.hour >= %(start)s)::int AS k) k
+    WHERE r.hour >= %(prev_start)s AND r.hour < %(end)s AND r.limit_kmh IS NOT NULL
+      AND c.cut_add[k.k][r.site_id] > -1000
 )
-SELECT r.site_id, r.direction, r.display, p.limit_kmh,
-       (extract(isodow FROM r.hour AT TIME ZONE p.tz)::int - 1) * 24
-           + extract(hour FROM r.hour AT TIME ZONE p.tz)::int AS hour_of_week,
-       sum(r.n)::bigint AS n,
-       sum(r.sum_kmh) AS sum_kmh,
-       sum(r.sumsq_kmh) AS sumsq_kmh,
-       sum(x.over_limit)::float8 AS over_limit,
-       sum(x.over_threshold)::float8 AS over_threshold,
-       sum(x.excess)::float8 AS excess_sum_kmh,
-       count(*) AS hours_with_data,
-       count(DISTINCT date_trunc('week', r.hour AT TIME ZONE p.tz)) AS weeks
-FROM p
-JOIN rollup_hourly r ON r.site_id = p.site_id AND r.hour >= p.lo AND r.hour < p.hi
-CROSS JOIN LATERAL (
-    SELECT coalesce(sum(u.c) FILTER (WHERE u.b >= p.cut_l), 0) AS over_limit,
-           coalesce(sum(u.c) FILTER (WHERE u.b > p.thr_fl), 0)
-               + coalesce(sum(u.c) FILTER (WHERE u.b = p.thr_fl), 0) * p.thr_w AS over_threshold,
-           coalesce(sum(u.c * (u.b + p.half - p.limit_kmh)) FILTER (WHERE u.b >= p.cut_l), 0) AS excess
-    FROM (SELECT t.c, greatest(least(p.cut_l, p.thr_fl), array_lower(r.hist, 1)) + t.i - 1 AS b
-          FROM unnest(r.hist[least(p.cut_l, p.thr_fl):]) WITH ORDINALITY AS t(c, i)) u
-) x
+SELECT site_id, direction, display, limit_kmh, local_how AS hour_of_week,
+       coalesce(sum(n) FILTER (WHERE k = 1), 0)::int8 AS n,
+       coalesce(sum(sum_kmh) FILTER (WHERE k = 1), 0) AS sum_kmh,
+       coalesce(sum(sumsq_kmh) FILTER (WHERE k = 1), 0) AS sumsq_kmh,
+       coalesce(sum(tail_at(tail, cut)) FILTER (WHERE k = 1), 0)::float8 AS over_limit,
+       coalesce(sum(tail_at(tail, thr + 1) + thr_w * (tail_at(tail, thr) - tail_at(tail, thr + 1)))
+                FILTER (WHERE k = 1), 0) AS over_threshold,
+       coalesce(sum(tail2_at(tail2, tail, cut)::float8 + excess_k * tail_at(tail, cut)) FILTER (WHERE k = 1), 0)
+           AS excess_sum_kmh,
+       count(*) FILTER (WHERE k = 1) AS hours_with_data,
+       coalesce(bit_count(bit_or(set_bit(no_weeks, local_week - week0[site_id], 1)) FILTER (WHERE k = 1)), 0) AS weeks,
+       coalesce(sum(n) FILTER (WHERE k = 0), 0)::int8 AS prev_n,
+       coalesce(sum(tail_at(tail, thr + 1) + thr_w * (tail_at(tail, thr) - tail_at(tail, thr + 1)))
+                FILTER (WHERE k = 0), 0) AS prev_over_threshold
+FROM x
 GROUP BY 1, 2, 3, 4, 5
+HAVING count(*) FILTER (WHERE k = 1) > 0
+
+-- name: planner_cells_settings_get
+-- work_mem, jit and enable_indexscan as they are now (to put them back after planner_cells).
+SELECT current_setting('work_mem'), current_setting('jit'), current_setting('enable_indexscan')
+
+-- name: planner_cells_settings_set
+-- work_mem, jit and enable_indexscan for the rest of the transaction (planner_cells sets and restores them).
+SELECT set_config('work_mem', %(work_mem)s, true), set_config('jit', %(jit)s, true),
+       set_config('enable_indexscan', %(enable_indexscan)s, true)
 
 -- name: planner_coverage_cells
 -- Hours the signs at each site measured (coverage minutes / 60; the fullest sign when two
