@@ -2,8 +2,9 @@
 
 The heavy lifting happens in SQL (``planner_cells``): hourly rollups are aggregated to
 site × direction × display × legal limit × local hour-of-week, and the exceedance counts are
-taken from each hour's histogram by km/h subscript ranges, so no histogram crosses the wire.
-The cuts follow planner.exceedance exactly (whole-km/h signs: "v > L" counts bins ≥ L + 1 and
+read from each hour's tails (rollup_hourly.tail/tail2, migration 0003: vehicles at or above a
+bin, and its running sum) with a few subscripts, so no histogram crosses the wire; the rows
+carry their local hour-of-week, local week and legal limit. The cuts follow planner.exceedance exactly (whole-km/h signs: "v > L" counts bins ≥ L + 1 and
 "v ≥ T" bins ≥ ceil T; 'exact' signs split the bin holding the level linearly), and a test
 checks the SQL against the pure numpy path.
 
@@ -339,7 +340,7 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
 
 def _fetch_cells(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, NDArray]:
     """planner_cells as columns, in key order (site, direction, display, limit, hour-of-week)."""
-    with conn.transaction():
+    with conn.transaction():  # a savepoint in the caller's transaction; a transaction if autocommit
         # Measured on 200 sites × 8 weeks: the planner's own choice (a sort spilled to disk, an
         # index scan fetching rows in hour order, JIT) takes ~1.5 s; one in-memory hash aggregate
         # over a bitmap heap scan, without JIT compilation, ~0.9 s. Set for this query only.
