@@ -1,4 +1,4 @@
-"""The one write path for vehicle passes: staging COPY → deduplicated insert → hourly rollups.
+"""The one write path for vehicle passes: COPY (deduplicated when needed) → hourly rollups.
 
 Everything that stores passes (serial collector, HTTP ingest, importers, demo data) calls
 ``write_passes``. Its statements run in the caller's transaction, which the caller commits (on
@@ -19,10 +19,13 @@ import psycopg
 from sql import QUERIES
 
 from .passes import VehiclePass, pass_key
+from .rollup import hourly_rollups
 
 MAX_SPEED_KMH = 300.0
 MAX_LENGTH_M = 40.0
 STAGING_TYPES = ["int4", "timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
+READINGS_TYPES = STAGING_TYPES[1:]
+ROLLUP_TYPES = ["int4", "int2", "int2", "timestamptz", "int4", "float8", "float8", "int4", "int4[]"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,10 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> Wri
     Returns counts: inserted (new), duplicates (already stored, or repeated in the batch) and
     rejected passes with the field, value and reason. Raises ``psycopg.OperationalError`` when
     the database is unreachable (nothing of the batch is then stored).
+
+    A batch of new passes (the common case) is copied straight into ``readings`` with its rollups
+    computed in the client; if any key is already stored, that attempt is rolled back to a
+    savepoint and the batch goes through a staging table that skips stored keys.
     """
     result = WriteResult(received=len(passes))
     if not passes:
@@ -152,19 +159,62 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> Wri
             sites = {r[0] for r in cur.execute(QUERIES["existing_sites"], {"ids": site_ids})}
             signs = {r[0] for r in cur.execute(QUERIES["existing_signs"], {"ids": sign_ids})}
             deployments = Deployments(cur.execute(QUERIES["deployments_of_signs"], {"ids": sign_ids}).fetchall())
-            cur.execute(QUERIES["staging_create"])
-            cur.execute(QUERIES["staging_clear"])
-            staged = 0
-            # rows are validated and keyed while COPY streams, so client and server work at once
-            with cur.copy(QUERIES["staging_copy"]) as copy:
-                copy.set_types(STAGING_TYPES)
-                for row in staging_rows(passes, deployments, sites, signs, result.rejected):
-                    copy.write_row(row)
-                    staged += 1
-            if staged:
-                inserted = cur.execute(QUERIES["staging_store"]).fetchone()[0]
-                result.inserted = inserted
-                result.duplicates = staged - inserted
-            cur.execute(QUERIES["staging_clear"])
+            cur.execute(QUERIES["rollup_staging_create"])
+            cur.execute(QUERIES["rollup_staging_clear"])
+
+            def rows() -> Iterator[tuple]:
+                result.rejected.clear()
+                return staging_rows(passes, deployments, sites, signs, result.rejected)
+
+            try:
+                with conn.transaction():  # savepoint: a stored key undoes only this attempt
+                    inserted = _copy_new(cur, rows())
+            except psycopg.errors.UniqueViolation:
+                inserted = None
+            if inserted is None:
+                staged, inserted = _copy_deduplicated(cur, rows())
+            else:
+                staged = inserted
+            if inserted:
+                cur.execute(QUERIES["rollup_merge"])
+            result.inserted = inserted
+            result.duplicates = staged - inserted
+            cur.execute(QUERIES["rollup_staging_clear"])
     result.rejected.sort(key=lambda r: r.index)
     return result
+
+
+def _copy_new(cur: psycopg.Cursor, rows: Iterator[tuple]) -> int:
+    """COPY the rows into readings and stage their rollups; raises UniqueViolation on a stored key."""
+    site, direction, display, epoch, speed = [], [], [], [], []
+    n = 0
+    with cur.copy(QUERIES["readings_copy"]) as copy:
+        copy.set_types(READINGS_TYPES)
+        for r in rows:
+            copy.write_row(r[1:])
+            site.append(r[3])
+            direction.append(r[4])
+            display.append(r[6])
+            epoch.append(r[1].timestamp())
+            speed.append(r[5])
+            n += 1
+    with cur.copy(QUERIES["rollup_staging_copy"]) as copy:
+        copy.set_types(ROLLUP_TYPES)
+        for row in hourly_rollups(site, direction, display, epoch, speed):
+            copy.write_row(row)
+    return n
+
+
+def _copy_deduplicated(cur: psycopg.Cursor, rows: Iterator[tuple]) -> tuple[int, int]:
+    """Stage the rows, insert those whose key is new, stage their rollups: (staged, inserted)."""
+    cur.execute(QUERIES["staging_create"])
+    cur.execute(QUERIES["staging_clear"])
+    staged = 0
+    with cur.copy(QUERIES["staging_copy"]) as copy:
+        copy.set_types(STAGING_TYPES)
+        for row in rows:
+            copy.write_row(row)
+            staged += 1
+    inserted = cur.execute(QUERIES["staging_store"]).fetchone()[0] if staged else 0
+    cur.execute(QUERIES["staging_clear"])
+    return staged, inserted

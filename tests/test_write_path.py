@@ -84,8 +84,12 @@ def test_rollups_equal_a_direct_computation_from_readings(db):
                     display=Display(int(rng.integers(0, 2))))
         for s in secs
     ]
-    for i in range(0, n, 700):  # several batches, hours spanning batch edges
-        write_passes(db, passes[i:i + 700])
+    half = n // 2
+    for i in range(0, half, 700):  # new passes only: the direct COPY path
+        write_passes(db, passes[i:min(i + 700, half)])
+    for i in range(half - 200, n, 500):  # each batch re-sends 200 stored passes: the deduplicating path
+        r = write_passes(db, passes[i:i + 700])
+        assert r.duplicates == min(200, n - i) and r.inserted == len(passes[i:i + 700]) - r.duplicates
     db.commit()
     rows = db.execute(
         "SELECT site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist, array_lower(hist, 1) FROM rollup_hourly"

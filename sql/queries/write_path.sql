@@ -33,9 +33,36 @@ SELECT id FROM signs WHERE id = ANY(%(ids)s::integer[])
 SELECT sign_id, valid_from, valid_to, site_id, display FROM deployments
 WHERE sign_id = ANY(%(ids)s::integer[]) ORDER BY sign_id, valid_from
 
+-- name: readings_copy
+-- Fast path: binary COPY of resolved, keyed passes straight into readings (fails as a whole on
+-- a key already stored; the caller then takes the deduplicating path).
+COPY readings (time, sign_id, site_id, direction, speed_kmh, display, length_m, idem_key) FROM STDIN (FORMAT BINARY)
+
+-- name: rollup_staging_create
+-- Per-session table of hourly rollup increments for one batch; emptied at each commit.
+CREATE TEMP TABLE IF NOT EXISTS staging_rollup (
+    site_id    integer NOT NULL,
+    direction  smallint NOT NULL,
+    display    smallint NOT NULL,
+    hour       timestamptz NOT NULL,
+    n          integer NOT NULL,
+    sum_kmh    double precision NOT NULL,
+    sumsq_kmh  double precision NOT NULL,
+    lo         integer NOT NULL,
+    counts     integer[] NOT NULL          -- counts[1] is bin lo
+) ON COMMIT DELETE ROWS
+
+-- name: rollup_staging_clear
+-- Empty the rollup increments (a batch inside a longer transaction).
+TRUNCATE staging_rollup
+
+-- name: rollup_staging_copy
+-- Binary COPY target for rollup increments computed in the client.
+COPY staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts) FROM STDIN (FORMAT BINARY)
+
 -- name: staging_store
--- Insert the staged (validated, resolved) passes that are new and add exactly those to the
--- hourly rollups; returns how many were new.
+-- Deduplicating path: insert the staged passes whose key is new and stage exactly those as
+-- rollup increments; returns how many were new.
 WITH ins AS (
     INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
     SELECT time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key
@@ -54,22 +81,25 @@ groups AS (
            min(bin) AS lo, max(bin) AS hi, array_agg(bin) AS bs, array_agg(c) AS cs
     FROM bins GROUP BY 1, 2, 3, 4
 ),
-agg AS (
-    -- dense histogram with subscripts lo..hi (set through the array's text form, which carries bounds)
-    SELECT site_id, direction, display, hour, n, s, ss,
-           (SELECT ('[' || g.lo || ':' || g.hi || ']=' || array_agg(coalesce(x.c, 0) ORDER BY k)::text)::integer[]
-            FROM generate_series(g.lo, g.hi) k LEFT JOIN unnest(g.bs, g.cs) x(b, c) ON x.b = k) AS hist
+staged AS (
+    INSERT INTO staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts)
+    SELECT site_id, direction, display, hour, n, s, ss, lo,
+           (SELECT array_agg(coalesce(x.c, 0) ORDER BY k)
+            FROM generate_series(g.lo, g.hi) k LEFT JOIN unnest(g.bs, g.cs) x(b, c) ON x.b = k)
     FROM groups g
-),
-up AS (
-    INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
-    SELECT site_id, direction, display, hour, n, s, ss, hist FROM agg
-    ON CONFLICT (site_id, direction, display, hour) DO UPDATE
-    SET n = r.n + excluded.n,
-        sum_kmh = r.sum_kmh + excluded.sum_kmh,
-        sumsq_kmh = r.sumsq_kmh + excluded.sumsq_kmh,
-        hist = hist_add(r.hist, excluded.hist)
-    RETURNING 1
+    RETURNING n
 )
-SELECT coalesce((SELECT sum(n) FROM agg), 0)::integer AS inserted,
-       (SELECT count(*) FROM up)::integer AS rollup_rows
+SELECT coalesce(sum(n), 0)::integer AS inserted FROM staged
+
+-- name: rollup_merge
+-- Add the staged increments to rollup_hourly (histogram subscripts set from lo through the
+-- array's text form, which carries bounds).
+INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
+SELECT site_id, direction, display, hour, n, sum_kmh, sumsq_kmh,
+       ('[' || lo || ':' || (lo + cardinality(counts) - 1) || ']=' || counts::text)::integer[]
+FROM staging_rollup
+ON CONFLICT (site_id, direction, display, hour) DO UPDATE
+SET n = r.n + excluded.n,
+    sum_kmh = r.sum_kmh + excluded.sum_kmh,
+    sumsq_kmh = r.sumsq_kmh + excluded.sumsq_kmh,
+    hist = hist_add(r.hist, excluded.hist)
