@@ -63,7 +63,13 @@ def write_binned(conn: psycopg.Connection, bins: Sequence[BinnedCount], *, rollu
                 for i, b in enumerate(bins):
                     copy.write_row((i, b.site_id, b.sign_id, b.direction, b.display, b.period_start, b.period_end,
                                     b.speed_lo, b.speed_hi, b.count, b.source, b.source_key))
-            query = "imp_binned_store_with_rollup" if rollup else "imp_binned_store"
-            inserted, vehicles, *_ = cur.execute(QUERIES[query]).fetchone()
+            if rollup:  # new bins become rollup increments, merged by the write path's statement
+                cur.execute(QUERIES["rollup_staging_create"])
+                cur.execute(QUERIES["rollup_staging_clear"])
+                inserted, vehicles, _ = cur.execute(QUERIES["imp_binned_store_with_rollup"]).fetchone()
+                cur.execute(QUERIES["rollup_merge"])
+                cur.execute(QUERIES["rollup_staging_clear"])
+            else:
+                inserted, vehicles = cur.execute(QUERIES["imp_binned_store"]).fetchone()
             cur.execute(QUERIES["imp_binned_staging_clear"])
     return BinnedWrite(len(bins), inserted, int(vehicles))

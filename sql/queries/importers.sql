@@ -147,8 +147,9 @@ WITH ins AS (
 SELECT count(*)::integer AS rows, coalesce(sum(count), 0)::bigint AS vehicles FROM ins
 
 -- name: imp_binned_store_with_rollup
--- Insert the staged 1 km/h bins not stored before and add exactly those to the hourly rollups
--- (hour of the bin's start); returns how many rows and vehicles were new.
+-- Insert the staged 1 km/h bins not stored before and stage exactly those as rollup increments
+-- (hour of the bin's start) for the write path's rollup_merge; returns how many rows and
+-- vehicles were new.
 WITH ins AS (
     INSERT INTO binned_counts (site_id, sign_id, direction, display, period_start, period_end,
                                speed_lo, speed_hi, count, source, source_key)
@@ -164,24 +165,22 @@ bins AS (
            sum(count * speed_lo::float8) AS s, sum(count * speed_lo::float8 * speed_lo::float8) AS ss
     FROM ins WHERE count > 0 GROUP BY 1, 2, 3, 4, 5
 ),
-agg AS (
+groups AS (
     SELECT site_id, direction, display, hour, sum(c)::integer AS n, sum(s) AS s, sum(ss) AS ss,
-           hist_build(bin, c ORDER BY bin) AS hist
+           min(bin) AS lo, max(bin) AS hi, array_agg(bin) AS bs, array_agg(c) AS cs
     FROM bins GROUP BY 1, 2, 3, 4
 ),
-up AS (
-    INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
-    SELECT site_id, direction, display, hour, n, s, ss, hist FROM agg
-    ON CONFLICT (site_id, direction, display, hour) DO UPDATE
-    SET n = r.n + excluded.n,
-        sum_kmh = r.sum_kmh + excluded.sum_kmh,
-        sumsq_kmh = r.sumsq_kmh + excluded.sumsq_kmh,
-        hist = hist_add(r.hist, excluded.hist)
+staged AS (
+    INSERT INTO staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts)
+    SELECT site_id, direction, display, hour, n, s, ss, lo,
+           (SELECT array_agg(coalesce(x.c, 0) ORDER BY k)
+            FROM generate_series(g.lo, g.hi) k LEFT JOIN unnest(g.bs, g.cs) x(b, c) ON x.b = k)
+    FROM groups g
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::integer AS rows,
        coalesce((SELECT sum(count) FROM ins), 0)::bigint AS vehicles,
-       (SELECT count(*) FROM up)::integer AS rollup_rows
+       (SELECT count(*) FROM staged)::integer AS rollup_rows
 
 -- name: imp_audit
 -- One audit-log row for an import, with its summary as detail.
