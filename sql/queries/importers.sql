@@ -147,14 +147,14 @@ WITH ins AS (
 SELECT count(*)::integer AS rows, coalesce(sum(count), 0)::bigint AS vehicles FROM ins
 
 -- name: imp_binned_store_with_rollup
--- Insert the staged 1 km/h bins not stored before and stage exactly those as rollup increments
--- (hour of the bin's start) for the write path's rollup_merge; returns how many rows and
--- vehicles were new.
+-- Insert the staged 1 km/h bins not stored before (marked in_rollups) and stage exactly those
+-- as rollup increments (hour of the bin's start) for the write path's rollup_merge; returns how
+-- many rows and vehicles were new.
 WITH ins AS (
     INSERT INTO binned_counts (site_id, sign_id, direction, display, period_start, period_end,
-                               speed_lo, speed_hi, count, source, source_key)
+                               speed_lo, speed_hi, count, source, source_key, in_rollups)
     SELECT site_id, sign_id, direction, display, period_start, period_end,
-           speed_lo, speed_hi, count, source, source_key
+           speed_lo, speed_hi, count, source, source_key, true
     FROM staging_binned ORDER BY ord
     ON CONFLICT (source, source_key) DO NOTHING
     RETURNING site_id, direction, display, period_start, speed_lo, count

@@ -44,14 +44,26 @@ CREATE TEMP TABLE IF NOT EXISTS rollup_fresh (
 TRUNCATE rollup_fresh
 
 -- name: jobs_rollup_fresh_fill
--- Recompute hourly rollups from readings in [start, end) exactly as the write path builds them.
+-- Recompute hourly rollups in [start, end) exactly as the writers build them: from readings, plus
+-- the binned counts that were added to the rollups (by the hour of their start).
 INSERT INTO rollup_fresh (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
-WITH bins AS (
+WITH parts AS (
     SELECT site_id, direction, display, time_bucket('1 hour', time) AS hour,
            floor(speed_kmh)::integer AS bin, count(*)::integer AS c,
            sum(speed_kmh::float8) AS s, sum(speed_kmh::float8 * speed_kmh::float8) AS ss
     FROM readings WHERE time >= %(start)s AND time < %(end)s
     GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT site_id, direction, display, time_bucket('1 hour', period_start) AS hour,
+           floor(speed_lo)::integer AS bin, sum(count)::integer AS c,
+           sum(count * speed_lo::float8) AS s, sum(count * speed_lo::float8 * speed_lo::float8) AS ss
+    FROM binned_counts
+    WHERE in_rollups AND count > 0 AND period_start >= %(start)s AND period_start < %(end)s
+    GROUP BY 1, 2, 3, 4, 5
+),
+bins AS (
+    SELECT site_id, direction, display, hour, bin, sum(c)::integer AS c, sum(s) AS s, sum(ss) AS ss
+    FROM parts GROUP BY 1, 2, 3, 4, 5
 ),
 groups AS (
     SELECT site_id, direction, display, hour, sum(c)::integer AS n, sum(s) AS s, sum(ss) AS ss,
