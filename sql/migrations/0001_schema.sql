@@ -145,23 +145,20 @@ END $$;
 
 CREATE AGGREGATE hist_sum(integer[]) (SFUNC = hist_add, STYPE = integer[], PARALLEL = SAFE);
 
--- Build a histogram from (bin, count) pairs: hist_build(bin, count). Gaps become 0.
-CREATE FUNCTION hist_put(h integer[], bin integer, cnt integer) RETURNS integer[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-    IF h IS NULL THEN
-        RETURN array_fill(cnt, ARRAY[1], ARRAY[bin]);
-    END IF;
-    h[bin] := coalesce(h[bin], 0) + cnt;     -- extends the array (with NULLs) when needed
-    RETURN h;
-END $$;
+-- Dense counts from parallel (bin, count) arrays: element 1 is the lowest bin, gaps are 0.
+CREATE FUNCTION hist_dense(bins integer[], counts integer[]) RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(coalesce(x.c, 0) ORDER BY k)
+    FROM (SELECT min(b) AS lo, max(b) AS hi FROM unnest(bins) b) m,
+         generate_series(m.lo, m.hi) k
+         LEFT JOIN unnest(bins, counts) x(b, c) ON x.b = k
+$$;
 
-CREATE FUNCTION hist_zero_gaps(h integer[]) RETURNS integer[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT array_replace(h, NULL, 0) $$;
-
-CREATE AGGREGATE hist_build(integer, integer) (
-    SFUNC = hist_put, STYPE = integer[], FINALFUNC = hist_zero_gaps, PARALLEL = SAFE
-);
+-- The same values with subscripts from lo (set through the array's text form, which carries bounds).
+CREATE FUNCTION hist_at(dense integer[], lo integer) RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ('[' || lo || ':' || (lo + cardinality(dense) - 1) || ']=' || dense::text)::integer[]
+$$;
 
 -- Hourly rollups, maintained by the write path in the same transaction as the readings.
 -- `hour` is the UTC hour start; local hour-of-week is derived with the site's time zone.

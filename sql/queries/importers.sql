@@ -167,14 +167,13 @@ bins AS (
 ),
 groups AS (
     SELECT site_id, direction, display, hour, sum(c)::integer AS n, sum(s) AS s, sum(ss) AS ss,
-           min(bin) AS lo, max(bin) AS hi, array_agg(bin) AS bs, array_agg(c) AS cs
+           min(bin) AS lo, array_agg(bin) AS bs, array_agg(c) AS cs
     FROM bins GROUP BY 1, 2, 3, 4
 ),
 staged AS (
     INSERT INTO staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts)
     SELECT site_id, direction, display, hour, n, s, ss, lo,
-           (SELECT array_agg(coalesce(x.c, 0) ORDER BY k)
-            FROM generate_series(g.lo, g.hi) k LEFT JOIN unnest(g.bs, g.cs) x(b, c) ON x.b = k)
+           hist_dense(g.bs, g.cs)
     FROM groups g
     RETURNING 1
 )

@@ -78,25 +78,22 @@ bins AS (
 ),
 groups AS (
     SELECT site_id, direction, display, hour, sum(c)::integer AS n, sum(s) AS s, sum(ss) AS ss,
-           min(bin) AS lo, max(bin) AS hi, array_agg(bin) AS bs, array_agg(c) AS cs
+           min(bin) AS lo, array_agg(bin) AS bs, array_agg(c) AS cs
     FROM bins GROUP BY 1, 2, 3, 4
 ),
 staged AS (
     INSERT INTO staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts)
     SELECT site_id, direction, display, hour, n, s, ss, lo,
-           (SELECT array_agg(coalesce(x.c, 0) ORDER BY k)
-            FROM generate_series(g.lo, g.hi) k LEFT JOIN unnest(g.bs, g.cs) x(b, c) ON x.b = k)
+           hist_dense(g.bs, g.cs)
     FROM groups g
     RETURNING n
 )
 SELECT coalesce(sum(n), 0)::integer AS inserted FROM staged
 
 -- name: rollup_merge
--- Add the staged increments to rollup_hourly (histogram subscripts set from lo through the
--- array's text form, which carries bounds).
+-- Add the staged increments to rollup_hourly (histogram subscripts from lo).
 INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
-SELECT site_id, direction, display, hour, n, sum_kmh, sumsq_kmh,
-       ('[' || lo || ':' || (lo + cardinality(counts) - 1) || ']=' || counts::text)::integer[]
+SELECT site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist_at(counts, lo)
 FROM staging_rollup
 ON CONFLICT (site_id, direction, display, hour) DO UPDATE
 SET n = r.n + excluded.n,
