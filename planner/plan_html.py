@@ -17,6 +17,7 @@ REASONS = {"score": ("poäng", "score"), "complaints": ("medborgarklagomål", "c
 WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 
 _CSS = """
+@page { size: A4; margin: 12mm; }
 body { font-family: system-ui, sans-serif; margin: 2em; color: #111; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 .en { color: #555; font-weight: normal; }
@@ -26,7 +27,8 @@ th { background: #eee; }
 td.num { text-align: right; }
 .unmet { margin-top: 1.5em; }
 footer { margin-top: 2em; font-size: 0.85em; color: #555; }
-@media print { body { margin: 1cm; } th { background: #ddd !important; } }
+tr { break-inside: avoid; }
+@media print { body { margin: 0; } th { background: #ddd !important; print-color-adjust: exact; } }
 """
 
 

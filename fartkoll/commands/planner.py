@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--ics", help="write the plan as iCalendar to this file")
     pl.add_argument("--csv", help="write the plan as CSV to this file")
     pl.add_argument("--html", help="write a printable HTML page of the plan to this file")
+    pl.add_argument("--pdf", help="write the same printable page as an A4 PDF to this file (needs chromium)")
     pl.add_argument("--actor", help="who makes the plan (default: the login name)")
 
     pn = ps.add_parser("pins", help="standing pins and excludes of sites")
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from planner.controls import ControlError
     from planner.load import LoadError
     from planner.planning import PlanError
+    from planner.report.pdf import PdfError
 
     from ..db import connect
 
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             code = _dispatch(args, settings, conn)
             conn.commit()
             return code
-        except (LoadError, PlanError, ControlError) as e:
+        except (LoadError, PlanError, ControlError, PdfError) as e:
             conn.rollback()
             print(f"fartkoll planner {args.planner_cmd}: {e}", file=sys.stderr)
             return 2
@@ -175,7 +177,10 @@ def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
     from planner.calendar_export import to_csv, to_icalendar
     from planner.plan_html import plan_html
     from planner.planning import PlanError, make_plan, next_monday, read_slots
+    from planner.report.pdf import find_chromium, html_to_pdf
 
+    # no Chromium, no plan: fail before one is drawn and stored
+    chromium = find_chromium() if args.pdf else None
     tz = settings.default_time_zone
     if args.slots:
         slots = read_slots(args.slots)
@@ -195,16 +200,18 @@ def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
               f"{out.site_names.get(c.site_id, c.site_id)} dir {c.direction} ({c.reason}, score {c.weight:.1f})")
     for u in out.plan.unmet:
         print(f"  not met: {u}")
+    page = plan_html(controls, plan_id=out.plan_id, created_at=out.created_at, created_by=actor,
+                     site_names=out.site_names, data_from=out.ranking.period.start,
+                     data_to=out.ranking.period.end, seed=seed, unmet=out.plan.unmet)
+    if args.pdf:  # first: if Chromium fails, the plan is rolled back before any other file names it
+        html_to_pdf(page, args.pdf, chromium=chromium)
     if args.ics:
         Path(args.ics).write_text(to_icalendar(controls, out.created_at, site_names=out.site_names, sites=out.sites,
                                                use_tzid=True, tz=tz), encoding="utf-8", newline="")
     if args.csv:
         Path(args.csv).write_text(to_csv(controls, out.site_names), encoding="utf-8", newline="")
     if args.html:
-        Path(args.html).write_text(plan_html(controls, plan_id=out.plan_id, created_at=out.created_at,
-                                             created_by=actor, site_names=out.site_names,
-                                             data_from=out.ranking.period.start, data_to=out.ranking.period.end,
-                                             seed=seed, unmet=out.plan.unmet), encoding="utf-8")
+        Path(args.html).write_text(page, encoding="utf-8")
     return 0
 
 
