@@ -14,6 +14,7 @@ Functions take a connection and never commit. Times are aware UTC datetimes; a p
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
+from planner.cellcache import load_state, local_week_how, read_totals, repeated_hour, split_key
+from planner.cellweeks import HOURS, difference
 from planner.hourofweek import HOURS_PER_WEEK, local_cells
 from planner.quality import Quality
 from planner.settings import PlannerSettings
@@ -218,13 +221,14 @@ def _span_params(spans: list[LimitSpan], sites: dict[int, SiteInfo]) -> dict[str
 
 
 def _cell_params(spans: list[LimitSpan], previous: list[LimitSpan], sites: dict[int, SiteInfo],
-                 period: Period, prev_start: datetime) -> dict[str, object]:
+                 period: Period, prev_start: datetime, from_hour: dict[int, datetime] | None = None) -> dict[str, object]:
     """planner_cells' parameters: arrays by period (0 previous, 1 current), site id and limit.
 
     A site's spans in a period share the rounding (the period's signs), so its limit cut is the
     row's limit plus ``cut_add``; the threshold depends on the limit (and the police area), so
     ``thr_fl`` and ``thr_w`` have a limit dimension. Unused entries hold numbers, not NULLs, so
-    subscripts stay O(1).
+    subscripts stay O(1). ``from_hour[site]``: sum only that site's rollups from this hour on
+    (the earlier ones come from the running totals).
     """
     both = spans + previous
     top = max((s.site_id for s in both), default=1)
@@ -243,16 +247,19 @@ def _cell_params(spans: list[LimitSpan], previous: list[LimitSpan], sites: dict[
         week0[s.site_id - 1] = local_week(period.start - timedelta(days=1), sites[s.site_id].time_zone)
     weeks = (period.end - period.start) // timedelta(weeks=1) + 3  # a day's margin each side
     bounds = [(0, 1), (1, top), (lo, hi)]
+    from_hour = from_hour or {}
+    starts = [max(prev_start, from_hour.get(i, prev_start)) for i in range(1, top + 1)]
+    used = [starts[s.site_id - 1] for s in both]
     return dict(cut_add=_with_bounds(cut_add, bounds[:2]), excess_k=_with_bounds(excess_k, bounds[:2]),
                 thr_fl=_with_bounds(thr_fl, bounds), thr_w=_with_bounds(thr_w, bounds), week0=week0,
-                no_weeks="0" * weeks, prev_start=prev_start, start=period.start, end=period.end)
+                no_weeks="0" * weeks, from_hour=starts, scan_from=min(used, default=period.end),
+                start=period.start, end=period.end)
 
 
 def _with_bounds(values: list, bounds: list[tuple[int, int]]) -> str:
     """A nested list's array text form with explicit subscripts, e.g. [0:1][1:200]={{…},{…}}."""
-    def body(v: object) -> str:
-        return "{" + ",".join(body(x) for x in v) + "}" if isinstance(v, list) else repr(v)
-    return "".join(f"[{a}:{b}]" for a, b in bounds) + "=" + body(values)
+    body = json.dumps(values, separators=(",", ":")).replace("[", "{").replace("]", "}")
+    return "".join(f"[{a}:{b}]" for a, b in bounds) + "=" + body
 
 
 def local_week(t: datetime, tz: str) -> int:
@@ -268,8 +275,12 @@ def calendar_hours(period: Period, tz: str) -> NDArray[np.float64]:
 
 
 def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSettings, *, over_kmh: float = 6.0,
-               sites: dict[int, SiteInfo] | None = None, with_previous: bool = False) -> CellData:
+               sites: dict[int, SiteInfo] | None = None, with_previous: bool = False,
+               use_cache: bool = True) -> CellData:
     """Ranking cells for the period (all sites with data), with coverage and quality bits.
+
+    Sums come from the running totals of cell_weeks up to each site's through_hour and from the
+    hourly rollups after it (``use_cache=False``: all from the rollups; the same result).
 
     ``with_previous``: the same pass over the rollups also counts the previous period of equal
     length in the same cells (columns ``prev_n``, ``prev_over_threshold``; see previous_cells).
@@ -279,8 +290,14 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
     before = period.previous()
     previous = load_spans(conn, before, sites, planner, over_kmh) if with_previous else []
     params = _span_params(spans, sites)
-    cols = _fetch_cells(conn, _cell_params(spans, previous, sites, period,
-                                           before.start if with_previous else period.start))
+    prev_start = before.start if with_previous else period.start
+    through = cached_through(conn, spans + previous, sites, (prev_start, period.start, period.end), planner,
+                             over_kmh) if use_cache else {}
+    cell_params = _cell_params(spans, previous, sites, period, prev_start, through)
+    cols = _fetch_cells(conn, cell_params) if cell_params["scan_from"] < period.end else _no_cells()
+    if through:
+        cols = _merge_cells(cols, _cached_cells(conn, through, spans, previous, sites,
+                                                (prev_start, period.start, period.end)))
     if not with_previous:
         del cols["prev_n"], cols["prev_over_threshold"]
     m = len(cols["n"])
@@ -338,6 +355,10 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
     return CellData(period, cols, tuple(spans), tuple(previous) if with_previous else None)
 
 
+def _no_cells() -> dict[str, NDArray]:
+    return {name: np.zeros(0, dtype=np.int64 if name in _INTEGER_COLUMNS else np.float64) for name in _QUERY_COLUMNS}
+
+
 def _fetch_cells(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, NDArray]:
     """planner_cells as columns, in key order (site, direction, display, limit, hour-of-week)."""
     with conn.transaction():  # a savepoint in the caller's transaction; a transaction if autocommit
@@ -356,6 +377,99 @@ def _fetch_cells(conn: psycopg.Connection, params: dict[str, object]) -> dict[st
     table = table[np.lexsort(table[:, 4::-1].T)]
     return {name: table[:, i].astype(np.int64) if name in _INTEGER_COLUMNS else table[:, i].copy()
             for i, name in enumerate(_QUERY_COLUMNS)}
+
+
+def cached_through(conn: psycopg.Connection, spans: list[LimitSpan], sites: dict[int, SiteInfo],
+                   boundaries: tuple[datetime, ...], planner: PlannerSettings, over_kmh: float) -> dict[int, datetime]:
+    """Per site, the hour up to which its running totals (cell_weeks) serve this load.
+
+    A site counts when its totals were built with the thresholds its spans use. The hour is the
+    site's through_hour, moved back so that no boundary falls between the two hours of a night
+    the clocks go back (the totals cannot split those); a site whose hour is not after the first
+    boundary is left to the rollups.
+    """
+    state = load_state(conn)
+    needed: dict[int, dict[int, int]] = defaultdict(dict)
+    for s in spans:
+        needed[s.site_id][s.limit_kmh] = int(s.cuts()["thr_fl"])
+    out = {}
+    for site_id, limits in needed.items():
+        st = state.get(site_id)
+        if st is None or st.through_hour is None or any(st.thresholds.get(k) != v for k, v in limits.items()):
+            continue
+        tz, t = sites[site_id].time_zone, st.through_hour
+        for b in boundaries:
+            if b <= t and repeated_hour(b, tz):
+                t = b - HOUR
+        if repeated_hour(t, tz):
+            t -= HOUR
+        if t > boundaries[0]:
+            out[site_id] = t
+    return out
+
+
+def _cached_cells(conn: psycopg.Connection, through: dict[int, datetime], spans: list[LimitSpan],
+                  previous: list[LimitSpan], sites: dict[int, SiteInfo],
+                  boundaries: tuple[datetime, datetime, datetime]) -> dict[str, NDArray]:
+    """planner_cells' columns from the running totals: [min(b, T), min(b', T)) per site."""
+    cuts = {k: [(site_id, *local_week_how(min(b, t), sites[site_id].time_zone)) for site_id, t in through.items()]
+            for k, b in enumerate(boundaries)}
+    tot = read_totals(conn, cuts)
+    series = np.unique(np.concatenate([tot[k].series for k in tot]))
+    p0, p1, p2 = (tot[k].lookup(series) for k in range(3))
+    cur, prev = difference(p2, p1), difference(p1, p0)
+    site, limit, direction, display = split_key(series)
+
+    def derived(d: dict[str, NDArray], group: list[LimitSpan]) -> tuple[NDArray, ...]:
+        """over limit, over threshold, excess per cell (series × 168) under the period's cuts."""
+        by = {(s.site_id, s.limit_kmh): s.cuts() for s in group}
+        m = len(series)
+        inside = np.zeros(m, dtype=bool)
+        cut_l1, excess_k, thr_w = np.zeros(m, dtype=bool), np.zeros(m), np.zeros(m)
+        for i in range(m):
+            c = by.get((int(site[i]), int(limit[i])))
+            if c is not None:
+                inside[i] = True
+                cut_l1[i] = c["cut_l"] == limit[i] + 1
+                excess_k[i], thr_w[i] = c["excess_k"], c["thr_w"]
+        t = np.where(cut_l1[:, None], d["t1"], d["t0"]).astype(np.float64)
+        e = np.where(cut_l1[:, None], d["e1"], d["e0"]).astype(np.float64) + excess_k[:, None] * t
+        thr = d["tb"] + thr_w[:, None] * (d["ta"] - d["tb"])
+        return inside, t, thr, e
+
+    in_cur, over_limit, over_thr, excess = derived(cur, spans)
+    in_prev, _, prev_thr, _ = derived(prev, previous)
+    rows = np.where(in_cur[:, None], cur["rows"], 0)
+    prev_n = np.where(in_prev[:, None], prev["n"], 0)
+    keep = ((rows > 0) | (prev_n > 0)).reshape(-1)
+    z = in_cur[:, None]
+    cols = {
+        "site_id": np.repeat(site, HOURS), "direction": np.repeat(direction, HOURS),
+        "display": np.repeat(display, HOURS), "limit_kmh": np.repeat(limit, HOURS),
+        "hour_of_week": np.tile(np.arange(HOURS), len(series)),
+        "n": np.where(z, cur["n"], 0), "sum_kmh": np.where(z, cur["sum"], 0.0),
+        "sumsq_kmh": np.where(z, cur["sumsq"], 0.0), "over_limit": np.where(z, over_limit, 0.0),
+        "over_threshold": np.where(z, over_thr, 0.0), "excess_sum_kmh": np.where(z, excess, 0.0),
+        "hours_with_data": rows, "weeks": np.where(z, cur["weeks"], 0),
+        "prev_n": prev_n, "prev_over_threshold": np.where(in_prev[:, None], prev_thr, 0.0),
+    }
+    return {k: np.asarray(v).reshape(-1)[keep] for k, v in cols.items()}
+
+
+def _merge_cells(a: dict[str, NDArray], b: dict[str, NDArray]) -> dict[str, NDArray]:
+    """Cells of two sources summed per key, in key order, keeping cells with rows in the period."""
+    keys = ("site_id", "direction", "display", "limit_kmh", "hour_of_week")
+    both = {k: np.concatenate([a[k], b[k].astype(a[k].dtype)]) for k in a}
+    if not len(both["n"]):
+        return both
+    order = np.lexsort([both[k] for k in reversed(keys)])
+    both = {k: v[order] for k, v in both.items()}
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = np.any([both[k][1:] != both[k][:-1] for k in keys], axis=0)
+    starts = np.flatnonzero(new)
+    out = {k: (both[k][starts] if k in keys else np.add.reduceat(both[k], starts)) for k in both}
+    keep = out["hours_with_data"] > 0
+    return {k: v[keep] for k, v in out.items()}
 
 
 def previous_cells(cells: CellData) -> CellData:

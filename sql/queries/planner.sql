@@ -38,10 +38,13 @@ GROUP BY d.site_id
 -- + excess_k · tail[L + cut_add]; over threshold = tail[thr_fl + 1] + thr_w · (tail[thr_fl] −
 -- tail[thr_fl + 1]) with thr_fl, thr_w at [period][site][L]. cut_add is -1000 for a site left out.
 -- Distinct local weeks are counted as bits set from week0[site] (no_weeks: a zero bit string
--- long enough for the period). Only cells with rows in [start, end) are returned.
+-- long enough for the period). Only rows from from_hour[site] on are summed (the earlier ones are
+-- in the running totals of cell_weeks, see planner.cellcache); scan_from is the least of them.
+-- Only cells with rows in [start, end) are returned.
 WITH c AS (
     SELECT %(cut_add)s::int[] AS cut_add, %(excess_k)s::float8[] AS excess_k, %(thr_fl)s::int[] AS thr_fl,
-           %(thr_w)s::float8[] AS thr_w, %(week0)s::int[] AS week0, %(no_weeks)s::bit varying AS no_weeks
+           %(thr_w)s::float8[] AS thr_w, %(week0)s::int[] AS week0, %(no_weeks)s::bit varying AS no_weeks,
+           %(from_hour)s::timestamptz[] AS from_hour
 ), x AS (
     SELECT r.site_id, r.direction, r.display, r.limit_kmh, r.local_how, r.n, r.sum_kmh, r.sumsq_kmh, r.local_week,
            r.tail, r.tail2, r.limit_kmh + c.cut_add[k.k][r.site_id] AS cut, c.thr_fl[k.k][r.site_id][r.limit_kmh] AS thr,
@@ -49,8 +52,8 @@ WITH c AS (
     FROM rollup_hourly r
     CROSS JOIN c
     CROSS JOIN LATERAL (SELECT (r.hour >= %(start)s)::int AS k) k
-    WHERE r.hour >= %(prev_start)s AND r.hour < %(end)s AND r.limit_kmh IS NOT NULL
-      AND c.cut_add[k.k][r.site_id] > -1000
+    WHERE r.hour >= %(scan_from)s AND r.hour < %(end)s AND r.limit_kmh IS NOT NULL
+      AND c.cut_add[k.k][r.site_id] > -1000 AND r.hour >= c.from_hour[r.site_id]
 )
 SELECT site_id, direction, display, limit_kmh, local_how AS hour_of_week,
        coalesce(sum(n) FILTER (WHERE k = 1), 0)::int8 AS n,

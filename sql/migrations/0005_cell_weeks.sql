@@ -1,0 +1,86 @@
+-- Fartkoll schema, part 5: the ranking's running sums per hour-of-week cell (planner.cellweeks).
+--
+-- Ranking a period sums, per site × direction × display × legal limit × local hour-of-week, the
+-- hourly rollups of every week in it: for a year and 200 sites, 3.5 million rows. cell_weeks holds
+-- those sums as running totals instead, so a period is the difference of two totals per cell.
+--
+-- A row is one series (site, legal limit, direction, display) in one local week (local_week as
+-- in migration 0003) in which it has rollups; `cum` packs, for each of the 168 local hours of the
+-- week, the series' totals over all its rollups up to and including that hour's occurrence in
+-- this week (the layout is planner.cellweeks.CELL: 60 bytes an hour, hour-major, little-endian).
+-- The exceedance totals are taken at the limit (L, L + 1) and at the floor of the reporting
+-- threshold (and + 1) that the settings gave when the rows were built, kept per site and limit
+-- in cell_weeks_state.thresholds ({"50": 56}); a ranking with another threshold sums the
+-- rollups for that site instead.
+--
+-- cell_weeks_state.through_hour says up to where a site's rows are complete: they hold every
+-- rollup of the site with hour < through_hour. A rollup written, changed or deleted for an
+-- earlier hour (late data, an import, a repair, a new legal limit or time zone) moves
+-- through_hour back to that hour, so a ranking never reads a stale total: it takes the running
+-- totals up to through_hour and sums the rollups after it (planner.cellcache). The refresh job
+-- (`fartkoll planner job cells`) rebuilds from there and moves through_hour forward.
+--
+-- Writers and the refresh meet on an advisory lock per site (20251, site_id): each rollup write
+-- holds it shared until its transaction ends, the refresh tries it exclusively and skips a site
+-- that is being written (it never waits, so it cannot deadlock with a writer). A write that
+-- starts during a refresh waits for it and then moves the new through_hour back if it must.
+
+CREATE TABLE cell_weeks (
+    site_id    integer  NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    limit_kmh  smallint NOT NULL CHECK (limit_kmh > 0),
+    direction  smallint NOT NULL CHECK (direction IN (0, 1, 2)),
+    display    smallint NOT NULL CHECK (display IN (0, 1)),
+    local_week integer  NOT NULL,
+    cum        bytea    NOT NULL CHECK (octet_length(cum) = 168 * 60),
+    PRIMARY KEY (site_id, limit_kmh, direction, display, local_week)
+);
+-- out of line and uncompressed: a ranking reads slices of `cum` (substring) without the rest
+ALTER TABLE cell_weeks ALTER COLUMN cum SET STORAGE EXTERNAL;
+
+CREATE TABLE cell_weeks_state (
+    site_id      integer     PRIMARY KEY REFERENCES sites (id) ON DELETE CASCADE,
+    through_hour timestamptz,  -- NULL: no running totals yet
+    thresholds   jsonb       NOT NULL DEFAULT '{}',
+    refreshed_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A rollup before a site's through_hour changed: its running totals are stale from that hour on.
+CREATE FUNCTION cell_weeks_invalidate(site integer, changed timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(20251, site);
+    UPDATE cell_weeks_state SET through_hour = changed WHERE site_id = site AND through_hour > changed;
+END $$;
+
+CREATE OR REPLACE FUNCTION rollup_hourly_derive() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    tz text;
+BEGIN
+    -- an update that leaves hist and its tails alone (a limit or time-zone refresh) skips the loop
+    IF TG_OP = 'INSERT' OR NEW.hist IS DISTINCT FROM OLD.hist OR NEW.tail IS DISTINCT FROM OLD.tail
+       OR NEW.tail2 IS DISTINCT FROM OLD.tail2 OR NEW.tail IS NULL THEN
+        SELECT t.tail, t.tail2 INTO NEW.tail, NEW.tail2 FROM hist_tails(NEW.hist) t;
+    END IF;
+    SELECT s.time_zone INTO tz FROM sites s WHERE s.id = NEW.site_id;
+    NEW.local_how := local_hour_of_week(NEW.hour, tz);
+    NEW.local_week := local_week(NEW.hour, tz);
+    NEW.limit_kmh := (SELECT l.limit_kmh FROM speed_limits l
+                      WHERE l.site_id = NEW.site_id AND l.valid_from <= NEW.hour
+                        AND (l.valid_to IS NULL OR NEW.hour < l.valid_to));
+    PERFORM cell_weeks_invalidate(NEW.site_id, NEW.hour);
+    IF TG_OP = 'UPDATE' AND (OLD.site_id <> NEW.site_id OR OLD.hour <> NEW.hour) THEN
+        PERFORM cell_weeks_invalidate(OLD.site_id, OLD.hour);
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE FUNCTION rollup_hourly_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM cell_weeks_invalidate(OLD.site_id, OLD.hour);
+    RETURN OLD;
+END $$;
+
+CREATE TRIGGER rollup_hourly_deleted AFTER DELETE ON rollup_hourly
+    FOR EACH ROW EXECUTE FUNCTION rollup_hourly_deleted();
