@@ -1,8 +1,11 @@
-"""The main job: local database up, schema migrated, demo data seeded when empty, API served."""
+"""The main job: local database up, schema migrated, demo data seeded when empty, the ranking's
+running totals refreshed, API served (without the scheduler, so the refresh at start is the one
+that keeps the ranking fast)."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 from sql.migrate import migrate
 
@@ -28,6 +31,7 @@ def prepare(settings: Settings, *, weeks: int, seed: int) -> None:
             print(f"demo data: {summary} in {time.monotonic() - t0:.1f} s", flush=True)
         else:
             print("demo data: already present (database not empty)", flush=True)
+    _refresh_cells(settings)
 
 
 def seed_only(settings: Settings, *, weeks: int, seed: int) -> int:
@@ -39,7 +43,15 @@ def seed_only(settings: Settings, *, weeks: int, seed: int) -> int:
         summary = seed_demo(conn, weeks=weeks, seed=seed, log=lambda m: print(m, flush=True))
         conn.commit()
     print(f"demo data: {summary} in {time.monotonic() - t0:.1f} s")
+    _refresh_cells(settings)
     return 0
+
+
+def _refresh_cells(settings: Settings) -> None:
+    """Bring the ranking's running totals up to the start of the current hour, as the cells job does."""
+    from planner.jobs.tasks import run_cells
+
+    print(run_cells(settings, datetime.now(timezone.utc)), flush=True)
 
 
 def run_demo(settings: Settings, *, weeks: int, seed: int, host: str | None, port: int | None) -> int:

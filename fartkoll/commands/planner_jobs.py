@@ -21,6 +21,7 @@ JOBS_HELP = {
     "retention": "drop raw readings older than jobs.retention_days (whole chunks; rollups stay)",
     "silent": "alert deployed signs without passes or heartbeat for over jobs.silent_hours",
     "consistency": "compare the recent hourly rollups with the readings (and optionally repair them)",
+    "cells": "bring the ranking's running totals (cell_weeks) up to the start of the current hour",
 }
 
 
@@ -56,6 +57,8 @@ def add_commands(ps: argparse._SubParsersAction) -> None:
             q.add_argument("--week", help="ISO week, e.g. 2024-W44 (default: the last complete week)")
         elif name == "plan":
             q.add_argument("--seed", type=int, help="random seed (default: an unpredictable one, stored with the plan)")
+        elif name == "cells":
+            q.add_argument("--sites", help="only these site ids, comma-separated, e.g. 1,2 (default: every site)")
     j.set_defaults(handler=run_job)
 
 
@@ -71,6 +74,18 @@ def _moment(value: str | None, tz: str, what: str = "--at") -> datetime:
     except ValueError:
         raise _BadArgument(f"{what} {value!r} is not an ISO date-time like 2024-10-21T16:00") from None
     return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(tz))
+
+
+def _site_ids(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        ids = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise _BadArgument(f"--sites {value!r} is not a comma-separated list of site ids like 1,2") from None
+    if not ids:
+        raise _BadArgument(f"--sites {value!r} names no site; give ids like 1,2 or leave --sites out")
+    return ids
 
 
 def _errors():
@@ -107,6 +122,8 @@ def run_job(args: argparse.Namespace, settings: Settings) -> int:
             result = tasks.run_silent(settings, now, hours=args.hours)
         elif args.job == "report":
             result = tasks.run_report(settings, now, week=args.week)
+        elif args.job == "cells":
+            result = tasks.run_cells(settings, now, site_ids=_site_ids(args.sites))
         else:
             result = tasks.run_plan(settings, now, seed=args.seed)
     except _errors() as e:

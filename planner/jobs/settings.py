@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 MIN_RETENTION_DAYS = 7
 """Raw readings younger than this are never dropped: follow-up and repairs need them."""
 
-JOB_NAMES = ("report", "plan", "retention", "silent", "consistency")
+JOB_NAMES = ("report", "plan", "retention", "silent", "consistency", "cells")
 
 
 def cron_problem(expression: str, time_zone: str = "UTC") -> str | None:
@@ -45,6 +45,8 @@ class JobsSettings(BaseModel):
     retention_cron: str = "15 3 * * *"
     silent_cron: str = "*/30 * * * *"
     consistency_cron: str = "45 2 * * *"
+    cells_cron: str = "*/10 * * * *"
+    """Running totals for the ranking (cell_weeks), brought up to the start of the current hour."""
 
     retention_days: int = Field(400, ge=MIN_RETENTION_DAYS)
     """Raw readings older than this many days are dropped (whole chunks); rollups stay."""
@@ -72,7 +74,8 @@ class JobsSettings(BaseModel):
             raise ValueError("is not a known IANA time zone such as Europe/Stockholm") from None
         return v
 
-    @field_validator("report_cron", "plan_cron", "retention_cron", "silent_cron", "consistency_cron")
+    @field_validator("report_cron", "plan_cron", "retention_cron", "silent_cron", "consistency_cron",
+                     "cells_cron")
     @classmethod
     def _valid_cron(cls, v: str) -> str:
         v = " ".join(v.split())

@@ -6,9 +6,9 @@ them with ``--at`` when given. ``TASKS`` maps job names to them.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from .silent import SilentSign, alert_silent_signs
 
 if TYPE_CHECKING:
     from fartkoll.settings import Settings
+    from planner.cellcache import RefreshResult
 
 
 def _connect(settings: "Settings"):
@@ -66,6 +67,25 @@ def run_silent(settings: "Settings", now: datetime, *, hours: float | None = Non
         signs = alert_silent_signs(conn, now=now, hours=h)
         conn.commit()
     return SilentResult(now, h, tuple(signs))
+
+
+def hour_start(now: datetime) -> datetime:
+    """The start of the UTC hour containing the aware datetime ``now`` (rollups are UTC hours)."""
+    if now.tzinfo is None:
+        raise ValueError(f"`now` must be timezone-aware, got {now!r}")
+    return now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def run_cells(settings: "Settings", now: datetime, *, site_ids: Iterable[int] | None = None) -> "RefreshResult":
+    """Bring the ranking's running totals (cell_weeks) of all (or the given) sites up to the start
+    of the hour of ``now``; the refresh commits after each batch of sites."""
+    from planner.cellcache import refresh
+
+    with _connect(settings) as conn:
+        result = refresh(conn, settings.planner, over_kmh=settings.threshold_over_kmh, until=hour_start(now),
+                         site_ids=site_ids)
+        conn.commit()
+    return result
 
 
 @dataclass(frozen=True)
@@ -158,6 +178,7 @@ TASKS: dict[str, Callable[["Settings", datetime], object]] = {
     "retention": run_retention,
     "silent": run_silent,
     "consistency": run_consistency,
+    "cells": run_cells,
 }
 
 
