@@ -123,11 +123,13 @@ def refresh(conn: psycopg.Connection, planner: PlannerSettings, *, over_kmh: flo
 
 def _refresh_batch(conn: psycopg.Connection, batch: list[int], tz: dict[int, str],
                    thresholds: dict[int, dict[int, int]], until: datetime, result: RefreshResult) -> None:
-    conn.execute(QUERIES["cell_state_add"], {"site_ids": batch})
+    # the lock first: a site being written is skipped without waiting, and no writer of the
+    # locked sites holds their state rows
     locked = [r[0] for r in conn.execute(QUERIES["cell_state_try_lock"], {"site_ids": batch})]
     result.skipped_busy += sorted(set(batch) - set(locked))
     if not locked:
         return
+    conn.execute(QUERIES["cell_state_add"], {"site_ids": locked})
     from_week, from_hour = [], []
     for site_id, through, stored in conn.execute(QUERIES["cell_state_of"], {"site_ids": locked}).fetchall():
         same = {int(k): int(v) for k, v in (stored or {}).items()} == thresholds.get(site_id, {})
