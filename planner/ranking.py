@@ -170,16 +170,18 @@ def rank(
     excludes: tuple[int, ...] | list[int] = (),
     stored_rules: bool = True,
     weights: ScoreWeights | None = None,
+    use_cache: bool = True,
 ) -> RankResult:
     """Rank the period (default: ``planner.period_weeks`` ending at the latest data).
 
     ``pins``/``excludes`` (site ids) add to the stored ones (planner_site_rules) unless
-    ``stored_rules`` is False; a site both pinned and excluded is excluded.
+    ``stored_rules`` is False; a site both pinned and excluded is excluded. ``use_cache=False``
+    sums every cell from the hourly rollups instead of the running totals (the same result).
     """
     t0 = time.perf_counter()
     period = period or default_period(conn, planner.period_weeks)
     sites = load_sites(conn)
-    cur = load_cells(conn, period, planner, over_kmh=over_kmh, sites=sites, with_previous=True)
+    cur = load_cells(conn, period, planner, over_kmh=over_kmh, sites=sites, with_previous=True, use_cache=use_cache)
     prev_period = period.previous()
     prev = previous_cells(cur)
     t2 = time.perf_counter()

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import psycopg
 
+from planner.cellcache import refresh
 from planner.jobs.consistency import rebuild_rollups
 from planner.load import CELL_COLUMNS, CellData, Period, load_sites, load_spans, load_tips
 from planner.planning import draw_plan, make_plan, next_monday
@@ -76,6 +77,12 @@ class PlannerFigures:
     same_ranking: bool
     default_weeks: int
     floor_default: Timing
+    totals_build_s: float
+    totals_week_s: float
+    totals_mb: float
+    plain_year: Timing
+    plain_default: Timing
+    stale_default: Timing
 
     def report(self) -> str:
         r = self
@@ -86,11 +93,18 @@ class PlannerFigures:
             f"last {r.raw_weeks} weeks only ({r.readings:,} vehicle passes); set up in {r.setup_s:.0f} s",
             "times: best of the runs (median in brackets), warm cache, one server",
             "",
-            "ranking (planner.ranking.rank on rollups: cells of the period and of the previous one, tips, scoring)",
+            f"running totals (cell_weeks): built from all rollups in {r.totals_build_s:.1f} s ({r.totals_mb:,.0f} MB); "
+            f"the last week rebuilt for every site (what the 10-minute job does) in {r.totals_week_s:.2f} s",
+            "",
+            "ranking (planner.ranking.rank: cells of the period and of the previous one, tips, scoring)",
             f"  {r.weeks} weeks, all cells ({r.cells_year:,} cells): {_t(r.rank_year)}  goal < 300 ms: {goal(r.rank_year.best, 300)}",
             f"  default period, {r.default_weeks} weeks ({r.cells_default:,} cells): {_t(r.rank_default)}  "
             f"goal < 300 ms: {goal(r.rank_default.best, 300)}",
+            f"  default period, totals a day behind (24 h of rollups summed on top): {_t(r.stale_default)}",
             f"  last week, like for like ({r.cells_week:,} cells):  {_t(r.rank_week)}",
+            f"  the same rankings summed from the hourly rollups alone (no running totals): {r.weeks} weeks "
+            f"{_t(r.plain_year)} ({r.plain_year.best / r.rank_year.best:.1f}x), {r.default_weeks} weeks "
+            f"{_t(r.plain_default)} ({r.plain_default.best / r.rank_default.best:.1f}x)",
             f"  reference: plain GROUP BY sums of the default period's rollups, no histogram work: {_t(r.floor_default)}",
             "baseline: the same ranking computed from raw readings (SQL aggregate over readings, same scoring)",
             f"  last week: {_t(r.raw_week)}  -> rollups are {r.raw_week.best / r.rank_week.best:.1f}x faster; "
@@ -201,10 +215,30 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
         default = Period(END - timedelta(weeks=planner.period_weeks), END)
         week = Period(END - timedelta(weeks=1), END)
 
+        log("running totals ...")
+        t = time.perf_counter()
+        refresh(conn, planner, over_kmh=over, until=END)
+        totals_build_s = time.perf_counter() - t
+        totals_mb = conn.execute(QUERIES["bench_planner_totals_size"]).fetchone()[0] / 1e6
+        conn.execute(QUERIES["bench_planner_totals_back"], {"through": END - timedelta(days=7)})
+        conn.commit()
+        t = time.perf_counter()
+        refresh(conn, planner, over_kmh=over, until=END)
+        totals_week_s = time.perf_counter() - t
+
         log("ranking ...")
         rank_year, res_year = _timed("year", lambda: rank(conn, planner, over_kmh=over, period=year), max(1, runs - 1))
         rank_default, res_default = _timed("default", lambda: rank(conn, planner, over_kmh=over, period=default), runs)
         rank_week, res_week = _timed("week", lambda: rank(conn, planner, over_kmh=over, period=week), runs)
+        plain_year, plain_res = _timed("plain year", lambda: rank(conn, planner, over_kmh=over, period=year,
+                                                                  use_cache=False), 1)
+        plain_default, _ = _timed("plain default", lambda: rank(conn, planner, over_kmh=over, period=default,
+                                                                use_cache=False), runs)
+        if not same_ranking(res_year.ranking, plain_res.ranking, rows=len(res_year.ranking)):
+            raise AssertionError("the ranking from the running totals differs from the one summed from the rollups")
+        conn.execute(QUERIES["bench_planner_totals_back"], {"through": END - timedelta(days=1)})
+        stale_default, _ = _timed("stale", lambda: rank(conn, planner, over_kmh=over, period=default), runs)
+        conn.rollback()
         floor, _ = _timed("floor", lambda: conn.execute(QUERIES["bench_planner_floor"], {
             "start": default.start, "end": default.end}).fetchall(), runs)
         log("baseline from raw readings ...")
@@ -232,4 +266,5 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
         return PlannerFigures(
             sites, weeks, raw_weeks, counts[0], counts[1], len(res_year.ranking), len(res_default.ranking),
             len(res_week.ranking), setup_s, rank_year, rank_default, rank_week, raw_week, draw, plan_e2e, raw_plan_t,
-            len(drawn[0].controls), same_ranking(res_week.ranking, raw_ranking), planner.period_weeks, floor)
+            len(drawn[0].controls), same_ranking(res_week.ranking, raw_ranking), planner.period_weeks, floor,
+            totals_build_s, totals_week_s, totals_mb, plain_year, plain_default, stale_default)

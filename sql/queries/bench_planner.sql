@@ -84,3 +84,11 @@ SELECT r.site_id, r.direction, r.display,
 FROM rollup_hourly r
 WHERE r.hour >= %(start)s AND r.hour < %(end)s
 GROUP BY 1, 2, 3, 4
+
+-- name: bench_planner_totals_size
+-- Bytes the running totals take (table, out-of-line values, index).
+SELECT pg_total_relation_size('cell_weeks')
+
+-- name: bench_planner_totals_back
+-- Pretend every site's running totals reach only `through` (as after a late write there).
+UPDATE cell_weeks_state SET through_hour = %(through)s WHERE through_hour > %(through)s
