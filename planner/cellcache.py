@@ -23,7 +23,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from planner.cellweeks import CELL, HOURS, SUMMED, WeekRows, pack, row_bytes, running_totals
+from planner.cellweeks import CELL, COVERAGE, HOURS, SUMMED, WeekRows, pack, row_bytes, running_totals
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
@@ -94,13 +94,15 @@ class RefreshResult:
     rebuilt_from_start: int = 0
     skipped_busy: list[int] = field(default_factory=list)
     rollup_rows: int = 0
+    coverage_hours: int = 0
     rows_written: int = 0
     seconds: float = 0.0
 
     def __str__(self) -> str:
         busy = f", {len(self.skipped_busy)} busy (left for the next run)" if self.skipped_busy else ""
         return (f"running totals up to {self.until:%Y-%m-%d %H:%M}Z: {self.sites} sites ({self.rebuilt_from_start} "
-                f"from their first week){busy}; {self.rollup_rows:,} rollup rows -> {self.rows_written:,} week rows "
+                f"from their first week){busy}; {self.rollup_rows:,} rollup rows and {self.coverage_hours:,} hours of "
+                f"coverage -> {self.rows_written:,} week rows "
                 f"in {self.seconds:.1f} s")
 
 
@@ -156,23 +158,26 @@ def _refresh_batch(conn: psycopg.Connection, batch: list[int], tz: dict[int, str
         for j in range(len(built)):
             copy.write_row((int(site[j]), int(limit[j]), int(direction[j]), int(display[j]), int(built.week[j]),
                             pack(built.cum[j])))
+    conn.execute(QUERIES["cell_series_add"], {"site_id": site.tolist(), "limit_kmh": limit.tolist(),
+                                              "direction": direction.tolist(), "display": display.tolist()})
+    conn.execute(QUERIES["cell_series_prune"], {"site_ids": locked})
     conn.execute(QUERIES["cell_refresh_done"], {
         "site_ids": locked, "until": until,
         "thresholds": [json.dumps({str(k): v for k, v in sorted(thresholds.get(s, {}).items())}) for s in locked]})
     result.sites += len(locked)
-    result.rollup_rows += len(rows)
+    coverage = sum(1 for r in rows if r[2] == COVERAGE)
+    result.rollup_rows += len(rows) - coverage
+    result.coverage_hours += coverage
     result.rows_written += len(built)
 
 
 def _build(rows: list[tuple], base: dict[int, NDArray]) -> WeekRows:
-    names = ("site", "limit", "direction", "display", "week", "how", "n", "sum", "sumsq", "t0", "t1", "ta", "tb",
-             "e0", "e1")
+    names = ("site", "limit", "direction", "display", "week", "how", "n", "t0", "t1", "ta", "tb", "e0", "e1")
     if not rows:
         return running_totals(np.zeros(0), np.zeros(0), np.zeros(0), {f: np.zeros(0, np.int64) for f in SUMMED})
     cols = {}
     for i, name in enumerate(names):
-        kind = np.float64 if name in ("sum", "sumsq") else np.int64
-        cols[name] = np.fromiter((r[i] for r in rows), dtype=kind, count=len(rows))
+        cols[name] = np.fromiter((r[i] for r in rows), dtype=np.int64, count=len(rows))
     series = series_key(cols["site"], cols["limit"], cols["direction"], cols["display"])
     return running_totals(series, cols["week"], cols["how"], {f: cols[f] for f in SUMMED}, base)
 
@@ -201,7 +206,7 @@ class Totals:
 def read_totals(conn: psycopg.Connection, cuts: dict[int, list[tuple[int, int, int]]]) -> dict[int, Totals]:
     """Running totals at boundaries: ``cuts[k]`` lists (site, local week, local hour-of-week) of
     boundary k for each site; cells of hours before the boundary hour in that week count."""
-    params: dict[str, list[int]] = {"k": [], "site_ids": [], "week": [], "how": []}
+    params: dict[str, object] = {"k": [], "site_ids": [], "week": [], "how": [], "cell": CELL.itemsize}
     for k, items in cuts.items():
         for site_id, week, how in items:
             params["k"].append(k)
@@ -210,8 +215,12 @@ def read_totals(conn: psycopg.Connection, cuts: dict[int, list[tuple[int, int, i
             params["how"].append(how)
     out: dict[int, tuple[list[int], list[bytes]]] = {k: ([], []) for k in cuts}
     if params["k"]:
-        for k, site_id, limit, direction, display, split, head, rest in conn.execute(
-                QUERIES["cell_totals"], params, binary=True):
+        with conn.transaction():  # JIT compiling costs more than this query of index probes takes
+            old = conn.execute("SELECT current_setting('jit')").fetchone()[0]
+            conn.execute("SELECT set_config('jit', 'off', true)")
+            rows = conn.execute(QUERIES["cell_totals"], params, binary=True).fetchall()
+            conn.execute("SELECT set_config('jit', %s, true)", (old,))
+        for k, site_id, limit, direction, display, split, head, rest in rows:
             keys, parts = out[k]
             keys.append(int(series_key(site_id, limit, direction, display)))
             parts.append(row_bytes(head, rest, split))

@@ -8,7 +8,7 @@ the stretch's length (``totals_at``): a year costs what a week costs.
 
 A cell's totals (``CELL``): vehicles, rollup rows (hours with data), weeks with data, vehicles at
 or above the limit's bins L and L + 1 and the threshold's bins thr_fl and thr_fl + 1 (tails, see
-migration 0003), the running tail sums at L and L + 1 (for the summed excess), Σv and Σv².
+migration 0003), the running tail sums at L and L + 1 (for the summed excess).
 Everything here is pure numpy; planner.cellcache reads and writes the rows.
 """
 
@@ -21,10 +21,13 @@ from numpy.typing import NDArray
 
 HOURS = 168
 CELL = np.dtype([("n", "<i4"), ("rows", "<i4"), ("weeks", "<i4"), ("t0", "<i4"), ("t1", "<i4"), ("ta", "<i4"),
-                 ("tb", "<i4"), ("e0", "<i8"), ("e1", "<i8"), ("sum", "<f8"), ("sumsq", "<f8")])
-"""One cell's running totals, 60 bytes, little-endian, no padding (the cum column's layout)."""
+                 ("tb", "<i4"), ("e0", "<i8"), ("e1", "<i8")])
+"""One cell's running totals, 44 bytes, little-endian, no padding (the cum column's layout)."""
 ROW_BYTES = HOURS * CELL.itemsize
-SUMMED = ("n", "t0", "t1", "ta", "tb", "e0", "e1", "sum", "sumsq")
+COVERAGE = 3
+"""The direction of a site's coverage series: n holds the minutes its signs measured, rows the
+hours with coverage records (the other fields are 0)."""
+SUMMED = ("n", "t0", "t1", "ta", "tb", "e0", "e1")
 """Fields that are sums of the rollup rows' values (``rows`` and ``weeks`` are counts)."""
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -123,10 +126,10 @@ def row_bytes(head: bytes, rest: bytes | None, split: bool) -> bytes:
             raise CellWeeksError(f"a whole row has {ROW_BYTES} bytes, got {len(head)}")
         return head
     tail_len = ROW_BYTES - len(head)
-    if rest is None:
+    if rest is None and tail_len >= 0:
         rest = bytes(tail_len)
-    if len(head) % CELL.itemsize or len(rest) != tail_len:
-        raise CellWeeksError(f"row slices of {len(head)} + {len(rest)} bytes do not make a row of {ROW_BYTES}")
+    if len(head) % CELL.itemsize or rest is None or len(rest) != tail_len:
+        raise CellWeeksError(f"row slices of {len(head)} + {len(rest or b'')} bytes do not make a row of {ROW_BYTES}")
     return head + rest
 
 

@@ -26,7 +26,7 @@ import psycopg
 from numpy.typing import NDArray
 
 from planner.cellcache import load_state, local_week_how, read_totals, repeated_hour, split_key
-from planner.cellweeks import HOURS, difference
+from planner.cellweeks import COVERAGE, HOURS, difference
 from planner.hourofweek import HOURS_PER_WEEK, local_cells
 from planner.quality import Quality
 from planner.settings import PlannerSettings
@@ -147,8 +147,7 @@ class CellData:
         return CellData(self.period, {k: v[mask] for k, v in self.columns.items()}, self.spans, self.previous_spans)
 
 
-CELL_COLUMNS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "sum_kmh", "sumsq_kmh",
-                "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "weeks")
+CELL_COLUMNS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "weeks")
 _INTEGER_COLUMNS = {"site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "hours_with_data", "weeks",
                     "prev_n"}
 _QUERY_COLUMNS = CELL_COLUMNS + ("prev_n", "prev_over_threshold")
@@ -295,17 +294,16 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
                              over_kmh) if use_cache else {}
     cell_params = _cell_params(spans, previous, sites, period, prev_start, through)
     cols = _fetch_cells(conn, cell_params) if cell_params["scan_from"] < period.end else _no_cells()
+    cov = _no_coverage()
     if through:
-        cols = _merge_cells(cols, _cached_cells(conn, through, spans, previous, sites,
-                                                (prev_start, period.start, period.end)))
+        cached, cov = _cached_cells(conn, through, spans, previous, sites, (prev_start, period.start, period.end))
+        cols = _merge_cells(cols, cached)
     if not with_previous:
         del cols["prev_n"], cols["prev_over_threshold"]
     m = len(cols["n"])
 
     # coverage: per (site, display, limit, how) for hours observed; per (site, how) for the share
-    cov_rows = conn.execute(QUERIES["planner_coverage_cells"], {
-        **{k: params[k] for k in ("site_id", "lo", "hi", "limit_kmh", "tz")},
-        "start": period.start, "end": period.end}).fetchall()
+    c_site, c_disp, c_lim, c_how, c_hours = _coverage(conn, params, through, cov)
     cal = {tz: calendar_hours(period, tz) for tz in {s.time_zone for s in sites.values()}}
     site = cols["site_id"]
     how = cols["hour_of_week"]
@@ -317,9 +315,7 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
 
     observed = cols["hours_with_data"].astype(np.float64)
     share = np.full(m, np.nan)
-    if cov_rows:
-        c_site, c_disp, c_lim, c_how = (np.array([r[j] for r in cov_rows], dtype=np.int64) for j in range(4))
-        c_hours = np.array([float(r[4]) for r in cov_rows])
+    if len(c_site):
         c_key = key(c_site, c_disp, c_lim, c_how)
         order = np.argsort(c_key)
         c_key, c_sorted = c_key[order], c_hours[order]
@@ -410,8 +406,9 @@ def cached_through(conn: psycopg.Connection, spans: list[LimitSpan], sites: dict
 
 def _cached_cells(conn: psycopg.Connection, through: dict[int, datetime], spans: list[LimitSpan],
                   previous: list[LimitSpan], sites: dict[int, SiteInfo],
-                  boundaries: tuple[datetime, datetime, datetime]) -> dict[str, NDArray]:
-    """planner_cells' columns from the running totals: [min(b, T), min(b', T)) per site."""
+                  boundaries: tuple[datetime, datetime, datetime]) -> tuple[dict[str, NDArray], dict[str, NDArray]]:
+    """planner_cells' columns from the running totals, [min(b, T), min(b', T)) per site, and the
+    coverage hours of the current period per site × display × limit × hour-of-week."""
     cuts = {k: [(site_id, *local_week_how(min(b, t), sites[site_id].time_zone)) for site_id, t in through.items()]
             for k, b in enumerate(boundaries)}
     tot = read_totals(conn, cuts)
@@ -437,23 +434,57 @@ def _cached_cells(conn: psycopg.Connection, through: dict[int, datetime], spans:
         thr = d["tb"] + thr_w[:, None] * (d["ta"] - d["tb"])
         return inside, t, thr, e
 
+    is_cov = direction == COVERAGE
     in_cur, over_limit, over_thr, excess = derived(cur, spans)
     in_prev, _, prev_thr, _ = derived(prev, previous)
     rows = np.where(in_cur[:, None], cur["rows"], 0)
     prev_n = np.where(in_prev[:, None], prev["n"], 0)
-    keep = ((rows > 0) | (prev_n > 0)).reshape(-1)
+    keep = (((rows > 0) | (prev_n > 0)) & ~is_cov[:, None]).reshape(-1)
+    measured = ((rows > 0) & is_cov[:, None]).reshape(-1)  # hours with coverage records in the period
     z = in_cur[:, None]
     cols = {
         "site_id": np.repeat(site, HOURS), "direction": np.repeat(direction, HOURS),
         "display": np.repeat(display, HOURS), "limit_kmh": np.repeat(limit, HOURS),
         "hour_of_week": np.tile(np.arange(HOURS), len(series)),
-        "n": np.where(z, cur["n"], 0), "sum_kmh": np.where(z, cur["sum"], 0.0),
-        "sumsq_kmh": np.where(z, cur["sumsq"], 0.0), "over_limit": np.where(z, over_limit, 0.0),
+        "n": np.where(z, cur["n"], 0), "over_limit": np.where(z, over_limit, 0.0),
         "over_threshold": np.where(z, over_thr, 0.0), "excess_sum_kmh": np.where(z, excess, 0.0),
         "hours_with_data": rows, "weeks": np.where(z, cur["weeks"], 0),
         "prev_n": prev_n, "prev_over_threshold": np.where(in_prev[:, None], prev_thr, 0.0),
     }
-    return {k: np.asarray(v).reshape(-1)[keep] for k, v in cols.items()}
+    flat = {k: np.asarray(v).reshape(-1) for k, v in cols.items()}
+    coverage = {k: flat[k][measured] for k in _COVERAGE_KEYS}
+    coverage["hours"] = flat["n"][measured] / 60.0
+    return {k: v[keep] for k, v in flat.items()}, coverage
+
+
+_COVERAGE_KEYS = ("site_id", "display", "limit_kmh", "hour_of_week")
+
+
+def _no_coverage() -> dict[str, NDArray]:
+    return {**{k: np.zeros(0, dtype=np.int64) for k in _COVERAGE_KEYS}, "hours": np.zeros(0)}
+
+
+def _coverage(conn: psycopg.Connection, params: dict[str, list], through: dict[int, datetime],
+              cached: dict[str, NDArray]) -> tuple[NDArray, ...]:
+    """Hours measured per site × display × limit × hour-of-week (one row per key): the running
+    totals' (``cached``) plus planner_coverage_cells over each span from the site's through_hour."""
+    spans = [(site, max(lo, through.get(site, lo)), hi, lim, tz)
+             for site, lo, hi, lim, tz in zip(*(params[k] for k in ("site_id", "lo", "hi", "limit_kmh", "tz")))]
+    spans = [x for x in spans if x[1] < x[2]]
+    parts = [cached]
+    if spans:
+        rows = conn.execute(QUERIES["planner_coverage_cells"], {
+            **{k: [x[i] for x in spans] for i, k in enumerate(("site_id", "lo", "hi", "limit_kmh", "tz"))},
+            "start": min(x[1] for x in spans), "end": max(x[2] for x in spans)}).fetchall()
+        parts.append({**{k: np.array([r[j] for r in rows], dtype=np.int64) for j, k in enumerate(_COVERAGE_KEYS)},
+                      "hours": np.array([float(r[4]) for r in rows])})
+    both = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if not len(both["hours"]):
+        return tuple(both[k] for k in (*_COVERAGE_KEYS, "hours"))
+    key = ((both["site_id"] * 2 + both["display"]) * 1000 + both["limit_kmh"]) * HOURS_PER_WEEK + both["hour_of_week"]
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    hours = np.bincount(inv.reshape(-1), weights=both["hours"], minlength=len(uniq))
+    return (*(both[k][first] for k in _COVERAGE_KEYS), hours)
 
 
 def _merge_cells(a: dict[str, NDArray], b: dict[str, NDArray]) -> dict[str, NDArray]:

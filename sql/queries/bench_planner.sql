@@ -63,7 +63,7 @@ SELECT (SELECT count(*) FROM rollup_hourly) AS rollup_rows,
 SELECT r.site_id, r.direction, r.display, l.limit_kmh,
        (extract(isodow FROM r.time AT TIME ZONE s.time_zone)::int - 1) * 24
            + extract(hour FROM r.time AT TIME ZONE s.time_zone)::int AS hour_of_week,
-       count(*) AS n, sum(r.speed_kmh::float8) AS sum_kmh, sum(r.speed_kmh::float8 * r.speed_kmh::float8) AS sumsq_kmh,
+       count(*) AS n,
        count(*) FILTER (WHERE r.speed_kmh > l.limit_kmh)::float8 AS over_limit,
        count(*) FILTER (WHERE r.speed_kmh >= l.limit_kmh + %(over_kmh)s)::float8 AS over_threshold,
        coalesce(sum(r.speed_kmh - l.limit_kmh) FILTER (WHERE r.speed_kmh > l.limit_kmh), 0)::float8 AS excess_sum_kmh,

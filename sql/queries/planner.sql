@@ -46,7 +46,7 @@ WITH c AS (
            %(thr_w)s::float8[] AS thr_w, %(week0)s::int[] AS week0, %(no_weeks)s::bit varying AS no_weeks,
            %(from_hour)s::timestamptz[] AS from_hour
 ), x AS (
-    SELECT r.site_id, r.direction, r.display, r.limit_kmh, r.local_how, r.n, r.sum_kmh, r.sumsq_kmh, r.local_week,
+    SELECT r.site_id, r.direction, r.display, r.limit_kmh, r.local_how, r.n, r.local_week,
            r.tail, r.tail2, r.limit_kmh + c.cut_add[k.k][r.site_id] AS cut, c.thr_fl[k.k][r.site_id][r.limit_kmh] AS thr,
            c.thr_w[k.k][r.site_id][r.limit_kmh] AS thr_w, c.excess_k[k.k][r.site_id] AS excess_k, k.k, c.week0, c.no_weeks
     FROM rollup_hourly r
@@ -57,8 +57,6 @@ WITH c AS (
 )
 SELECT site_id, direction, display, limit_kmh, local_how AS hour_of_week,
        coalesce(sum(n) FILTER (WHERE k = 1), 0)::int8 AS n,
-       coalesce(sum(sum_kmh) FILTER (WHERE k = 1), 0) AS sum_kmh,
-       coalesce(sum(sumsq_kmh) FILTER (WHERE k = 1), 0) AS sumsq_kmh,
        coalesce(sum(tail_at(tail, cut)) FILTER (WHERE k = 1), 0)::float8 AS over_limit,
        coalesce(sum(tail_at(tail, thr + 1) + thr_w * (tail_at(tail, thr) - tail_at(tail, thr + 1)))
                 FILTER (WHERE k = 1), 0) AS over_threshold,

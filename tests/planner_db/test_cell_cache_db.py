@@ -145,3 +145,25 @@ def test_a_site_being_written_is_skipped_then_caught_up(demo, pdemo_url):
     caught_up = refresh(demo, PLANNER)
     assert caught_up.skipped_busy == [] and caught_up.rollup_rows > 0
     assert_same(*both_ways(demo, Period(last - timedelta(weeks=4), last)))
+
+
+def test_coverage_and_deployment_changes_move_through_hour_back(demo):
+    refresh(demo, PLANNER)
+    last = default_period(demo, 1).end
+    period = Period(last - timedelta(weeks=4), last)
+    cached, plain = both_ways(demo, period)
+    assert np.isfinite(cached["coverage_share"]).any()  # the demo's signs report coverage
+    sign, site, since = demo.execute(
+        "SELECT sign_id, site_id, valid_from FROM deployments WHERE valid_to IS NULL ORDER BY site_id LIMIT 1").fetchone()
+    gap = (last - timedelta(days=6)).replace(minute=0)
+    demo.execute("DELETE FROM coverage_hourly WHERE sign_id = %s AND hour >= %s AND hour < %s",
+                 (sign, gap, gap + timedelta(hours=5)))
+    assert load_state(demo)[site].through_hour == gap
+    assert_same(*both_ways(demo, period))
+    demo.commit()
+    refresh(demo, PLANNER)
+    ended = (last - timedelta(days=3)).replace(minute=0)
+    demo.execute("UPDATE deployments SET valid_to = %s WHERE sign_id = %s AND valid_to IS NULL", (ended, sign))
+    assert load_state(demo)[site].through_hour == ended  # only from the new end, not from `since`
+    assert since < ended
+    assert_same(*both_ways(demo, period))
