@@ -288,7 +288,6 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
     spans = load_spans(conn, period, sites, planner, over_kmh)
     before = period.previous()
     previous = load_spans(conn, before, sites, planner, over_kmh) if with_previous else []
-    params = _span_params(spans, sites)
     prev_start = before.start if with_previous else period.start
     through = cached_through(conn, spans + previous, sites, (prev_start, period.start, period.end), planner,
                              over_kmh) if use_cache else {}
@@ -300,10 +299,23 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
         cols = _merge_cells(cols, cached)
     if not with_previous:
         del cols["prev_n"], cols["prev_over_threshold"]
+    return complete_cells(conn, cols, period, spans, sites, planner, through=through, cached_coverage=cov,
+                          previous=previous if with_previous else None)
+
+
+def complete_cells(conn: psycopg.Connection, cols: dict[str, NDArray], period: Period, spans: list[LimitSpan],
+                   sites: dict[int, SiteInfo], planner: PlannerSettings, *, through: dict[int, datetime] | None = None,
+                   cached_coverage: dict[str, NDArray] | None = None,
+                   previous: list[LimitSpan] | None = None) -> CellData:
+    """CellData from summed cells (CELL_COLUMNS, key order): hours observed and the coverage
+    share from the coverage records (the running totals' up to ``through``, coverage_hourly after
+    it), quality bits and each cell's threshold."""
+    through = through or {}
     m = len(cols["n"])
 
     # coverage: per (site, display, limit, how) for hours observed; per (site, how) for the share
-    c_site, c_disp, c_lim, c_how, c_hours = _coverage(conn, params, through, cov)
+    c_site, c_disp, c_lim, c_how, c_hours = _coverage(conn, _span_params(spans, sites), through,
+                                                      _no_coverage() if cached_coverage is None else cached_coverage)
     cal = {tz: calendar_hours(period, tz) for tz in {s.time_zone for s in sites.values()}}
     site = cols["site_id"]
     how = cols["hour_of_week"]
@@ -348,7 +360,7 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
     cols["hours_observed"] = observed
     cols["coverage_share"] = share
     cols["quality"] = quality
-    return CellData(period, cols, tuple(spans), tuple(previous) if with_previous else None)
+    return CellData(period, cols, tuple(spans), None if previous is None else tuple(previous))
 
 
 def _no_cells() -> dict[str, NDArray]:

@@ -1,7 +1,8 @@
 """`fartkoll bench planner`: ranking and a 4-week schedule on a year of hourly rollups, beside a
 baseline that computes the same ranking from raw ``readings`` in the same run.
 
-Data (in a scratch database): ``sites`` sites with a legal limit each; raw vehicle passes for the
+Data (in a scratch database): ``sites`` sites with a legal limit each and a sign deployed a
+fortnight at a time (display mode as the rollups), reporting coverage every hour; raw vehicle passes for the
 last ``raw_weeks`` weeks (both directions, a day profile, lognormal whole-km/h speeds) written
 with INSERT … SELECT, not through the write path; their hourly rollups recomputed from them
 exactly as the write path builds them (planner.jobs.consistency.rebuild_rollups); older weeks
@@ -23,7 +24,7 @@ import psycopg
 
 from planner.cellcache import refresh
 from planner.jobs.consistency import rebuild_rollups
-from planner.load import CELL_COLUMNS, CellData, Period, load_sites, load_spans, load_tips
+from planner.load import CELL_COLUMNS, CellData, Period, complete_cells, load_sites, load_spans, load_tips
 from planner.planning import draw_plan, make_plan, next_monday
 from planner.ranking import RankResult, build_cells, current_limit_mask, rank
 from planner.scoring import Ranking, rank_cells
@@ -89,7 +90,8 @@ class PlannerFigures:
         goal = lambda ms, g: "meets" if ms < g else "MISSES"  # noqa: E731
         scale = r.weeks  # raw cost grows with the weeks scanned
         return "\n".join([
-            f"data: {r.sites} sites, {r.weeks} weeks of hourly rollups ({r.rollup_rows:,} rows); raw readings for the "
+            f"data: {r.sites} sites, {r.weeks} weeks of hourly rollups ({r.rollup_rows:,} rows) and hourly coverage "
+            f"records; raw readings for the "
             f"last {r.raw_weeks} weeks only ({r.readings:,} vehicle passes); set up in {r.setup_s:.0f} s",
             "times: best of the runs (median in brackets), warm cache, one server",
             "",
@@ -163,6 +165,11 @@ def build_data(conn: psycopg.Connection, *, sites: int, weeks: int, raw_weeks: i
     conn.execute(QUERIES["bench_planner_tips"], {"end": END, "n": max(1, sites // 20)})
     conn.commit()
     log(f"  older rollups: {time.perf_counter() - t:.0f} s")
+    t = time.perf_counter()
+    conn.execute(QUERIES["bench_planner_signs"], {"end": END, "fortnights": weeks // 2})
+    conn.execute(QUERIES["bench_planner_coverage"], {"start": END - timedelta(weeks=weeks), "end": END})
+    conn.commit()
+    log(f"  signs and coverage: {time.perf_counter() - t:.0f} s")
     conn.execute("ANALYZE")
     conn.commit()
 
@@ -177,12 +184,11 @@ def raw_rank(conn: psycopg.Connection, planner: PlannerSettings, period: Period,
         ints = {"site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "hours_with_data", "weeks"}
         cols = {name: np.array([r[i] for r in rows], dtype=np.int64 if name in ints else np.float64)
                 for i, name in enumerate(CELL_COLUMNS)}
-        # no coverage data in the benchmark: observed hours are hours with vehicles, as in load_cells
-        cols["hours_observed"] = cols["hours_with_data"].astype(np.float64)
-        cols["coverage_share"] = np.full(len(rows), np.nan)
-        cols["quality"] = np.zeros(len(rows), dtype=np.int64)
+        order = np.lexsort([cols[k] for k in ("hour_of_week", "limit_kmh", "display", "direction", "site_id")])
+        cols = {k: v[order] for k, v in cols.items()}
         spans = load_spans(conn, p, sites, planner, over_kmh)
-        c = CellData(p, cols, tuple(spans))
+        # coverage, quality and thresholds as the ranking adds them, from coverage_hourly
+        c = complete_cells(conn, cols, p, spans, sites, planner)
         return c.where(current_limit_mask(c))
 
     cur, prev = cells(period), cells(period.previous())

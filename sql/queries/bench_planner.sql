@@ -92,3 +92,23 @@ SELECT pg_total_relation_size('cell_weeks')
 -- name: bench_planner_totals_back
 -- Pretend every site's running totals reach only `through` (as after a late write there).
 UPDATE cell_weeks_state SET through_hour = %(through)s WHERE through_hour > %(through)s
+
+-- name: bench_planner_signs
+-- One sign a site, deployed a fortnight at a time in the display mode of that fortnight's rollups
+-- (site parity, alternating per fortnight back from `end`), the last deployment still standing.
+WITH g AS (
+    INSERT INTO signs (serial_number, vendor, model, protocol, rounding)
+    SELECT 'BENCH-' || id, 'Bench', 'B1', 'ops-json', 'truncate' FROM sites ORDER BY id
+    RETURNING id, substring(serial_number FROM 7)::int AS site_id
+)
+INSERT INTO deployments (sign_id, site_id, valid_from, valid_to, display)
+SELECT g.id, g.site_id, %(end)s::timestamptz - (j + 1) * interval '14 days',
+       CASE WHEN j = 0 THEN NULL ELSE %(end)s::timestamptz - j * interval '14 days' END, ((g.site_id + j) %% 2)::smallint
+FROM g CROSS JOIN generate_series(0, %(fortnights)s - 1) j
+
+-- name: bench_planner_coverage
+-- Coverage records of every sign for each hour of [start, end): a full hour, 1 in 50 half an hour.
+INSERT INTO coverage_hourly (sign_id, hour, minutes)
+SELECT g.id, h, CASE WHEN random() < 0.02 THEN 30 ELSE 60 END
+FROM signs g CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour', interval '1 hour') h
+WHERE g.vendor = 'Bench'
