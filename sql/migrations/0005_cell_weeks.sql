@@ -24,10 +24,11 @@
 -- totals up to through_hour and sums the rollups after it (planner.cellcache). The refresh job
 -- (`fartkoll planner job cells`) rebuilds from there and moves through_hour forward.
 --
--- Writers and the refresh meet on an advisory lock per site (20251, site_id): each rollup write
--- holds it shared until its transaction ends, the refresh tries it exclusively and skips a site
--- that is being written (it never waits, so it cannot deadlock with a writer). A write that
--- starts during a refresh waits for it and then moves the new through_hour back if it must.
+-- Writers and the refresh meet on an advisory lock per site (20251, site_id % 256: a transaction
+-- that writes to thousands of sites holds at most 256 of them): each rollup write holds it shared
+-- until its transaction ends, the refresh tries it exclusively and skips a site that is being
+-- written (it never waits, so it cannot deadlock with a writer). A write that starts during a
+-- refresh waits for it and then moves the new through_hour back if it must.
 
 CREATE TABLE cell_weeks (
     site_id    integer  NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
@@ -63,7 +64,7 @@ CREATE TABLE cell_weeks_state (
 CREATE FUNCTION cell_weeks_invalidate(site integer, changed timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(20251, site);
+    PERFORM pg_advisory_xact_lock_shared(20251, site % 256);
     UPDATE cell_weeks_state SET through_hour = changed WHERE site_id = site AND through_hour > changed;
 END $$;
 

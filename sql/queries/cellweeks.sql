@@ -5,9 +5,9 @@ SELECT s FROM unnest(%(site_ids)s::int[]) s
 ON CONFLICT (site_id) DO NOTHING
 
 -- name: cell_state_try_lock
--- The given sites whose advisory lock (20251, site) this transaction could take now (no waiting: a
+-- The given sites whose advisory lock (20251, site mod 256) this transaction could take now (no waiting: a
 -- site being written is left for the next refresh).
-SELECT s FROM unnest(%(site_ids)s::int[]) s WHERE pg_try_advisory_xact_lock(20251, s) ORDER BY s
+SELECT s FROM unnest(%(site_ids)s::int[]) s WHERE pg_try_advisory_xact_lock(20251, s %% 256) ORDER BY s
 
 -- name: cell_state_of
 -- Running-total state of the given sites, locked for the refresh.

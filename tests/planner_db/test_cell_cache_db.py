@@ -167,3 +167,14 @@ def test_coverage_and_deployment_changes_move_through_hour_back(demo):
     assert load_state(demo)[site].through_hour == ended  # only from the new end, not from `since`
     assert since < ended
     assert_same(*both_ways(demo, period))
+
+
+def test_a_write_to_many_sites_holds_at_most_256_advisory_locks(db):
+    from places import make_site
+
+    sites = [make_site(db, f"Låsgatan {i}", limit_kmh=50) for i in range(300)]
+    hour = datetime(2025, 3, 3, 8, tzinfo=UTC)
+    db.execute("INSERT INTO rollup_hourly (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist) "
+               "SELECT s, 1, 0, %s, 1, 50, 2500, '[50:50]={1}' FROM unnest(%s::int[]) s", (hour, sites))
+    held = db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").fetchone()[0]
+    assert 0 < held <= 256
