@@ -4,9 +4,14 @@ The heavy lifting happens in SQL (``planner_cells``): hourly rollups are aggrega
 site × direction × display × legal limit × local hour-of-week, and the exceedance counts are
 read from each hour's tails (rollup_hourly.tail/tail2, migration 0003: vehicles at or above a
 bin, and its running sum) with a few subscripts, so no histogram crosses the wire; the rows
-carry their local hour-of-week, local week and legal limit. The cuts follow planner.exceedance exactly (whole-km/h signs: "v > L" counts bins ≥ L + 1 and
-"v ≥ T" bins ≥ ceil T; 'exact' signs split the bin holding the level linearly), and a test
-checks the SQL against the pure numpy path.
+carry their local hour-of-week, local week and legal limit. The cuts follow planner.exceedance
+exactly (whole-km/h signs: "v > L" counts bins ≥ L + 1 and "v ≥ T" bins ≥ ceil T; 'exact' signs
+split the bin holding the level linearly), and a test checks the SQL against the pure numpy path.
+
+Up to each site's through_hour the sums come instead from the running totals of cell_weeks
+(planner.cellweeks, planner.cellcache): a period's cells are the difference of the totals at its
+two boundaries, whatever its length; only the rollups and coverage records after through_hour
+are summed in SQL. Both ways give the same cells (``use_cache=False`` forces the SQL sums).
 
 Functions take a connection and never commit. Times are aware UTC datetimes; a period is
 [start, end).
@@ -134,6 +139,8 @@ class CellData:
     columns: dict[str, NDArray]
     spans: tuple[LimitSpan, ...] = field(default=())
     previous_spans: tuple[LimitSpan, ...] | None = None
+    through: dict[int, datetime] = field(default_factory=dict)
+    """Sites whose sums came from the running totals, and the hour up to which they did."""
     """Loaded ``with_previous``: the previous period's spans; columns ``prev_n`` and
     ``prev_over_threshold`` hold that period's vehicles in the same cells (see previous_cells)."""
 
@@ -144,7 +151,8 @@ class CellData:
         return self.columns[name]
 
     def where(self, mask: NDArray[np.bool_]) -> "CellData":
-        return CellData(self.period, {k: v[mask] for k, v in self.columns.items()}, self.spans, self.previous_spans)
+        return CellData(self.period, {k: v[mask] for k, v in self.columns.items()}, self.spans, self.previous_spans,
+                        self.through)
 
 
 CELL_COLUMNS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week", "n", "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "weeks")
@@ -360,7 +368,7 @@ def complete_cells(conn: psycopg.Connection, cols: dict[str, NDArray], period: P
     cols["hours_observed"] = observed
     cols["coverage_share"] = share
     cols["quality"] = quality
-    return CellData(period, cols, tuple(spans), None if previous is None else tuple(previous))
+    return CellData(period, cols, tuple(spans), None if previous is None else tuple(previous), dict(through))
 
 
 def _no_cells() -> dict[str, NDArray]:

@@ -62,6 +62,8 @@ class RankResult:
         names = {i: s.name for i, s in self.site_info.items()}
         return {
             "period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()},
+            "running_totals": {"sites": len(self.cells.through),
+                               "through": min(self.cells.through.values()).isoformat() if self.cells.through else None},
             "previous_period": {"from": self.previous.start.isoformat(), "to": self.previous.end.isoformat()},
             "pinned": list(self.pinned), "excluded": list(self.excluded),
             "sites": [{**{k: v for k, v in asdict(s).items() if k != "best"},

@@ -152,11 +152,20 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
     return _plan(args, settings, conn, period, pins, excludes)
 
 
+def _totals_line(result) -> str:
+    through, n_sites = result.cells.through, len({s.site_id for s in result.cells.spans})
+    if not through:
+        return ("cells summed from the hourly rollups (no current running totals: "
+                "`fartkoll planner job cells` builds them and makes this faster)")
+    return (f"cells from running totals up to {min(through.values()):%Y-%m-%d %H:%M}Z for {len(through)} of "
+            f"{n_sites} sites, hourly rollups after that")
+
+
 def format_ranking(result, limit: int) -> str:
     from planner.ranking import DIRECTIONS, DISPLAYS
 
     out = [f"data {result.period} (trend vs {result.previous}); pinned {list(result.pinned)}, "
-           f"excluded {list(result.excluded)}", "", "sites (by best cell):"]
+           f"excluded {list(result.excluded)}", _totals_line(result), "", "sites (by best cell):"]
     for i, s in enumerate(result.sites[:limit], start=1):
         b = s.best
         day, hour = divmod(b.hour_of_week, 24)

@@ -78,3 +78,19 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     code, out, _ = cli("planner", "followup", "--json")
     d = json.loads(out)
     assert code == 0 and len(d) == 6 and all("effect" in x for x in d)
+
+
+def test_rank_says_where_its_sums_come_from(cli):
+    code, out, _ = cli("planner", "rank", "--limit", "2")
+    assert code == 0 and "cells summed from the hourly rollups" in out and "planner job cells" in out
+    code, before, _ = cli("planner", "rank", "--json", "--limit", "5")
+    assert json.loads(before)["running_totals"] == {"sites": 0, "through": None}
+    code, out, err = cli("planner", "job", "cells")
+    assert code == 0, err
+    code, out, _ = cli("planner", "rank", "--limit", "2")
+    sites = int(out.split(" sites, hourly rollups")[0].split(" of ")[-1])
+    assert code == 0 and "cells from running totals up to " in out and f"for {sites} of {sites} sites" in out
+    code, after, _ = cli("planner", "rank", "--json", "--limit", "5")
+    a, b = json.loads(after), json.loads(before)
+    assert a["running_totals"]["sites"] == sites > 0
+    assert a["cells"] == b["cells"] and a["sites"] == b["sites"]  # the same ranking either way
