@@ -1,7 +1,8 @@
 """Storing sign heartbeats and hourly coverage in the database: the collector's health hook.
 
 ``HealthStore`` is a ``HeartbeatHook``: it logs each heartbeat, then writes it to
-``sign_heartbeats`` and the minutes with data of each hour it covers to ``coverage_hourly``.
+``sign_heartbeats`` (with the device's clock offset in ``clock_offset_s``) and the minutes with
+data of each hour it covers to ``coverage_hourly``.
 
 Coverage must survive restarts without counting twice. A run only knows the minutes *it*
 saw, and two runs never read the same minute of a port (one collector per sign). So the
@@ -100,6 +101,7 @@ class HealthStore:
                 if hb.sign in self._ids:
                     cur.execute(QUERIES["collector_heartbeat_insert"], {
                         "sign_id": self._ids[hb.sign], "time": hb.at,
+                        "clock_offset_s": hb.clock_offset_s,
                         "detail": json.dumps(heartbeat_detail(hb))})
             for (serial, hour), minutes in sorted(self._minutes.items(), key=lambda kv: kv[0][1]):
                 sign_id = self._ids.get(serial)

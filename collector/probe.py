@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from collector.heartbeat import CLOCK_KINDS, CLOCK_OFFSET_WARN_S, clock_offset
 from collector.protocols import PROTOCOLS, make_parser
 from collector.reading import Reading
 from collector.serialport import Clock, utc_now
@@ -59,6 +60,7 @@ class Candidate:
     unit_hint: str
     sample: tuple[Reading, ...] = ()
     priority: int = 0  # among equal scores, lower wins (see ORDER)
+    clock_offset_s: float | None = None  # see capture_clock_offset
 
     @property
     def found(self) -> int:
@@ -69,6 +71,7 @@ class Candidate:
         return {"protocol": self.protocol, "baud": self.baud, "score": round(self.score, 3),
                 "understood": round(self.understood, 3), "counts": dict(self.counts),
                 "unit": self.unit, "unit_hint": self.unit_hint,
+                "clock_offset_s": None if self.clock_offset_s is None else round(self.clock_offset_s, 3),
                 "readings": [r.to_json_dict() for r in self.sample]}
 
 
@@ -106,6 +109,23 @@ def smoothness(readings: Sequence[Reading]) -> float:
     return sum(1 for a, b in pairs if abs(a - b) <= 15) / len(pairs) if pairs else 1.0
 
 
+def capture_clock_offset(readings: Iterable[Reading], received_at: datetime) -> float | None:
+    """Device clock minus the end of the capture, seconds, from the latest line the device timed
+    in Unix seconds (``heartbeat.clock_offset``): every line of a capture carries that one
+    receive time, and the latest is the closest to it, so a device that fell silent before the
+    end looks further behind than it is. None without Unix times, or when the device counts
+    since power-on again after them."""
+    offsets: list[float] = []
+    for r in readings:
+        if r.kind in CLOCK_KINDS and r.device_time is not None:
+            offset = clock_offset(r.device_time, received_at)
+            if offset is None:
+                offsets.clear()
+            else:
+                offsets.append(offset)
+    return max(offsets) if offsets else None
+
+
 def _ops_unit_reply(readings: Iterable[Reading]) -> str | None:
     for r in readings:
         if r.kind == "reply" and isinstance(r.detail.get("Units"), str):
@@ -141,7 +161,8 @@ def score_protocol(protocol: str, data: bytes, baud: int, received_at: datetime,
         if said is not None and unit is None:
             hint = f"{said} (the sensor said so)"
     sample = tuple(r for r in readings if r.kind in MEASUREMENTS or r.kind == "reply")[:SAMPLE]
-    return Candidate(name, baud, score, understood, dict(counts), used_unit, hint, sample, priority)
+    return Candidate(name, baud, score, understood, dict(counts), used_unit, hint, sample, priority,
+                     capture_clock_offset(readings, received_at))
 
 
 def score_capture(data: bytes, baud: int, received_at: datetime,
@@ -200,12 +221,20 @@ class ProbeReport:
                      f"(score {best.score:.2f}: {found - best.counts.get('malformed', 0)} of "
                      f"{found} lines or frames understood)")
         lines.append(f"unit: {best.unit_hint}")
-        lines.append(f"  {'kind':<9} {'speed_kmh':>9}  {'direction':<11} {'time':>8}  raw")
+        if best.clock_offset_s is not None:
+            off = best.clock_offset_s
+            lines.append(f"device clock: {off:+.1f} s against this computer (latest device time minus "
+                         "end of capture)" + ("; set the sign's clock (OPS sensors: --setup-ops)"
+                                              if abs(off) > CLOCK_OFFSET_WARN_S else ""))
+        elif any(r.device_time is not None for r in best.sample):
+            lines.append("device clock: not set (its times count since power-on); "
+                         "--setup-ops sets an OPS sensor's clock")
+        lines.append(f"  {'kind':<9} {'speed_kmh':>9}  {'direction':<11} {'time':>14}  raw")
         for r in best.sample:
             d = r.to_json_dict()
             speed = "" if d["speed_kmh"] is None else f"{d['speed_kmh']:.1f}"
-            t = "" if d["time"] is None else f"{d['time']:g}"
-            lines.append(f"  {r.kind:<9} {speed:>9}  {d['direction']:<11} {t:>8}  {d['raw'].strip()}")
+            t = "" if d["time"] is None else f"{d['time']:.3f}".rstrip("0").rstrip(".")  # Unix s: no 1.7e+09
+            lines.append(f"  {r.kind:<9} {speed:>9}  {d['direction']:<11} {t:>14}  {d['raw'].strip()}")
         others = [c for c in rank(self.candidates)[1:] if c.score > 0][:3]
         if others:
             lines.append("also fits: " + ", ".join(

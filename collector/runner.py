@@ -108,7 +108,7 @@ class SourcePipeline:
     def _handle(self, readings: Iterable[Reading], received_at: datetime) -> None:
         passes: list[VehiclePass] = []
         for r in readings:
-            self._monitor.reading(r.kind)
+            self._monitor.reading(r.kind, r.device_time, r.received_at)
             passes.extend(self._grouper.push(r))  # every kind moves the grouper's time on
             if r.kind == "malformed":
                 n = self._monitor.readings["malformed"]

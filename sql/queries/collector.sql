@@ -7,9 +7,9 @@ LEFT JOIN deployments d
 WHERE s.serial_number = ANY(%(serials)s::text[])
 
 -- name: collector_heartbeat_insert
--- One heartbeat of a sign; a heartbeat already stored at that instant is kept as it is.
-INSERT INTO sign_heartbeats (sign_id, time, detail)
-VALUES (%(sign_id)s, %(time)s, %(detail)s)
+-- One heartbeat of a sign with its clock offset (NULL: unknown); a heartbeat already stored at that instant is kept as it is.
+INSERT INTO sign_heartbeats (sign_id, time, clock_offset_s, detail)
+VALUES (%(sign_id)s, %(time)s, %(clock_offset_s)s, %(detail)s)
 ON CONFLICT (sign_id, time) DO NOTHING
 
 -- name: collector_coverage_get

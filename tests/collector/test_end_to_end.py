@@ -3,6 +3,7 @@ exact counts after a kill -9, heartbeats and coverage that a restart does not co
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -39,11 +40,12 @@ def test_three_signs_round_trip_through_ptys_into_timescaledb(tmp_path, db_url):
     # streaming formats: runs of readings per vehicle, far enough apart to stay separate
     hlk = [SimVehicle(3.0 * i, 30.0 + 1.7 * i, A if i % 2 else R) for i in range(8)]
     houston = [SimVehicle(5.0 * i, 25.0 + 2 * i, A if i % 2 == 0 else R) for i in range(6)]
-    ops_mps = [8.0 + 0.5 * i for i in range(10)]  # one JSON line per vehicle, in m/s
-    ops = [SimVehicle(1.0 * i, v * 3.6, A if i % 2 == 0 else R) for i, v in enumerate(ops_mps)]
+    ops_mps = [8.0 + 0.5 * i for i in range(10)]  # one OC object line per vehicle, in m/s,
+    behind = datetime.now(timezone.utc).timestamp() - 3600  # its end_time from a clock 1 h behind
+    ops = [SimVehicle(behind + 1.0 * i, v * 3.6, A if i % 2 == 0 else R) for i, v in enumerate(ops_mps)]
     hlk_path, hlk_sign = open_simulated_sign(list(encode_traffic("hlk-ld2415h", hlk)), RATE)
     dr_path, dr_sign = open_simulated_sign(list(encode_traffic("houston-dr500", houston, "kmh")), RATE)
-    ops_path, ops_sign = open_simulated_sign(list(encode_traffic("ops-vehicle", ops, "mps")), RATE)
+    ops_path, ops_sign = open_simulated_sign(list(encode_traffic("ops-object", ops, "mps")), RATE)
     gap = {"grouping_gap_s": 0.8 / RATE, "grouping_options": {"clock": "received"}}
     config = write_config(tmp_path / "fartkoll.toml", tmp_path / "spool.sqlite3", [
         dict(port=hlk_path, protocol="hlk-ld2415h", sign_serial="HLK-1", **gap),
@@ -72,6 +74,8 @@ def test_three_signs_round_trip_through_ptys_into_timescaledb(tmp_path, db_url):
         beats = dict(conn.execute("SELECT sign_id, count(*) FROM sign_heartbeats GROUP BY sign_id").fetchall())
         last = dict(conn.execute("SELECT DISTINCT ON (sign_id) sign_id, detail FROM sign_heartbeats "
                                  "ORDER BY sign_id, time DESC").fetchall())
+        offsets = dict(conn.execute("SELECT DISTINCT ON (sign_id) sign_id, clock_offset_s FROM sign_heartbeats "
+                                    "ORDER BY sign_id, time DESC").fetchall())
         coverage = dict(conn.execute("SELECT sign_id, sum(minutes) FROM coverage_hourly GROUP BY sign_id").fetchall())
     assert len(rows) == total
     for serial, vehicles, resolution in (("HLK-1", hlk, 0.05), ("DR500-1", houston, 0.5), ("OPS-1", ops, 0.2)):
@@ -90,6 +94,12 @@ def test_three_signs_round_trip_through_ptys_into_timescaledb(tmp_path, db_url):
         assert beats[sign] >= 1 and last[sign]["passes"] == len(vehicles)
         assert last[sign]["readings"].get("malformed", 0) == 0
         assert 1 <= coverage[sign] <= 2  # a minute or two; two when the run crossed a minute
+    # the OPS sensor's clock: -3600 s, less the sensor's start-up and plus its lines' device
+    # times running five times faster than they are played (median ~ +3.6 s); the others send no time
+    hlk_sign_id, dr_sign_id, ops_sign_id = (signs[s][0] for s in ("HLK-1", "DR500-1", "OPS-1"))
+    assert offsets[hlk_sign_id] is None and offsets[dr_sign_id] is None
+    assert -3600 - 40 < offsets[ops_sign_id] < -3600 + 5, offsets[ops_sign_id]
+    assert "sign OPS-1: its clock is" in collector.output() and "--setup-ops" in collector.output()
 
 
 def test_killed_collector_restarts_with_exact_counts(tmp_path, db_url):
@@ -137,9 +147,11 @@ def test_killed_collector_restarts_with_exact_counts(tmp_path, db_url):
 H = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
 
 
-def beat(at: datetime, minutes: int, closed: tuple[HourCoverage, ...] = (), sign: str = "HB-1") -> Heartbeat:
+def beat(at: datetime, minutes: int, closed: tuple[HourCoverage, ...] = (), sign: str = "HB-1",
+         clock_offset_s: float | None = None) -> Heartbeat:
     return Heartbeat(sign=sign, at=at, connected=True, last_data_at=at, bytes=10, readings={"reading": 3},
-                     passes=1, closed_hours=closed, current_hour=HourCoverage(sign, hour_start(at), minutes))
+                     passes=1, closed_hours=closed, current_hour=HourCoverage(sign, hour_start(at), minutes),
+                     clock_offset_s=clock_offset_s)
 
 
 def coverage(url: str) -> list[tuple[datetime, int]]:
@@ -191,3 +203,18 @@ def test_heartbeats_wait_out_an_outage_and_unknown_signs_are_skipped(db_url, cap
     assert coverage(db_url) == [(H, 5)]
     assert count(db_url, "SELECT count(*) FROM sign_heartbeats") == 2
     assert "sign NOT-REGISTERED is not in the database" in caplog.text
+
+
+def test_heartbeats_store_the_clock_offset_and_warn_when_it_is_large(db_url, caplog):
+    caplog.set_level(logging.INFO, logger="collector.heartbeat")
+    signs = register(db_url, "HB-1")
+    store = HealthStore(lambda: psycopg.connect(db_url))
+    store(beat(H + timedelta(minutes=1), 1, clock_offset_s=-0.4))
+    store(beat(H + timedelta(minutes=2), 2))  # no Unix times from the device: unknown
+    store(beat(H + timedelta(minutes=3), 3, clock_offset_s=-3600.5))
+    store.close()
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT sign_id, clock_offset_s FROM sign_heartbeats ORDER BY time").fetchall()
+    assert rows == [(signs["HB-1"][0], -0.4), (signs["HB-1"][0], None), (signs["HB-1"][0], -3600.5)]
+    assert "device clock -0.4 s" in caplog.text and "device clock unknown" in caplog.text
+    assert "sign HB-1: its clock is 3600.5 s behind" in caplog.text and "--setup-ops" in caplog.text

@@ -63,6 +63,36 @@ def test_ops_setup_sets_units_json_vehicle_mode_and_the_clock():
     assert ops_setup_commands(T) == [b"UK\r\n", b"OJ\r\n", b"ON\r\n", b"C=1714564800\r\n"]
 
 
+def object_lines(end_times: list[float]) -> bytes:
+    vehicles = [SimVehicle(t, 40.0 + i, A if i % 2 else R) for i, t in enumerate(end_times)]
+    return b"".join(b for _, b in encode_traffic("ops-object", vehicles, "mps"))
+
+
+def test_an_ops_sensor_with_its_clock_set_shows_the_offset_from_its_latest_line():
+    unix = T.timestamp()  # the capture ended at T; the last line was stamped 5 s before it
+    best = score_capture(object_lines([unix - 9, unix - 7, unix - 5]), 19200, T)[0]
+    assert best.protocol == "ops-json" and best.clock_offset_s == pytest.approx(-5.0)
+    report = ProbeReport("/dev/x", [best], {19200: 300})
+    assert report.to_json_dict()["best"]["clock_offset_s"] == pytest.approx(-5.0)
+    text = report.to_text()
+    assert "device clock: -5.0 s against this computer" in text and "--setup-ops" in text
+    assert "1714564791  {" in text and "e+09" not in text  # Unix times in full in the table
+    close = ProbeReport("/dev/x", score_capture(object_lines([unix - 3, unix - 0.5]), 19200, T)).to_text()
+    assert "device clock: -0.5 s" in close and "set the sign's clock" not in close
+
+
+def test_an_ops_sensor_counting_since_power_on_has_no_clock_offset():
+    best = score_capture(object_lines([12.0, 14.5, 17.0]), 19200, T)[0]
+    assert best.protocol == "ops-json" and best.clock_offset_s is None
+    report = ProbeReport("/dev/x", [best], {19200: 300})
+    assert report.to_json_dict()["best"]["clock_offset_s"] is None
+    assert "device clock: not set (its times count since power-on)" in report.to_text()
+    restarted = score_capture(object_lines([T.timestamp() - 9]) + object_lines([2.0]), 19200, T)[0]
+    assert restarted.clock_offset_s is None
+    houston = ProbeReport("/dev/x", score_capture(capture_of("houston-dr500"), 9600, T)).to_text()
+    assert "device clock" not in houston  # no device time at all: nothing to say
+
+
 def test_probe_finds_an_hlk_sign_on_a_pty_at_the_first_baud_rate():
     path, sign = open_simulated_sign(random_traffic("hlk-ld2415h", None, 1.0, 45.0, seed=2), rate=2.0)
     try:

@@ -139,6 +139,21 @@ def test_pipeline_survives_a_parser_that_raises(tmp_path, caplog):
     assert "parser 'hlk-ld2415h' failed on b'\\xff\\xfe'" in caplog.text
 
 
+def test_pipeline_gives_the_monitor_device_times_for_the_clock_offset(tmp_path):
+    src = source(protocol="ops-json", unit="mps", grouping_options={"clock": "received"})
+    monitor = SignMonitor("SN1", T0)
+    with Spool(tmp_path / "s.sqlite3") as spool:
+        pipe = SourcePipeline(src, spool, monitor)
+        for i in range(5):  # OPS vehicle lines stamped by a clock 12 s behind, one a second
+            at = T0 + timedelta(seconds=i)
+            line = f'{{"DetectedObjectVelocity":"-12.{i}","time":"{at.timestamp() - 12:.3f}"}}\r\n'
+            pipe.on_data(line.encode(), at)
+        pipe.close(T0 + timedelta(seconds=5))
+        assert spool.pending() == 5
+    hb = monitor.heartbeat(T0 + timedelta(seconds=6), True)
+    assert hb.clock_offset_s == pytest.approx(-12.0) and hb.readings == {"vehicle": 5}
+
+
 def test_drainer_holds_a_part_filled_batch_until_it_is_old_enough(tmp_path):
     sent = []
     mono = [100.0]
