@@ -68,38 +68,25 @@ BEGIN
     UPDATE cell_weeks_state SET through_hour = changed WHERE site_id = site AND through_hour > changed;
 END $$;
 
-CREATE OR REPLACE FUNCTION rollup_hourly_derive() RETURNS trigger
+-- Every write to rollup_hourly (write path, importers, the consistency repair, the limit and
+-- time-zone refreshes of migration 0003) passes here.
+CREATE FUNCTION rollup_hourly_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    tz text;
 BEGIN
-    -- an update that leaves hist and its tails alone (a limit or time-zone refresh) skips the loop
-    IF TG_OP = 'INSERT' OR NEW.hist IS DISTINCT FROM OLD.hist OR NEW.tail IS DISTINCT FROM OLD.tail
-       OR NEW.tail2 IS DISTINCT FROM OLD.tail2 OR NEW.tail IS NULL THEN
-        SELECT t.tail, t.tail2 INTO NEW.tail, NEW.tail2 FROM hist_tails(NEW.hist) t;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM cell_weeks_invalidate(NEW.site_id, NEW.hour);
     END IF;
-    SELECT s.time_zone INTO tz FROM sites s WHERE s.id = NEW.site_id;
-    NEW.local_how := local_hour_of_week(NEW.hour, tz);
-    NEW.local_week := local_week(NEW.hour, tz);
-    NEW.limit_kmh := (SELECT l.limit_kmh FROM speed_limits l
-                      WHERE l.site_id = NEW.site_id AND l.valid_from <= NEW.hour
-                        AND (l.valid_to IS NULL OR NEW.hour < l.valid_to));
-    PERFORM cell_weeks_invalidate(NEW.site_id, NEW.hour);
-    IF TG_OP = 'UPDATE' AND (OLD.site_id <> NEW.site_id OR OLD.hour <> NEW.hour) THEN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.site_id <> NEW.site_id OR OLD.hour <> NEW.hour)) THEN
         PERFORM cell_weeks_invalidate(OLD.site_id, OLD.hour);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
     END IF;
     RETURN NEW;
 END $$;
 
-CREATE FUNCTION rollup_hourly_deleted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM cell_weeks_invalidate(OLD.site_id, OLD.hour);
-    RETURN OLD;
-END $$;
-
-CREATE TRIGGER rollup_hourly_deleted AFTER DELETE ON rollup_hourly
-    FOR EACH ROW EXECUTE FUNCTION rollup_hourly_deleted();
+CREATE TRIGGER rollup_hourly_changed BEFORE INSERT OR UPDATE OR DELETE ON rollup_hourly
+    FOR EACH ROW EXECUTE FUNCTION rollup_hourly_changed();
 
 -- Coverage records and deployments decide the coverage series: a change before through_hour
 -- makes them stale from that hour.
