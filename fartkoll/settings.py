@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from collector.config import CollectorSettings
 
 from planner.jobs.settings import JobsSettings
-from planner.settings import PlannerSettings
+from planner.settings import PlannerSettings, known_time_zone
 
 
 class SettingsError(Exception):
@@ -71,13 +71,7 @@ class Settings(BaseSettings):
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not a known IANA time zone such as Europe/Stockholm") from None
-        return v
+        return known_time_zone(v)
 
     @classmethod
     def settings_customise_sources(

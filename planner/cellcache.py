@@ -24,6 +24,7 @@ import psycopg
 from numpy.typing import NDArray
 
 from planner.cellweeks import CELL, COVERAGE, HOURS, SUMMED, WeekRows, pack, row_bytes, running_totals
+from planner.dbsettings import query_settings
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
@@ -116,8 +117,9 @@ def refresh(conn: psycopg.Connection, planner: PlannerSettings, *, over_kmh: flo
     wanted = sorted(sites if site_ids is None else (set(site_ids) & set(sites)))
     thresholds = thresholds_by_site(conn, planner, over_kmh, {s: sites[s][1] for s in wanted})
     result = RefreshResult(until)
+    tz = {s: sites[s][0] for s in wanted}
     for i in range(0, len(wanted), batch):
-        _refresh_batch(conn, wanted[i:i + batch], {s: sites[s][0] for s in wanted}, thresholds, until, result)
+        _refresh_batch(conn, wanted[i:i + batch], tz, thresholds, until, result)
         conn.commit()
     result.seconds = time.perf_counter() - t0
     return result
@@ -215,11 +217,8 @@ def read_totals(conn: psycopg.Connection, cuts: dict[int, list[tuple[int, int, i
             params["how"].append(how)
     out: dict[int, tuple[list[int], list[bytes]]] = {k: ([], []) for k in cuts}
     if params["k"]:
-        with conn.transaction():  # JIT compiling costs more than this query of index probes takes
-            old = conn.execute("SELECT current_setting('jit')").fetchone()[0]
-            conn.execute("SELECT set_config('jit', 'off', true)")
+        with query_settings(conn, jit="off"):  # compiling costs more than these index probes take
             rows = conn.execute(QUERIES["cell_totals"], params, binary=True).fetchall()
-            conn.execute("SELECT set_config('jit', %s, true)", (old,))
         for k, site_id, limit, direction, display, split, head, rest in rows:
             keys, parts = out[k]
             keys.append(int(series_key(site_id, limit, direction, display)))

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from planner.cellcache import load_state, local_week_how, read_totals, repeated_hour, split_key
 from planner.cellweeks import COVERAGE, HOURS, difference
+from planner.dbsettings import query_settings
 from planner.hourofweek import HOURS_PER_WEEK, local_cells
 from planner.quality import Quality
 from planner.settings import PlannerSettings
@@ -377,16 +378,11 @@ def _no_cells() -> dict[str, NDArray]:
 
 def _fetch_cells(conn: psycopg.Connection, params: dict[str, object]) -> dict[str, NDArray]:
     """planner_cells as columns, in key order (site, direction, display, limit, hour-of-week)."""
-    with conn.transaction():  # a savepoint in the caller's transaction; a transaction if autocommit
-        # Measured on 200 sites × 8 weeks: the planner's own choice (a sort spilled to disk, an
-        # index scan fetching rows in hour order, JIT) takes ~1.5 s; one in-memory hash aggregate
-        # over a bitmap heap scan, without JIT compilation, ~0.9 s. Set for this query only.
-        old = conn.execute(QUERIES["planner_cells_settings_get"]).fetchone()
-        conn.execute(QUERIES["planner_cells_settings_set"],
-                     {"work_mem": CELLS_WORK_MEM, "jit": "off", "enable_indexscan": "off"})
+    # Measured on 200 sites × 8 weeks: the planner's own choice (a sort spilled to disk, an index
+    # scan fetching rows in hour order, JIT) takes ~1.5 s; one in-memory hash aggregate over a
+    # bitmap heap scan, without JIT compilation, ~0.9 s. Set for this query only.
+    with query_settings(conn, work_mem=CELLS_WORK_MEM, jit="off", enable_indexscan="off"):
         rows = conn.execute(QUERIES["planner_cells"], params, binary=True).fetchall()
-        conn.execute(QUERIES["planner_cells_settings_set"],
-                     {"work_mem": old[0], "jit": old[1], "enable_indexscan": old[2]})
     # every value is a whole number or a float: one float64 table (exact below 2^53), cut into columns
     table = np.array(rows, dtype=np.float64).reshape(len(rows), len(_QUERY_COLUMNS))
     # in key order, whatever order the aggregation returned them in (the ranking's ties keep it)

@@ -17,6 +17,18 @@ from planner.exceedance import threshold_npcc_kmh
 from planner.schedule import PatrolSlot, Rules
 from planner.scoring import ScoreWeights
 
+
+def known_time_zone(v: str) -> str:
+    """A settings validator: ``v`` unchanged if it names an IANA time zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a known IANA time zone such as Europe/Stockholm") from None
+    return v
+
+
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

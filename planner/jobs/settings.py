@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from planner.settings import known_time_zone
+
 MIN_RETENTION_DAYS = 7
 """Raw readings younger than this are never dropped: follow-up and repairs need them."""
 
@@ -66,13 +68,7 @@ class JobsSettings(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not a known IANA time zone such as Europe/Stockholm") from None
-        return v
+        return known_time_zone(v)
 
     @field_validator("report_cron", "plan_cron", "retention_cron", "silent_cron", "consistency_cron",
                      "cells_cron")

@@ -71,14 +71,13 @@ FROM x
 GROUP BY 1, 2, 3, 4, 5
 HAVING count(*) FILTER (WHERE k = 1) > 0
 
--- name: planner_cells_settings_get
--- work_mem, jit and enable_indexscan as they are now (to put them back after planner_cells).
-SELECT current_setting('work_mem'), current_setting('jit'), current_setting('enable_indexscan')
+-- name: settings_get
+-- The current values of the named settings, in the order given (planner.dbsettings).
+SELECT current_setting(s.name) FROM unnest(%(names)s::text[]) WITH ORDINALITY AS s(name, i) ORDER BY s.i
 
--- name: planner_cells_settings_set
--- work_mem, jit and enable_indexscan for the rest of the transaction (planner_cells sets and restores them).
-SELECT set_config('work_mem', %(work_mem)s, true), set_config('jit', %(jit)s, true),
-       set_config('enable_indexscan', %(enable_indexscan)s, true)
+-- name: settings_set
+-- Set the named settings for the rest of the transaction (planner.dbsettings).
+SELECT set_config(s.name, s.value, true) FROM unnest(%(names)s::text[], %(values)s::text[]) AS s(name, value)
 
 -- name: planner_coverage_cells
 -- Hours the signs at each site measured (coverage minutes / 60; the fullest sign when two
