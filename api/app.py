@@ -5,27 +5,29 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import ConnectionPool
 
 from fartkoll.settings import Settings
 
+from . import problems
 from .routes import health, sites
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = AsyncConnectionPool(settings.database_dsn(), min_size=1, max_size=10, open=False,
-                                   kwargs={"autocommit": True})
-        await pool.open(wait=False)
+        pool = ConnectionPool(settings.database_dsn(), min_size=1, max_size=10, open=False,
+                              kwargs={"connect_timeout": 10})
+        pool.open(wait=False)
         app.state.pool = pool
         app.state.settings = settings
         try:
             yield
         finally:
-            await pool.close()
+            pool.close()
 
     app = FastAPI(title="Fartkoll", version="0.1.0", lifespan=lifespan)
+    problems.install(app)
     app.include_router(health.router)
     app.include_router(sites.router, prefix="/api/v1")
     return app

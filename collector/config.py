@@ -7,10 +7,13 @@ the offending value.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator, model_validator
+
+from .plausible import DEFAULT_EARLIEST, DEFAULT_FUTURE_MARGIN, TimeRule
 
 DEFAULT_SPOOL_PATH = Path("/var/lib/fartkoll/spool.sqlite3")
 
@@ -105,6 +108,26 @@ class CollectorSettings(BaseModel):
     forward_token: SecretStr | None = None
     forward_timeout_s: float = Field(30.0, gt=0, le=600)
     heartbeat_interval_s: float = Field(60.0, gt=0, le=3600)
+    earliest_time: datetime = Field(
+        DEFAULT_EARLIEST, description="Records timed before this are refused as implausible"
+    )
+    future_margin_s: float = Field(
+        DEFAULT_FUTURE_MARGIN.total_seconds(), ge=0, le=86_400,
+        description="Records timed more than this after their receive (or import) time are refused",
+    )
+
+    @field_validator("earliest_time")
+    @classmethod
+    def _aware_earliest(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if not datetime(1990, 1, 1, tzinfo=timezone.utc) <= value <= datetime(2100, 1, 1, tzinfo=timezone.utc):
+            raise ValueError(f"earliest_time {value.isoformat()} is outside 1990..2100")
+        return value
+
+    def time_rule(self) -> TimeRule:
+        """The plausible-time rule these settings describe."""
+        return TimeRule(self.earliest_time, timedelta(seconds=self.future_margin_s))
 
     @model_validator(mode="after")
     def _consistent(self) -> "CollectorSettings":

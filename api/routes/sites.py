@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from planner.stats import Histogram, summarise_histogram
 from sql import QUERIES
 
-from ..deps import AppSettings, Conn
+from ..deps import AppSettings, Conn, Public
 
 router = APIRouter()
 
@@ -26,21 +26,21 @@ def _num(x: float) -> float | None:
 
 
 @router.get("/sites")
-async def list_sites(conn: Conn, settings: AppSettings) -> list[dict]:
+def list_sites(conn: Conn, settings: AppSettings, who: Public) -> list[dict]:
     cur = conn.cursor(row_factory=dict_row)
-    sites = await (await cur.execute(QUERIES["sites_overview"])).fetchall()
+    sites = (cur.execute(QUERIES["sites_overview"])).fetchall()
     out = []
     for s in sites:
         figures = []
         if s["last_hour"] is not None:
             end = s["last_hour"] + timedelta(hours=1)
             start = end - RECENT
-            lim = await (await conn.execute(QUERIES["site_limit_since"], {"site_id": s["id"], "at": s["last_hour"]})).fetchone()
+            lim = (conn.execute(QUERIES["site_limit_since"], {"site_id": s["id"], "at": s["last_hour"]})).fetchone()
             limit = lim[1] if lim else s["limit_kmh"]
             if lim and lim[0] > start:
                 start = lim[0]  # never mix two legal limits in one figure
-            rounding = (await (await conn.execute(QUERIES["site_rounding"], {"site_id": s["id"]})).fetchone())[0]
-            rows = await (await cur.execute(
+            rounding = ((conn.execute(QUERIES["site_rounding"], {"site_id": s["id"]})).fetchone())[0]
+            rows = (cur.execute(
                 QUERIES["site_recent_histograms"], {"site_id": s["id"], "start": start, "end": end})).fetchall()
             for r in rows:
                 figures.append(_figure(r, limit, rounding, settings.threshold_over_kmh, start, end))
