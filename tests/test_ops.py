@@ -276,7 +276,7 @@ def test_serve_on_a_taken_port_is_one_line_and_exit_2(db_url):
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run([*_fartkoll(), "serve", "--port", str(port)], env=_env(db_url),
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "serving" not in done.stdout
     lines = [x for x in done.stderr.splitlines() if x.strip()]
@@ -344,7 +344,7 @@ def test_sigterm_lets_an_in_flight_request_finish(db_url, tmp_path):
 
 
 def test_serve_help_names_the_shutdown_setting():
-    out = subprocess.run([*_fartkoll(), "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run([*_fartkoll(), "serve", "--help"], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "api.shutdown_grace_s" in out and "--port" in out
 
 
