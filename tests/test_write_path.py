@@ -1,16 +1,16 @@
 """The one write path: nothing counted twice, nothing accepted lost, rollups exact."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import psycopg
 import pytest
+from places import deploy, make_sign, make_site
 
 from collector.passes import Direction, Display, VehiclePass, pass_key
 from collector.store import write_passes
-from places import deploy, make_sign, make_site
 
-T0 = datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 
 def _count(conn):
@@ -126,15 +126,14 @@ def test_write_is_atomic_with_the_callers_transaction(db):
 
 
 def test_unreachable_database_raises_operational_error():
-    with pytest.raises(psycopg.OperationalError):
-        with psycopg.connect("postgresql://postgres@127.0.0.1:1/none", connect_timeout=2) as conn:
-            write_passes(conn, [])
+    with pytest.raises(psycopg.OperationalError), \
+            psycopg.connect("postgresql://postgres@127.0.0.1:1/none", connect_timeout=2) as conn:
+        write_passes(conn, [])
 
 
 # --- plausible times and values checked as stored -----------------------------------------------
 
-RECEIVED = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
-UTC = timezone.utc
+RECEIVED = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def _at(t, v=50.0, **kw):
