@@ -1,19 +1,18 @@
 """Bad rows cannot enter, even from plain SQL."""
 
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-
 from places import deploy, make_sign, make_site
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def _insert_reading(conn, site, **over):
-    row = dict(time=T0, site_id=site, sign_id=None, direction=1, speed_kmh=50.0, display=0, length_m=None,
-               idem_key="00000000-0000-0000-0000-000000000001")
+    row = {"time": T0, "site_id": site, "sign_id": None, "direction": 1, "speed_kmh": 50.0, "display": 0,
+           "length_m": None, "idem_key": "00000000-0000-0000-0000-000000000001"}
     row.update(over)
     conn.execute(
         "INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key) "
@@ -38,9 +37,8 @@ def _insert_reading(conn, site, **over):
 def test_readings_reject_bad_values(db, field, value, error):
     site = make_site(db)
     _insert_reading(db, site)  # a good row first: the constraint, not the fixture, decides
-    with pytest.raises(error):
-        with db.transaction():
-            _insert_reading(db, site, **{"idem_key": "00000000-0000-0000-0000-000000000002", field: value})
+    with pytest.raises(error), db.transaction():
+        _insert_reading(db, site, **{"idem_key": "00000000-0000-0000-0000-000000000002", field: value})
 
 
 def test_same_idempotency_key_and_time_cannot_be_stored_twice(db):
@@ -91,13 +89,11 @@ def test_a_site_or_sign_with_readings_cannot_be_deleted(db):
     sign = make_sign(db, "S-DEL")
     spare = make_site(db, "Tomvägen 1")
     _insert_reading(db, site, sign_id=sign)
-    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="has readings"):
-        with db.transaction():
-            db.execute("DELETE FROM speed_limits WHERE site_id = %s", (site,))
-            db.execute("DELETE FROM sites WHERE id = %s", (site,))
-    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="has readings"):
-        with db.transaction():
-            db.execute("DELETE FROM signs WHERE id = %s", (sign,))
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="has readings"), db.transaction():
+        db.execute("DELETE FROM speed_limits WHERE site_id = %s", (site,))
+        db.execute("DELETE FROM sites WHERE id = %s", (site,))
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="has readings"), db.transaction():
+        db.execute("DELETE FROM signs WHERE id = %s", (sign,))
     db.execute("DELETE FROM speed_limits WHERE site_id = %s", (spare,))
     db.execute("DELETE FROM sites WHERE id = %s", (spare,))  # one without readings may go
 
@@ -167,9 +163,9 @@ def test_psql_cannot_insert_a_reading_at_infinity(db, db_url):
     site = make_site(db)
     db.commit()
     r = subprocess.run(["psql", db_url, "-v", "ON_ERROR_STOP=1", "-c",
-                        "INSERT INTO readings (time, site_id, direction, speed_kmh, display, idem_key) "
-                        f"VALUES ('infinity', {site}, 1, 50, 0, gen_random_uuid())"],
-                       capture_output=True, text=True, timeout=60)
+                        ("INSERT INTO readings (time, site_id, direction, speed_kmh, display, idem_key) "
+                         f"VALUES ('infinity', {site}, 1, 50, 0, gen_random_uuid())")],
+                       check=False, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "readings_time_range" in r.stderr
     assert db.execute("SELECT count(*) FROM readings").fetchone()[0] == 0
 
@@ -252,4 +248,4 @@ def test_tables_readings_point_into_cannot_be_truncated_while_readings_exist(db,
     assert db.execute("SELECT count(*) FROM signs WHERE id = %s", (sign,)).fetchone()[0] == 1
     db.execute("TRUNCATE readings")  # readings first: then the rest may go
     db.execute(statement)
-    assert db.execute(f"SELECT count(*) FROM {emptied}").fetchone()[0] == 0  # noqa: S608 (a table name from the list above)
+    assert db.execute(f"SELECT count(*) FROM {emptied}").fetchone()[0] == 0
