@@ -46,13 +46,19 @@ def as_stored_real(values: Sequence[object]) -> np.ndarray:
         return wide.astype(np.float32)
 
 
-def stored_between_0_and(values: Sequence[object], upper: float) -> list[bool]:
-    """For each value: does it lie strictly between 0 and ``upper`` once stored as a ``real``?
+def between_0_and(stored: np.ndarray, upper: float) -> list[bool]:
+    """For each stored value (see ``as_stored_real``): does it lie strictly between 0 and ``upper``?
 
-    False for NaN, infinities and anything that is not a number.
+    False for NaN and infinities.
     """
-    stored = as_stored_real(values)
     return ((stored > 0) & (stored < np.float32(upper))).tolist()
+
+
+def _as_stored(value: object, stored: np.float32) -> str:
+    """What the message adds when the column would change the value: `` (stored as a real: 300)``."""
+    if not _is_number(value) or not np.isfinite(stored) or float(stored) == value:
+        return ""
+    return f" (stored as a 4-byte real it is {float(stored):g})"
 
 
 def _float_or_nan(v: object) -> float:
@@ -80,8 +86,10 @@ class BatchChecks:
         self.rule = rule
         self.earliest = rule.earliest
         self.latest = received + rule.future_margin
-        self.speed_ok = stored_between_0_and([p.speed_kmh for p in passes], MAX_SPEED_KMH)
-        self.length_ok = stored_between_0_and([p.length_m for p in passes], MAX_LENGTH_M)
+        self.speeds = as_stored_real([p.speed_kmh for p in passes])
+        self.lengths = as_stored_real([p.length_m for p in passes])
+        self.speed_ok = between_0_and(self.speeds, MAX_SPEED_KMH)
+        self.length_ok = between_0_and(self.lengths, MAX_LENGTH_M)
 
     def check(self, i: int, p: VehiclePass) -> Rejection | None:
         """Why pass ``i`` (``p``) cannot be stored, or None."""
@@ -94,12 +102,12 @@ class BatchChecks:
                 return Rejection(i, "time", t, problem)
         v = p.speed_kmh
         if not _is_number(v) or not self.speed_ok[i]:
-            return Rejection(i, "speed_kmh", v, f"must be a number above 0 and below {MAX_SPEED_KMH:g} km/h "
-                             "as stored (a 4-byte real)")
+            return Rejection(i, "speed_kmh", v, f"must be a number above 0 and below {MAX_SPEED_KMH:g} km/h"
+                             + _as_stored(v, self.speeds[i]))
         length = p.length_m
         if length is not None and (not _is_number(length) or not self.length_ok[i]):
-            return Rejection(i, "length_m", length, f"must be above 0 and below {MAX_LENGTH_M:g} m "
-                             "as stored (a 4-byte real)")
+            return Rejection(i, "length_m", length, f"must be above 0 and below {MAX_LENGTH_M:g} m"
+                             + _as_stored(length, self.lengths[i]))
         if p.direction not in (0, 1, 2):
             return Rejection(i, "direction", p.direction, "must be 0 unknown, 1 approaching or 2 receding")
         if p.display is not None and p.display not in (0, 1):

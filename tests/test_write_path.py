@@ -201,6 +201,9 @@ def test_a_mixed_batch_stores_exactly_the_good_passes_and_names_each_bad_one(db)
     assert db.execute("SELECT sum(n) FROM rollup_hourly").fetchone()[0] == len(good)
     keys = {k for (k,) in db.execute("SELECT idem_key FROM readings")}
     assert keys == {pass_key("mixed", i) for i in good}
+    reasons = {CASES[x.index][0].speed_kmh: x.reason for x in r.rejected if x.field == "speed_kmh"}
+    assert reasons[299.99999].endswith("(stored as a 4-byte real it is 300)")
+    assert reasons[1e-50 * 1.609344].endswith("(stored as a 4-byte real it is 0)")
     again = write_passes(db, batch, received=RECEIVED)  # re-sent: nothing new, the same rejections
     assert (again.inserted, again.duplicates, len(again.rejected)) == (0, len(good), len(r.rejected))
 
