@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from collector.config import CollectorSettings
+from collector.plausible import TimeRule
 from collector.serialport import Clock, next_backoff, utc_now
 from collector.spool import Spool, SpoolBatch
 
@@ -211,11 +212,12 @@ class StoreSink:
     """
 
     def __init__(self, connect: Callable[[], Any], *, resolve_serials: bool = False,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, rule: TimeRule | None = None) -> None:
         self._connect = connect
         self._conn: Any = None
         self._resolve = resolve_serials
         self._clock = clock
+        self._rule = rule or TimeRule()
         self._ids: dict[str, int] = {}
 
     def __call__(self, batch: SpoolBatch) -> object:
@@ -228,7 +230,8 @@ class StoreSink:
                 self._conn = self._connect()
             with self._conn.transaction():
                 passes = self._with_sign_ids(batch) if self._resolve else batch.passes
-                result = write_passes(self._conn, passes)
+                # the spool keeps no receive time: a pass is judged against the moment it is written
+                result = write_passes(self._conn, passes, received=self._clock(), rule=self._rule)
         except psycopg.OperationalError:
             self.close()  # reconnect on the next batch
             raise
@@ -278,4 +281,4 @@ def make_sink(settings: CollectorSettings, connect: Callable[[], Any] | None = N
     if missing and not resolve_serials:
         raise ValueError(f"sources {missing!r} have no sign_id; writing to the database needs "
                          "each sign's database id (or use forward_url)")
-    return StoreSink(connect, resolve_serials=resolve_serials)
+    return StoreSink(connect, resolve_serials=resolve_serials, rule=settings.time_rule())

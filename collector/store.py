@@ -7,38 +7,30 @@ an autocommit connection it opens and commits one of its own), so a batch is all
 
 from __future__ import annotations
 
-import math
-from contextlib import nullcontext
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Self
 
 import psycopg
 
 from sql import QUERIES
 
+from .checks import BatchChecks, Rejection
 from .passes import VehiclePass, pass_key
+from .plausible import TimeRule
 from .rollup import hourly_rollups
 
-MAX_SPEED_KMH = 300.0
-MAX_LENGTH_M = 40.0
 STAGING_TYPES = ["int4", "timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
 READINGS_TYPES = STAGING_TYPES[1:]
 ROLLUP_TYPES = ["int4", "int2", "int2", "timestamptz", "int4", "float8", "float8", "int4", "int4[]"]
+ROW_FIELDS = ("index", "time", "sign_id", "site_id", "direction", "speed_kmh", "display", "length_m", "idem_key")
+"""A staging row's fields, in order (see ``staging_rows``)."""
 
-
-@dataclass(frozen=True)
-class Rejection:
-    """A pass that was not stored: its index in the batch, the field at fault, the value, why."""
-
-    index: int
-    field: str
-    value: object
-    reason: str
-
-    def __str__(self) -> str:
-        return f"pass #{self.index}: {self.field}={self.value!r}: {self.reason}"
+_REFUSED = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
+"""What the database raises for a row it refuses (a CHECK, NOT NULL, a foreign key, a range)."""
 
 
 @dataclass
@@ -48,32 +40,12 @@ class WriteResult:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
 
-    def __iadd__(self, other: "WriteResult") -> "WriteResult":
+    def __iadd__(self, other: WriteResult) -> Self:
         self.received += other.received
         self.inserted += other.inserted
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
         return self
-
-
-def check_pass(i: int, p: VehiclePass) -> Rejection | None:
-    """Reject what the database would refuse, naming the field and the value."""
-    t = p.time
-    if not isinstance(t, datetime) or t.tzinfo is None:
-        return Rejection(i, "time", t, "must be a timezone-aware datetime")
-    v = p.speed_kmh
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < MAX_SPEED_KMH:  # NaN fails too
-        return Rejection(i, "speed_kmh", v, f"must be a number above 0 and below {MAX_SPEED_KMH:g} km/h")
-    length = p.length_m
-    if length is not None and (not isinstance(length, (int, float)) or not 0 < length < MAX_LENGTH_M):
-        return Rejection(i, "length_m", length, f"must be above 0 and below {MAX_LENGTH_M:g} m")
-    if p.direction not in (0, 1, 2):
-        return Rejection(i, "direction", p.direction, "must be 0 unknown, 1 approaching or 2 receding")
-    if p.display is not None and p.display not in (0, 1):
-        return Rejection(i, "display", p.display, "must be 0 stealth or 1 display")
-    if p.sign_id is None and p.site_id is None:
-        return Rejection(i, "site_id", None, "a pass needs a site or a sign whose deployment gives the site")
-    return None
 
 
 class Deployments:
@@ -92,8 +64,8 @@ class Deployments:
         return None
 
 
-def staging_rows(passes: Sequence[VehiclePass], deployments: Deployments, sites: set[int], signs: set[int],
-                 rejected: list[Rejection]) -> Iterator[tuple]:
+def staging_rows(passes: Sequence[VehiclePass], checks: BatchChecks, deployments: Deployments, sites: set[int],
+                 signs: set[int], rejected: list[Rejection]) -> Iterator[tuple]:
     """Valid passes as staging rows (batch index first), resolved and keyed.
 
     A pass naming only its sign takes site and display mode from the sign's deployment at its
@@ -103,7 +75,7 @@ def staging_rows(passes: Sequence[VehiclePass], deployments: Deployments, sites:
     """
     seen: Counter = Counter()
     for i, p in enumerate(passes):
-        bad = check_pass(i, p) or _check_refs(i, p, sites, signs)
+        bad = checks.check(i, p) or _check_refs(i, p, sites, signs)
         if bad:
             rejected.append(bad)
             continue
@@ -136,52 +108,116 @@ def _check_refs(i: int, p: VehiclePass, sites: set[int], signs: set[int]) -> Rej
     return None
 
 
-def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> WriteResult:
+def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], *, received: datetime | None = None,
+                 rule: TimeRule | None = None) -> WriteResult:
     """Store a batch of passes once each and add the new ones to ``rollup_hourly``.
 
-    Returns counts: inserted (new), duplicates (already stored, or repeated in the batch) and
-    rejected passes with the field, value and reason. Raises ``psycopg.OperationalError`` when
-    the database is unreachable (nothing of the batch is then stored).
+    ``received`` is when the batch arrived (default: now; importers give the import time) and
+    ``rule`` the plausible-time rule (default: ``TimeRule()``, the settings' defaults): a pass
+    timed before ``rule.earliest`` or more than ``rule.future_margin`` after ``received`` is
+    rejected. Returns counts: inserted (new), duplicates (already stored, or repeated in the
+    batch) and rejected passes with the field, value and reason. Raises
+    ``psycopg.OperationalError`` when the database is unreachable (nothing of the batch is then
+    stored).
 
     A batch of new passes (the common case) is copied straight into ``readings`` with its rollups
     computed in the client; if any key is already stored, that attempt is rolled back to a
-    savepoint and the batch goes through a staging table that skips stored keys.
+    savepoint and the batch goes through a staging table that skips stored keys. Should the
+    database refuse a pass the checks let through (a constraint they do not know), the batch is
+    stored half by half down to the refused passes, which are reported as rejected.
     """
     result = WriteResult(received=len(passes))
     if not passes:
         return result
+    checks = BatchChecks(passes, received or datetime.now(UTC), rule or TimeRule())
     # Autocommit connections get a transaction of their own; otherwise the statements join the
     # caller's transaction (begun implicitly) and the caller commits or rolls back.
-    with conn.transaction() if conn.autocommit else nullcontext():
-        with conn.cursor() as cur:
-            site_ids = list({p.site_id for p in passes if isinstance(p.site_id, int)})
-            sign_ids = list({p.sign_id for p in passes if isinstance(p.sign_id, int)})
-            sites = {r[0] for r in cur.execute(QUERIES["existing_sites"], {"ids": site_ids})}
-            signs = {r[0] for r in cur.execute(QUERIES["existing_signs"], {"ids": sign_ids})}
-            deployments = Deployments(cur.execute(QUERIES["deployments_of_signs"], {"ids": sign_ids}).fetchall())
-            cur.execute(QUERIES["rollup_staging_create"])
-            cur.execute(QUERIES["rollup_staging_clear"])
+    with conn.transaction() if conn.autocommit else nullcontext(), conn.cursor() as cur:
+        site_ids = list({p.site_id for p in passes if isinstance(p.site_id, int)})
+        sign_ids = list({p.sign_id for p in passes if isinstance(p.sign_id, int)})
+        sites = {r[0] for r in cur.execute(QUERIES["existing_sites"], {"ids": site_ids})}
+        signs = {r[0] for r in cur.execute(QUERIES["existing_signs"], {"ids": sign_ids})}
+        deployments = Deployments(cur.execute(QUERIES["deployments_of_signs"], {"ids": sign_ids}).fetchall())
+        cur.execute(QUERIES["rollup_staging_create"])
+        cur.execute(QUERIES["rollup_staging_clear"])
 
-            def rows() -> Iterator[tuple]:
-                result.rejected.clear()
-                return staging_rows(passes, deployments, sites, signs, result.rejected)
+        def rows() -> Iterator[tuple]:
+            result.rejected.clear()
+            return staging_rows(passes, checks, deployments, sites, signs, result.rejected)
 
-            try:
-                with conn.transaction():  # savepoint: a stored key undoes only this attempt
-                    inserted = _copy_new(cur, rows())
-            except psycopg.errors.UniqueViolation:
-                inserted = None
-            if inserted is None:
-                staged, inserted = _copy_deduplicated(cur, rows())
-            else:
-                staged = inserted
-            if inserted:
-                cur.execute(QUERIES["rollup_merge"])
-            result.inserted = inserted
-            result.duplicates = staged - inserted
-            cur.execute(QUERIES["rollup_staging_clear"])
+        staged, inserted = _store(conn, cur, rows, result.rejected)
+        result.inserted = inserted
+        result.duplicates = staged - inserted
     result.rejected.sort(key=lambda r: r.index)
     return result
+
+
+def _store(conn: psycopg.Connection, cur: psycopg.Cursor, rows: Callable[[], Iterator[tuple]],
+           rejected: list[Rejection]) -> tuple[int, int]:
+    """Store the rows by the fastest path that works: (staged, inserted).
+
+    Each attempt runs in a savepoint: a stored key undoes the direct COPY and takes the
+    deduplicating path; a refused row undoes either and takes ``_store_refusing``.
+    """
+    try:
+        with conn.transaction():
+            inserted = _copy_new(cur, rows())
+            _merge_rollups(cur, inserted)
+        return inserted, inserted
+    except psycopg.errors.UniqueViolation:
+        pass
+    except _REFUSED:
+        return _store_refusing(conn, cur, list(rows()), rejected)
+    try:
+        with conn.transaction():
+            staged, inserted = _copy_deduplicated(cur, rows())
+            _merge_rollups(cur, inserted)
+        return staged, inserted
+    except _REFUSED:
+        return _store_refusing(conn, cur, list(rows()), rejected)
+
+
+def _store_refusing(conn: psycopg.Connection, cur: psycopg.Cursor, rows: list[tuple],
+                    rejected: list[Rejection]) -> tuple[int, int]:
+    """Store what the database accepts of ``rows``, each refused row reported in ``rejected``.
+
+    Bisection: a part that the database refuses is split in halves until the refused rows stand
+    alone, so k refused rows among n cost about 2n + k log n rows written. Every other row is
+    stored exactly once (deduplicating path), its rollup with it.
+    """
+    staged = inserted = 0
+    todo = [rows]
+    while todo:
+        part = todo.pop()
+        try:
+            with conn.transaction():
+                s, n = _copy_deduplicated(cur, iter(part))
+                _merge_rollups(cur, n)
+        except _REFUSED as e:
+            if len(part) == 1:
+                rejected.append(_refused(part[0], e))
+            else:
+                half = len(part) // 2
+                todo += [part[half:], part[:half]]  # the first half first
+            continue
+        staged += s
+        inserted += n
+    return staged, inserted
+
+
+def _refused(row: tuple, e: psycopg.Error) -> Rejection:
+    """The rejection of one staging row the database refused, the field named by its constraint."""
+    names = f"{e.diag.column_name or ''} {e.diag.constraint_name or ''}"
+    field_ = next((f for f in ROW_FIELDS[1:] if f in names), "time" if "hour" in names else "pass")
+    value = row[ROW_FIELDS.index(field_)] if field_ in ROW_FIELDS else None
+    return Rejection(row[0], field_, value, f"refused by the database: {e.diag.message_primary}")
+
+
+def _merge_rollups(cur: psycopg.Cursor, inserted: int) -> None:
+    """Add the staged rollup increments to rollup_hourly and empty the staging table."""
+    if inserted:
+        cur.execute(QUERIES["rollup_merge"])
+    cur.execute(QUERIES["rollup_staging_clear"])
 
 
 def _copy_new(cur: psycopg.Cursor, rows: Iterator[tuple]) -> int:

@@ -13,7 +13,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from sql import QUERIES
 from .scratch import scratch_database
 
 T0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ class IngestFigures:
 
 
 def make_passes(n: int, site_id: int, seed: int = 1) -> list[VehiclePass]:
-    """n keyed passes spread over 28 days, speeds around 45 km/h."""
+    """n keyed passes spread over DAYS (28) days, speeds around 45 km/h."""
     rng = np.random.default_rng(seed)
-    secs = np.sort(rng.uniform(0, 28 * 86400, n))
+    secs = np.sort(rng.uniform(0, DAYS * 86400, n))
     speeds = np.round(rng.lognormal(np.log(45), 0.18, n), 1)
     dirs = rng.integers(1, 3, n)
     return [
@@ -95,11 +96,14 @@ def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany
         log(f"generating {rows:,} passes ...")
         passes = make_passes(rows, site)
 
+        # made, not received: the passes count as received at the end of their period if that is
+        # later than now, so the plausible-time rule accepts all of them
+        received = max(datetime.now(UTC), T0 + timedelta(days=DAYS))
         log("write path ...")
         t = time.perf_counter()
         stored = 0
         for i in range(0, rows, batch):
-            res = write_passes(conn, passes[i:i + batch])
+            res = write_passes(conn, passes[i:i + batch], received=received)
             conn.commit()
             stored += res.inserted
         write_s = time.perf_counter() - t
@@ -109,7 +113,7 @@ def run(server_url: str, rows: int = 1_000_000, batch: int = 50_000, executemany
         resend = passes[:executemany_rows]
         t = time.perf_counter()
         for i in range(0, len(resend), batch):
-            res = write_passes(conn, resend[i:i + batch])
+            res = write_passes(conn, resend[i:i + batch], received=received)
             conn.commit()
             if res.inserted:
                 raise RuntimeError(f"a re-sent batch stored {res.inserted:,} passes again")

@@ -1,6 +1,8 @@
 -- name: planner_latest_hour
--- The latest UTC hour with vehicles in rollup_hourly (NULL when there is no data).
-SELECT max(hour) FROM rollup_hourly
+-- The latest UTC hour with vehicles in rollup_hourly up to now (NULL when there is no data):
+-- default periods end there, so a row timed in the future (a sign's wrong clock, stored from
+-- psql) cannot move them past now.
+SELECT max(hour) FROM rollup_hourly WHERE hour <= now()
 
 -- name: planner_sites
 -- Every site with its street, municipality, police area, position, time zone and tags.
