@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from places import deploy, make_sign, make_site
 
 from collector.importers.csvfile import CsvOptions, direction_map, import_csv
 from collector.importers.places import ImportFailed
 from collector.plausible import TimeRule
 from fartkoll.cli import main
-from places import deploy, make_sign, make_site
 
 RULE = TimeRule()
 NOW = datetime.now(timezone.utc)

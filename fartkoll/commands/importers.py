@@ -189,7 +189,11 @@ def _trafficlogix(args: argparse.Namespace, conn, after_batch: Callable, rule, r
 
     from collector.importers.places import Area, ImportFailed
     from collector.importers.trafficlogix import file_bodies, import_bodies, read_json
-    from collector.importers.trafficlogix_api import DEFAULT_BASE_URL, SafePaceClient, pull
+    from collector.importers.trafficlogix_api import (
+        DEFAULT_BASE_URL,
+        SafePaceClient,
+        pull,
+    )
 
     area = Area(args.municipality, args.police_area)
     display = DISPLAY[args.display]
