@@ -37,7 +37,7 @@ def check_encoding(encoding: str) -> str:
         name = codecs.lookup(encoding).name
     except LookupError:
         raise ImportFailed(f"--encoding {encoding!r} is not a known encoding: use e.g. utf-8, latin-1 or cp1252") from None
-    if "\n".encode(name) != b"\n" or name.startswith(("utf-16", "utf-32")):
+    if "a\n".encode(name)[-2:] != b"a\n" or name.startswith(("utf-16", "utf-32")):
         raise ImportFailed(f"--encoding {encoding!r}: only encodings that write a newline as one byte are read "
                            "(utf-8, latin-1, cp1252, …): convert the file to UTF-8 first")
     return name
