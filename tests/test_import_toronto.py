@@ -83,3 +83,14 @@ def test_real_file_imports_quickly(db):
     assert s.stored + s.duplicates == db.execute("SELECT count(*) FROM binned_counts").fetchone()[0]
     assert s.read == len(s.rejected) + len(s.skipped) + db.execute(
         "SELECT count(DISTINCT regexp_replace(source_key, '\\|[^|]*$', '')) FROM binned_counts").fetchone()[0]
+
+
+def test_migration_0007_rekeys_bins_stored_under_location_id_keys(db):
+    first = import_toronto(db, str(EXCERPT), area=AREA, rule=RULE, received=NOW)
+    db.execute("UPDATE binned_counts SET source_key = split_part(source_key, '|', 1) || ':' || split_part(source_key, '|', 5)")
+    assert db.execute("SELECT count(*) FROM binned_counts WHERE source_key LIKE '%|%'").fetchone()[0] == 0
+    db.execute((Path(__file__).parents[1] / "sql" / "migrations" / "0007_import_keys.sql").read_text())
+    db.commit()
+    again = import_toronto(db, str(EXCERPT), area=AREA, rule=RULE, received=NOW)
+    db.commit()
+    assert (again.stored, again.duplicates) == (0, first.stored)
