@@ -9,11 +9,13 @@ import pytest
 
 from collector.importers.elancity import import_elancity, serial_from_filename
 from collector.importers.places import Area, ImportFailed
+from collector.plausible import TimeRule
 from fartkoll.cli import main
 
 AREA = Area("Testkommun", "LPO Test")
 T0 = int(datetime(2024, 3, 4, 7, 0, tzinfo=timezone.utc).timestamp())
 MAC = "00A0C8123456"
+NOW = dict(rule=TimeRule(), received=datetime.now(timezone.utc))
 
 
 def make_export(path, *, extra_rows=()):
@@ -50,7 +52,7 @@ def test_serial_from_filename():
 
 
 def test_campaigns_become_deployments_and_vehicles_are_stored(db, export):
-    s = import_elancity(db, export, unit="mph", area=AREA)
+    s = import_elancity(db, export, **NOW, unit="mph", area=AREA)
     db.commit()
     assert (s.read, s.stored, s.duplicates) == (64, 60, 0)
     assert [str(p) for p in s.skipped] == ["meas_id 1: meas_date|meas_speed|meas_direction='0|0|2': sentinel row, not a vehicle"]
@@ -73,26 +75,26 @@ def test_campaigns_become_deployments_and_vehicles_are_stored(db, export):
 
 
 def test_reimport_and_one_site_option(db, export):
-    import_elancity(db, export, unit="mph", area=AREA)
+    import_elancity(db, export, **NOW, unit="mph", area=AREA)
     db.commit()
-    again = import_elancity(db, export, unit="mph", area=AREA)
+    again = import_elancity(db, export, **NOW, unit="mph", area=AREA)
     db.commit()
     assert (again.stored, again.duplicates, again.created) == (0, 60, {})
     assert db.execute("SELECT count(*), (SELECT sum(n) FROM rollup_hourly) FROM readings").fetchone() == (60, 60)
 
 
 def test_site_option_puts_everything_on_one_site(db, export):
-    s = import_elancity(db, export, unit="kmh", area=AREA, site="Storgatan 1", display=1)
+    s = import_elancity(db, export, **NOW, unit="kmh", area=AREA, site="Storgatan 1", display=1)
     db.commit()
     assert (s.stored, len(s.rejected)) == (61, 2)       # the vehicle between campaigns is stored too
     assert db.execute("SELECT count(DISTINCT site_id), min(display) FROM readings").fetchone() == (1, 1)
 
 
 def test_overlapping_deployment_elsewhere_is_refused_with_names(db, export):
-    import_elancity(db, export, unit="mph", area=AREA, site="Elsewhere")
+    import_elancity(db, export, **NOW, unit="mph", area=AREA, site="Elsewhere")
     db.commit()
     with pytest.raises(ImportFailed, match=r"campaign 1 'Sutton Road east facing': the sign already has deployment \d+ at site 'Elsewhere'"):
-        import_elancity(db, export, unit="mph", area=AREA)
+        import_elancity(db, export, **NOW, unit="mph", area=AREA)
 
 
 def test_cli_end_to_end_reimport_adds_nothing(db_url, export, monkeypatch, capsys):

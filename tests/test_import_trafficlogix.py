@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -12,11 +12,13 @@ import pytest
 from collector.importers.places import Area
 from collector.importers.trafficlogix import Location, file_bodies, import_bodies
 from collector.importers.trafficlogix_api import BadApiKey, SafePaceClient, pull
+from collector.plausible import TimeRule
 from fartkoll.cli import main
 
 DAY = Path(__file__).parent / "fixtures" / "importers" / "trafficlogix_day.json"
 AREA = Area("Toronto", "Toronto Police Service")
 TZ = "America/Toronto"
+NOW = dict(rule=TimeRule(), received=datetime.now(timezone.utc))
 
 
 def _bodies():
@@ -36,7 +38,7 @@ def test_location_name_gives_street_and_heading():
 
 
 def test_saved_body_into_bins_and_rollups_once(db):
-    s = import_bodies(db, _bodies(), tz=TZ, area=AREA)
+    s = import_bodies(db, _bodies(), tz=TZ, area=AREA, **NOW)
     db.commit()
     assert (s.read, s.stored, s.duplicates, s.vehicles_stored) == (8, 5, 0, 8)
     assert sorted(str(p) for p in s.rejected) == [
@@ -58,7 +60,7 @@ def test_saved_body_into_bins_and_rollups_once(db):
     assert [(h.hour, n, sk) for h, n, sk, *_ in hours] == [(13, 3, 31 + 2 * 47), (14, 5, 3 * 29 + 47 + 52)]
     assert hours[0][4] == 31 and hours[0][3][0] == 1 and hours[0][3][-1] == 2
     assert _rollup_consistent(db)
-    again = import_bodies(db, _bodies(), tz=TZ, area=AREA)
+    again = import_bodies(db, _bodies(), tz=TZ, area=AREA, **NOW)
     db.commit()
     assert (again.stored, again.duplicates) == (0, 5)
     assert db.execute("SELECT sum(n) FROM rollup_hourly").fetchone()[0] == 8 and _rollup_consistent(db)
@@ -116,7 +118,7 @@ def test_pull_handles_no_data_retries_and_unknown_location(db):
     assert len(problems) == 1 and problems[0].startswith("location 999: location_id='999': unknown to the cloud")
     assert "Location not found" in problems[0]
     assert sum(1 for c in cloud.calls if "/location/999/" in c) == 1     # no more days asked for it
-    s = import_bodies(db, items, tz=TZ, area=AREA)
+    s = import_bodies(db, items, tz=TZ, area=AREA, **NOW)
     db.commit()
     assert (s.stored, s.vehicles_stored, len(s.rejected)) == (4, 6, 1)
     assert _rollup_consistent(db)
@@ -138,7 +140,7 @@ def test_bad_key_stops_with_a_clear_error():
 
 
 def test_error_body_is_reported_not_stored(db):
-    s = import_bodies(db, [("saved.json", {"error_message": "No data for this period"})], tz=TZ, area=AREA)
+    s = import_bodies(db, [("saved.json", {"error_message": "No data for this period"})], tz=TZ, area=AREA, **NOW)
     assert [str(p) for p in s.rejected] == ["saved.json: error_message='No data for this period': the cloud answered with an error"]
     assert s.stored == 0
 

@@ -73,3 +73,26 @@ def write_binned(conn: psycopg.Connection, bins: Sequence[BinnedCount], *, rollu
                 inserted, vehicles = cur.execute(QUERIES["imp_binned_store"]).fetchone()
             cur.execute(QUERIES["imp_binned_staging_clear"])
     return BinnedWrite(len(bins), inserted, int(vehicles))
+
+
+def store_bins(conn: psycopg.Connection, bins: Sequence[tuple[str, BinnedCount]], *, rollup: bool = False
+               ) -> tuple[BinnedWrite, list[tuple[str, BinnedCount, str]]]:
+    """:func:`write_binned` for labelled bins (label: the source record), each attempt in a
+    savepoint: when the database refuses the batch its halves are written, down to the bins it
+    refuses, which come back as (label, bin, the database's reason) instead of stopping the file."""
+    if not bins:
+        return BinnedWrite(0, 0, 0), []
+    try:
+        with conn.transaction():
+            return write_binned(conn, [b for _, b in bins], rollup=rollup), []
+    except psycopg.DatabaseError as e:
+        if isinstance(e, psycopg.OperationalError):
+            raise
+        if len(bins) == 1:
+            diag = getattr(e, "diag", None)
+            reason = (diag.message_primary if diag is not None and diag.message_primary else str(e)).strip()
+            return BinnedWrite(0, 0, 0), [(bins[0][0], bins[0][1], f"refused by the database: {reason}")]
+    half = len(bins) // 2
+    a, ra = store_bins(conn, bins[:half], rollup=rollup)
+    b, rb = store_bins(conn, bins[half:], rollup=rollup)
+    return BinnedWrite(a.rows + b.rows, a.inserted + b.inserted, a.vehicles + b.vehicles), ra + rb

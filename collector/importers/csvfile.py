@@ -1,14 +1,13 @@
 """Generic per-vehicle CSV: one row per vehicle, columns named by options, into vehicle passes.
 
-Keys: ``pass_key("csv:<sha256 of the file>", data row number)`` — the same file imported again,
-or after an interruption, stores nothing twice. Rows with a bad value are rejected naming the
-line, column and value; the rest are stored.
+Keys come from each row's content (see :mod:`.perpass`): the same vehicles imported again in
+another encoding, order, line ending or with rows appended store nothing twice. Rows with a bad
+value are rejected naming the line, column and value; the rest are stored. Lines are read in
+bounded memory (see :mod:`.textfile`).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
@@ -16,12 +15,14 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from collector.passes import Direction, Display, VehiclePass, pass_key
+from collector.passes import Direction, Display, VehiclePass
+from collector.plausible import TimeRule
 from collector.units import to_kmh, unit_name
 
-from . import places
+from . import columns, places
 from .perpass import store_passes
 from .report import ImportSummary, Problem
+from .textfile import Lines, check_encoding, csv_rows, header
 
 DEFAULT_DIRECTIONS = {
     "approaching": Direction.APPROACHING, "receding": Direction.RECEDING, "unknown": Direction.UNKNOWN,
@@ -60,6 +61,7 @@ class CsvOptions:
     decimal_comma: bool = False
     delimiter: str | None = None      # None: ';' with a decimal comma, else ','
     time_format: str = "iso"
+    encoding: str = "utf-8"
     directions: dict[str, Direction] = field(default_factory=lambda: dict(DEFAULT_DIRECTIONS))
 
 
@@ -81,16 +83,20 @@ def _time(raw: str, opts: CsvOptions, zone: ZoneInfo | None) -> datetime:
         if zone is None:
             raise ValueError("has no UTC offset: give --tz")
         t = t.replace(tzinfo=zone)
-    return t
+    return t.astimezone(timezone.utc)
 
 
-def parse_rows(rows: Iterable[tuple[int, int, dict[str, str]]], opts: CsvOptions, *, namespace: str,
+def parse_rows(rows: Iterable[tuple[int, dict[str, str]] | Problem], opts: CsvOptions, *,
                sign_id: int | None, site_id: int | None, display: Display | None
                ) -> Iterator[tuple[str, VehiclePass] | Problem]:
-    """``(data row number, line number, row)`` triples as passes or problems, in file order."""
+    """``(line number, row)`` pairs as passes (speeds as stored, no key) or problems, in file order."""
     unit = unit_name(opts.unit)
     zone = ZoneInfo(opts.tz) if opts.tz else None
-    for n, line, row in rows:
+    for item in rows:
+        if isinstance(item, Problem):
+            yield item
+            continue
+        line, row = item
         record = f"line {line}"
         raw = row.get(opts.time_col) or ""
         try:
@@ -100,9 +106,12 @@ def parse_rows(rows: Iterable[tuple[int, int, dict[str, str]]], opts: CsvOptions
             continue
         raw = row.get(opts.speed_col) or ""
         try:
-            speed = to_kmh(_number(raw, opts.decimal_comma), unit)
-        except ValueError:
+            speed = columns.speed_kmh(to_kmh(_number(raw, opts.decimal_comma), unit))
+        except (ValueError, OverflowError):
             yield Problem(record, opts.speed_col, raw, f"not a number ({unit})")
+            continue
+        if isinstance(speed, str):
+            yield Problem(record, opts.speed_col, raw, f"{speed} ({unit} in the file)")
             continue
         direction = Direction.UNKNOWN
         if opts.direction_col:
@@ -118,39 +127,48 @@ def parse_rows(rows: Iterable[tuple[int, int, dict[str, str]]], opts: CsvOptions
             raw = (row.get(opts.length_col) or "").strip()
             if raw:
                 try:
-                    length = _number(raw, opts.decimal_comma)
+                    length = columns.length_m(_number(raw, opts.decimal_comma))
                 except ValueError:
                     yield Problem(record, opts.length_col, raw, "not a number (metres)")
                     continue
+                if isinstance(length, str):
+                    yield Problem(record, opts.length_col, raw, length)
+                    continue
         yield record, VehiclePass(time=t, speed_kmh=speed, direction=direction, sign_id=sign_id, site_id=site_id,
-                                  display=display, length_m=length, key=pass_key(namespace, n))
+                                  display=display, length_m=length)
 
 
-def file_digest(path: str) -> tuple[str, int]:
-    """SHA-256 of the file and its number of lines."""
-    h, lines = hashlib.sha256(), 0
+def count_lines(path: str) -> int:
+    """The file's number of lines (read in chunks)."""
+    lines = 0
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
             lines += chunk.count(b"\n")
-    return h.hexdigest(), lines
+    return lines
 
 
-def import_csv(conn: psycopg.Connection, path: str, opts: CsvOptions, *, site: str | None = None,
-               sign: str | None = None, display: int | None = None,
+def import_csv(conn: psycopg.Connection, path: str, opts: CsvOptions, *, rule: TimeRule, received: datetime,
+               site: str | None = None, sign: str | None = None, display: int | None = None,
                after_batch: Callable[[ImportSummary], object] = lambda s: None) -> ImportSummary:
     """Import a per-vehicle CSV onto an existing site (``display`` default stealth) or an existing
-    sign (its deployments give site and display mode). Never commits."""
+    sign (its deployments give site and display mode). Times outside ``rule`` for an import at
+    ``received`` are rejected. Never commits."""
     if (site is None) == (sign is None):
         raise places.ImportFailed("give exactly one of --site NAME and --sign SERIAL")
-    unit_name(opts.unit)
     try:
-        digest, lines = file_digest(path)
+        unit_name(opts.unit)
+    except ValueError as e:
+        raise places.ImportFailed(f"--unit: {e}") from None
+    encoding = check_encoding(opts.encoding)
+    try:
+        lines = count_lines(path)
     except OSError as e:
         raise places.ImportFailed(f"{path}: {e.strerror}") from None
     summary = ImportSummary("csv", path, unit="rows", stored_unit="vehicles")
     summary.total = max(lines - 1, 0)
     summary.note(f"speeds read as {unit_name(opts.unit)}" + (f", times without offset as {opts.tz}" if opts.tz else ""))
+    if encoding != "utf-8":
+        summary.note(f"text read as {encoding}")
     site_id = sign_id = None
     mode: Display | None = None
     if site is not None:
@@ -165,20 +183,18 @@ def import_csv(conn: psycopg.Connection, path: str, opts: CsvOptions, *, site: s
         summary.note("site and display mode from the sign's deployments" if display is None else
                      f"site from the sign's deployments, display mode: {'display' if display else 'stealth'}")
     delimiter = opts.delimiter or (";" if opts.decimal_comma else ",")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        header = reader.fieldnames or []
+    if len(delimiter) != 1:
+        raise places.ImportFailed(f"--delimiter {delimiter!r} must be one character")
+    with open(path, "rb") as f:
+        text = Lines(f, path, encoding)
+        names = header(text, delimiter)
         wanted = [c for c in (opts.time_col, opts.speed_col, opts.direction_col, opts.length_col) if c]
-        missing = [c for c in wanted if c not in header]
+        missing = [c for c in wanted if c not in names]
         if missing:
             raise places.ImportFailed(f"{path}: no column {', '.join(repr(c) for c in missing)} (delimiter {delimiter!r}); "
-                                      f"the header has {', '.join(repr(h) for h in header)}: use --time-col, --speed-col, "
+                                      f"the header has {', '.join(repr(h) for h in names[:20])}: use --time-col, --speed-col, "
                                       "--direction-col, --length-col or --delimiter")
-
-        def numbered() -> Iterator[tuple[int, int, dict[str, str]]]:
-            for n, row in enumerate(reader, start=1):
-                yield n, reader.line_num, row
-
-        store_passes(conn, parse_rows(numbered(), opts, namespace=f"csv:{digest}", sign_id=sign_id,
-                                      site_id=site_id, display=mode), summary, after_batch=after_batch)
+        store_passes(conn, parse_rows(csv_rows(text, names, delimiter), opts, sign_id=sign_id, site_id=site_id,
+                                      display=mode), summary, source="csv", rule=rule, received=received,
+                     time_field=opts.time_col, after_batch=after_batch)
     return summary

@@ -9,10 +9,11 @@ from typing import Sequence
 
 import psycopg
 
+from core.errors import InvalidInput
 from sql import QUERIES
 
 
-class ImportFailed(Exception):
+class ImportFailed(InvalidInput):
     """The import cannot go on; the message names the record, field or place at fault and the fix."""
 
 

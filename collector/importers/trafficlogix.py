@@ -19,12 +19,18 @@ Direction: the heading in the sign's name (NB/SB/EB/WB) is the way the traffic t
 travels, so it goes into the deployment's ``approach_heading`` and the counts are stored as
 approaching; a name without a heading gives direction unknown.
 
-Keys: ``<location name>|<local start>|<speed>`` — saved files carry no location id, so the name
-keys both files and pulls. Several counters for the same (start, speed) in one body are summed.
+Keys: ``<location name>|<local start>|<speed>`` — what the counter says (saved files carry no
+location id, so the name keys both files and pulls); the file's bytes, layout and order play no
+part. Several counters for the same (start, speed) in one body are summed; a sum beyond the
+column (integer) is rejected, and so are starts outside the plausible-time rule.
+
+Any JSON is read without a traceback: a body of another shape is a rejected record naming the
+path into the body (``raw_records[3].counter``) and the value found.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -34,8 +40,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from . import places
-from .binned import BinnedCount, write_binned
+from collector.plausible import TimeRule
+
+from . import columns, places
+from .binned import BinnedCount, store_bins
 from .report import ImportSummary, Problem
 
 SOURCE = "trafficlogix"
@@ -73,20 +81,31 @@ class Counter:
     count: int
 
 
-def parse_body(body: Any, record: str, tz: ZoneInfo) -> tuple[Location | None, list[Counter], list[Problem], int]:
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_body(body: Any, record: str, tz: ZoneInfo, rule: TimeRule, received: datetime
+               ) -> tuple[Location | None, list[Counter], list[Problem], int]:
     """A statistics body as (location, counters, problems, counters read). ``record`` names the
-    body (file and index, or location and day) in problems."""
+    body (file and index, or location and day) in problems; starts are checked with ``rule``
+    for an import at ``received``."""
     if isinstance(body, dict) and "error_message" in body and "LocInfo" not in body:
-        return None, [], [Problem(record, "error_message", body["error_message"], "the cloud answered with an error")], 0
-    try:
-        info = body["LocInfo"]
-        loc = info["Location"]
-        raw = info.get("raw_records") or []
-    except (KeyError, TypeError):
-        return None, [], [Problem(record, "LocInfo", str(body)[:80], "not a SafePace statistics body")], 0
-    name = str(loc.get("name") or "").strip()
+        return None, [], [Problem(record, "error_message", _short(body["error_message"]), "the cloud answered with an error")], 0
+    info = body.get("LocInfo") if isinstance(body, dict) else None
+    loc = info.get("Location") if isinstance(info, dict) else None
+    if not isinstance(loc, dict):
+        return None, [], [Problem(record, "LocInfo.Location", _short(body), "not a SafePace statistics body "
+                                  '(expected {"LocInfo": {"Location": {...}, "raw_records": [...]}})')], 0
+    raw = info.get("raw_records")
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        return None, [], [Problem(record, "LocInfo.raw_records", _short(raw), "must be a list of records")], 0
+    name = str(loc.get("name") or "").strip() if isinstance(loc.get("name"), (str, int, type(None))) else ""
     if not name:
-        return None, [], [Problem(record, "LocInfo.Location.name", loc.get("name"), "empty: the sign cannot be named")], 0
+        return None, [], [Problem(record, "LocInfo.Location.name", _short(loc.get("name")), "empty: the sign cannot be named")], 0
     lat = lon = None
     m = _GEOCODE.match(str(loc.get("geocode") or "").strip())
     if m:
@@ -97,33 +116,58 @@ def parse_body(body: Any, record: str, tz: ZoneInfo) -> tuple[Location | None, l
     problems: list[Problem] = []
     sums: dict[tuple[str, int], int] = defaultdict(int)
     starts: dict[str, datetime] = {}
+    where_of: dict[tuple[str, int], str] = {}
     read = 0
     for i, rec in enumerate(raw):
         where = f"{record} raw_records[{i}]"
-        stamp = rec.get("datetime") if isinstance(rec, dict) else None
+        if not isinstance(rec, dict):
+            read += 1
+            problems.append(Problem(where, "raw_records", _short(rec), "not a record {\"datetime\": …, \"counter\": [...]}"))
+            continue
+        stamp, counters = rec.get("datetime"), rec.get("counter")
+        if counters is None:
+            counters = []
+        if not isinstance(counters, list):
+            read += 1
+            problems.append(Problem(where, "counter", _short(counters), "must be a list of {speed, count}"))
+            continue
         try:
             start = datetime.strptime(str(stamp), "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
-        except ValueError:
-            counters = rec.get("counter") if isinstance(rec, dict) else None
-            read += len(counters) if isinstance(counters, list) else 1
-            problems.append(Problem(where, "datetime", stamp, "not YYYY-MM-DD HH:MM:SS"))
+            why = rule.problem(start, received)
+        except (ValueError, OverflowError):
+            read += len(counters) or 1
+            problems.append(Problem(where, "datetime", _short(stamp), "not YYYY-MM-DD HH:MM:SS"))
             continue
-        for j, c in enumerate(rec.get("counter") or []):
+        if why:
+            read += len(counters) or 1
+            problems.append(Problem(where, "datetime", stamp, why))
+            continue
+        for j, c in enumerate(counters):
             read += 1
             speed, count = (c.get("speed"), c.get("count")) if isinstance(c, dict) else (None, None)
             if not isinstance(speed, int) or isinstance(speed, bool) or not 0 < speed < 300:
-                problems.append(Problem(f"{where} counter[{j}]", "speed", speed, "must be a whole km/h above 0 and below 300"))
-            elif not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                problems.append(Problem(f"{where} counter[{j}]", "count", count, "must be a whole number of vehicles"))
-            elif count:
-                sums[(str(stamp), speed)] += count
+                problems.append(Problem(f"{where} counter[{j}]", "speed", _short(speed) if not isinstance(speed, int) else speed,
+                                        "must be a whole km/h above 0 and below 300"))
+                continue
+            n = columns.count(count)
+            if isinstance(n, str):
+                problems.append(Problem(f"{where} counter[{j}]", "count", count if isinstance(count, int) else _short(count), n))
+            elif n:
+                sums[(str(stamp), speed)] += n
                 starts[str(stamp)] = start
-    counters = [Counter(starts[s], s, v, n) for (s, v), n in sorted(sums.items())]
-    return location, counters, problems, read
+                where_of.setdefault((str(stamp), speed), f"{where} counter[{j}]")
+    counters_out = []
+    for (s, v), n in sorted(sums.items()):
+        ok = columns.count(n)
+        if isinstance(ok, str):
+            problems.append(Problem(where_of[(s, v)], "count", n, f"the counters at {s} for {v} km/h add up to {n:,}, which {ok}"))
+        else:
+            counters_out.append(Counter(starts[s], s, v, n))
+    return location, counters_out, problems, read
 
 
 def import_bodies(conn: psycopg.Connection, bodies: Iterable[tuple[str, Any] | Problem], *, tz: str,
-                  area: places.Area, display: int = 1, target: str = "",
+                  area: places.Area, rule: TimeRule, received: datetime, display: int = 1, target: str = "",
                   after_batch: Callable[[ImportSummary], object] = lambda s: None) -> ImportSummary:
     """Store the counters of each body once (and in the rollups). ``bodies`` yields (record label,
     parsed JSON) or a :class:`Problem` for a body that could not be fetched. Never commits."""
@@ -136,7 +180,7 @@ def import_bodies(conn: psycopg.Connection, bodies: Iterable[tuple[str, Any] | P
             summary.rejected.append(item)
             continue
         record, body = item
-        location, counters, problems, read = parse_body(body, record, zone)
+        location, counters, problems, read = parse_body(body, record, zone, rule, received)
         summary.read += read
         summary.rejected.extend(problems)
         if location is None or not counters:
@@ -158,17 +202,47 @@ def import_bodies(conn: psycopg.Connection, bodies: Iterable[tuple[str, Any] | P
             summary.note(f"{location.name!r}: no NB/SB/EB/WB in the name: direction stored as unknown")
         for k in range(0, len(counters), BATCH_BINS):
             chunk = counters[k:k + BATCH_BINS]
-            w = write_binned(conn, [
-                BinnedCount(site_id=site_id, sign_id=sign_id, direction=direction, display=display,
-                            period_start=c.start, period_end=c.start + BIN, speed_lo=c.speed, speed_hi=c.speed + 1,
-                            count=c.count, source=SOURCE, source_key=f"{location.name}|{c.local}|{c.speed}")
+            w, refused = store_bins(conn, [
+                (f"{record} {c.local} {c.speed} km/h", BinnedCount(
+                    site_id=site_id, sign_id=sign_id, direction=direction, display=display,
+                    period_start=c.start, period_end=c.start + BIN, speed_lo=c.speed, speed_hi=c.speed + 1,
+                    count=c.count, source=SOURCE, source_key=f"{location.name}|{c.local}|{c.speed}"))
                 for c in chunk], rollup=True)
             summary.stored += w.inserted
             summary.duplicates += w.duplicates
             summary.vehicles_stored += w.vehicles
+            summary.rejected.extend(Problem(label, "count", b.count, reason) for label, b, reason in refused)
         summary.done += read
         after_batch(summary)
     return summary
+
+
+def read_json(path: str) -> Any:
+    """A saved file's JSON; :class:`places.ImportFailed` naming the file, line, column and byte
+    offset when it is not UTF-8 or not JSON."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise places.ImportFailed(f"{path}: {e.strerror}") from None
+    if not data.strip():
+        raise places.ImportFailed(f"{path}: the file is empty (expected a SafePace statistics body in JSON)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise places.ImportFailed(f"{path}: byte {data[e.start:e.start + 1]!r} at line {line}, column {column} "
+                                  f"(byte offset {e.start}) is not UTF-8, which JSON must be: convert the file to UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise places.ImportFailed(f"{path}: not JSON: {e.msg} at line {e.lineno}, column {e.colno} (byte offset "
+                                  f"{len(text[:e.pos].encode())})") from None
+    except ValueError as e:             # e.g. a number of more digits than Python converts
+        raise places.ImportFailed(f"{path}: not JSON that can be read: {e}") from None
+    except RecursionError:
+        raise places.ImportFailed(f"{path}: not a SafePace statistics body: the JSON is nested too deeply") from None
 
 
 def file_bodies(path: str, data: Any) -> list[tuple[str, Any]]:

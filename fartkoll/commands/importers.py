@@ -63,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o = kinds.add_parser("toronto", help="Toronto Watch Your Speed mobile summaries (wys_mobile_speed_summary.csv): binned counts")
     o.add_argument("file", metavar="FILE.csv")
     o.add_argument("--limit-kmh", type=int, default=None, help="legal limit to record for the sites (default: none recorded)")
+    o.add_argument("--encoding", default="utf-8", help="text encoding of the file (default utf-8; e.g. latin-1, cp1252)")
     _area(o, "Toronto", "Toronto Police Service")
     _common(o)
 
@@ -82,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--time-format", default="iso", help="iso (default), unix, unix_ms or a strptime format such as '%%d.%%m.%%Y %%H:%%M:%%S'")
     c.add_argument("--decimal-comma", action="store_true", help="numbers use ',' as the decimal separator (default delimiter then ';')")
     c.add_argument("--delimiter", default=None, help="field delimiter (default ',' or ';' with --decimal-comma)")
+    c.add_argument("--encoding", default="utf-8", help="text encoding of the file (default utf-8; e.g. latin-1, cp1252)")
     c.add_argument("--display", choices=DISPLAY, default=None,
                    help="whether the sign showed speeds (default: stealth with --site, the deployment's with --sign)")
     _common(c)
@@ -89,13 +91,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one import: commit after each batch that stored something; an import that stored
+    nothing keeps nothing it made on the way (sites, signs, deployments); errors exit with the
+    error's code and say what was stored before them."""
+    from datetime import datetime, timezone
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from collector.importers.audit import record_import
-    from collector.importers.places import ImportFailed
     from collector.importers.progress import Progress
     from collector.importers.report import ImportSummary
     from collector.importers.trafficlogix_api import SafePaceError
+    from core.errors import FartkollError
 
     from ..db import connect
 
@@ -107,23 +113,39 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except (ZoneInfoNotFoundError, ValueError):
             print(f"{name}: --tz {tz!r} is not a known IANA time zone such as America/Toronto", file=sys.stderr)
             return 2
+    rule = settings.collector.time_rule()
+    received = datetime.now(timezone.utc)
     progress = Progress(sys.stderr, args.import_kind, None, enabled=args.progress or sys.stderr.isatty())
+    committed: list[ImportSummary] = []          # the summary as of the last commit, if any
     with connect(settings) as conn:
         def after_batch(s: ImportSummary) -> None:
-            conn.commit()
+            if s.stored:
+                conn.commit()
+                committed[:] = [ImportSummary(s.source, s.target, s.unit, s.stored_unit, stored=s.stored,
+                                              vehicles_stored=s.vehicles_stored)]
             progress.total = s.total
             progress.update(s.done)
 
         try:
-            summary = _import(args, settings, conn, after_batch)
-        except (ImportFailed, SafePaceError, ValueError, OSError) as e:
+            summary = _import(args, settings, conn, after_batch, rule, received)
+        except (FartkollError, SafePaceError, ValueError, OSError) as e:
             conn.rollback()
             progress.close()
             print(f"{name}: {e}", file=sys.stderr)
-            if progress.done:
-                print("(batches counted before this were stored; running the import again stores only the rest)",
-                      file=sys.stderr)
-            return 2
+            if committed:
+                c = committed[0]
+                print(f"stored before this: {c.stored:,} {c.stored_unit or c.unit}"
+                      + (f" ({c.vehicles_stored:,} vehicles)" if c.vehicles_stored else "")
+                      + "; running the import again stores only the rest", file=sys.stderr)
+            else:
+                print("nothing was stored", file=sys.stderr)
+            return getattr(e, "exit_code", 2)
+        if not summary.stored:
+            conn.rollback()                      # nothing stored: drop the places made for it
+            if summary.created:
+                summary.note("nothing was stored, so the " + ", ".join(sorted(summary.created))
+                             + " it would have created were not kept")
+                summary.created.clear()
         record_import(conn, summary)
         conn.commit()
     progress.close()
@@ -131,7 +153,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace, settings: Settings, conn, after_batch: Callable) -> "object":
+def _import(args: argparse.Namespace, settings: Settings, conn, after_batch: Callable, rule, received) -> "object":
     from collector.importers.places import Area, ImportFailed
 
     kind = args.import_kind
@@ -140,34 +162,38 @@ def _import(args: argparse.Namespace, settings: Settings, conn, after_batch: Cal
 
         return import_elancity(conn, args.file, unit=args.unit, area=Area(args.municipality, args.police_area),
                                site=args.site, display=DISPLAY[args.display], serial=args.sign,
-                               time_zone=args.tz or settings.default_time_zone, after_batch=after_batch)
+                               time_zone=args.tz or settings.default_time_zone, rule=rule, received=received,
+                               after_batch=after_batch)
     if kind == "toronto":
         from collector.importers.toronto import import_toronto
 
         if args.limit_kmh is not None and not 5 <= args.limit_kmh <= 130:
             raise ImportFailed(f"--limit-kmh {args.limit_kmh} is outside 5..130 km/h")
         return import_toronto(conn, args.file, area=Area(args.municipality, args.police_area),
-                              limit_kmh=args.limit_kmh, after_batch=after_batch)
+                              limit_kmh=args.limit_kmh, encoding=args.encoding, rule=rule, received=received,
+                              after_batch=after_batch)
     if kind == "csv":
         from collector.importers.csvfile import CsvOptions, direction_map, import_csv
 
         opts = CsvOptions(unit=args.unit, time_col=args.time_col, speed_col=args.speed_col,
                           direction_col=args.direction_col, length_col=args.length_col, tz=args.tz,
                           decimal_comma=args.decimal_comma, delimiter=args.delimiter, time_format=args.time_format,
-                          directions=direction_map(args.direction_map))
-        return import_csv(conn, args.file, opts, site=args.site, sign=args.sign,
+                          encoding=args.encoding, directions=direction_map(args.direction_map))
+        return import_csv(conn, args.file, opts, site=args.site, sign=args.sign, rule=rule, received=received,
                           display=None if args.display is None else DISPLAY[args.display], after_batch=after_batch)
-    return _trafficlogix(args, conn, after_batch)
+    return _trafficlogix(args, conn, after_batch, rule, received)
 
 
-def _trafficlogix(args: argparse.Namespace, conn, after_batch: Callable) -> "object":
-    import json
-
+def _trafficlogix(args: argparse.Namespace, conn, after_batch: Callable, rule, received) -> "object":
     import httpx
 
     from collector.importers.places import Area, ImportFailed
-    from collector.importers.trafficlogix import file_bodies, import_bodies
-    from collector.importers.trafficlogix_api import DEFAULT_BASE_URL, SafePaceClient, pull
+    from collector.importers.trafficlogix import file_bodies, import_bodies, read_json
+    from collector.importers.trafficlogix_api import (
+        DEFAULT_BASE_URL,
+        SafePaceClient,
+        pull,
+    )
 
     area = Area(args.municipality, args.police_area)
     display = DISPLAY[args.display]
@@ -176,14 +202,9 @@ def _trafficlogix(args: argparse.Namespace, conn, after_batch: Callable) -> "obj
             raise ImportFailed("give saved JSON files, or --pull with --from/--to to fetch from the API")
         bodies = []
         for path in args.files:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ImportFailed(f"{path}: not JSON ({e})") from None
-            bodies.extend(file_bodies(path, data))
+            bodies.extend(file_bodies(path, read_json(path)))
         return import_bodies(conn, bodies, tz=args.tz, area=area, display=display, target=", ".join(args.files),
-                             after_batch=after_batch)
+                             rule=rule, received=received, after_batch=after_batch)
     if args.files:
         raise ImportFailed("give either saved files or --pull, not both")
     if args.first is None:
@@ -197,4 +218,4 @@ def _trafficlogix(args: argparse.Namespace, conn, after_batch: Callable) -> "obj
         locations = args.location or [s.location_id for s in client.signs()]
         return import_bodies(conn, pull(client, locations, args.first, last), tz=args.tz, area=area, display=display,
                              target=f"{client.base_url} locations {','.join(locations)} {args.first}..{last}",
-                             after_batch=after_batch)
+                             rule=rule, received=received, after_batch=after_batch)

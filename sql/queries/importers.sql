@@ -194,3 +194,15 @@ WHERE d.sign_id = %(sign_id)s
 ORDER BY least(abs(extract(epoch FROM d.valid_from - %(valid_from)s)),
                abs(extract(epoch FROM coalesce(d.valid_to, 'infinity') - %(valid_from)s))) NULLS LAST
 LIMIT 1
+
+-- name: imp_readings_alike
+-- How many stored readings equal each given (site, time, speed, direction, display): that many
+-- occurrences of it in an import are re-imported vehicles (keys from content, older keys too).
+SELECT w.site_id, w.time, w.speed_kmh, w.direction, w.display, count(*)::integer AS stored
+FROM (SELECT DISTINCT * FROM unnest(%(site_ids)s::integer[], %(times)s::timestamptz[], %(speeds)s::real[],
+                                    %(directions)s::smallint[], %(displays)s::smallint[])
+      AS u (site_id, time, speed_kmh, direction, display)) w
+JOIN readings r ON r.time = w.time AND r.site_id = w.site_id AND r.speed_kmh = w.speed_kmh
+               AND r.direction = w.direction AND r.display = w.display
+WHERE r.time >= %(first)s AND r.time <= %(last)s
+GROUP BY 1, 2, 3, 4, 5

@@ -1,0 +1,1 @@
+"""Builders of valid and broken importer inputs, shared by the corpus, property and fuzz tests."""
