@@ -83,7 +83,7 @@ def test_migration_0006_cleans_a_poisoned_database_and_the_jobs_run_after_it(emp
         conn.commit()
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 605
 
-        monkeypatch.setattr(m, "migrations", lambda: every)
+        monkeypatch.setattr(m, "migrations", lambda: every[:6])
         assert m.migrate(conn) == ["0006_plausible_times.sql"]
 
         counts = dict(conn.execute("SELECT site_id, count(*) FROM readings GROUP BY 1").fetchall())
