@@ -17,7 +17,6 @@ store one of them.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
@@ -33,8 +32,6 @@ from .columns import real
 from .report import ImportSummary, Problem
 
 BATCH = 20_000
-# write_passes learns the plausible-time rule (received=, rule=); until then the check here is the only one
-_WRITE_TAKES_RULE = "rule" in inspect.signature(write_passes).parameters
 
 Ident = tuple[int, datetime, float, int, int]
 
@@ -161,10 +158,9 @@ def _write(conn: psycopg.Connection, todo: list[tuple[str, VehiclePass]], summar
     savepoint) down to the one pass it refuses, which becomes a rejected record."""
     if not todo:
         return
-    extra = {"received": received, "rule": rule} if _WRITE_TAKES_RULE else {}
     try:
         with conn.transaction():
-            r = write_passes(conn, [p for _, p in todo], **extra)
+            r = write_passes(conn, [p for _, p in todo], received=received, rule=rule)
     except psycopg.DatabaseError as e:
         if isinstance(e, psycopg.OperationalError):
             raise
