@@ -14,18 +14,25 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from core.errors import InvalidInput
 from sql import QUERIES
 
 METHODS = ("laser", "radar", "camera", "presence", "other")
 MAX_CONTROL = timedelta(hours=24)
 
 
-class ControlError(Exception):
+class ControlError(InvalidInput):
     """A control cannot be logged; the message names the field, its value and the fix."""
 
     def __init__(self, field: str, value: object, problem: str):
         self.field, self.value = field, value
-        super().__init__(f"{field} {value!r}: {problem}")
+        super().__init__(f"{field} {value!r}: {problem}",
+                         errors=[{"record": None, "field": field, "value": _plain(value), "reason": problem}])
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready value for the problem details."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,21 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from planner.load import (CellData, Period, SiteInfo, default_period, load_cells, load_site_rules, load_sites, load_tips,
-                          previous_cells)
+from planner.load import (
+    CellData,
+    Period,
+    SiteInfo,
+    default_period,
+    load_cells,
+    load_site_rules,
+    load_sites,
+    load_tips,
+    previous_cells,
+)
+from planner.names import DIRECTIONS, DISPLAYS
 from planner.quality import describe
 from planner.scoring import Cells, Ranking, ScoreRow, ScoreWeights, rank_cells
 from planner.settings import PlannerSettings
-
-DIRECTIONS = {0: "unknown", 1: "approaching", 2: "receding"}
-DISPLAYS = {0: "stealth", 1: "display"}
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ class Ranking:
         """The first ``limit`` rows (all when None) as ScoreRow objects."""
         names = [f.name for f in fields(ScoreRow)]
         cols = [self.columns[k][:limit].tolist() for k in names]
-        return [ScoreRow(*values) for values in zip(*cols)]
+        return [ScoreRow(*values) for values in zip(*cols, strict=True)]
 
 
 def _stealth_preferred(site, direction, how, display, n, min_n) -> NDArray[np.bool_]:

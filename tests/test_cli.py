@@ -17,7 +17,7 @@ def _walk(parser, path=()):
 
 def test_every_command_has_help_text():
     missing = []
-    for path, sub, action in _walk(build_parser()):
+    for path, _sub, action in _walk(build_parser()):
         helps = {a.dest: a.help for a in action._choices_actions}
         if not helps.get(path[-1]):
             missing.append(" ".join(path))

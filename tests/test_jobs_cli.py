@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
+from seeded_demo import WORLD
 
 from fartkoll.cli import build_parser, main
 from fartkoll.demo import world as W
-from seeded_demo import WORLD
 
 GAP = WORLD.outages[0]
 

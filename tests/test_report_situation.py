@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from seeded_demo import WEEKS, WORLD
 
 from fartkoll.demo import world as W
 from planner.load import Period
@@ -17,7 +18,6 @@ from planner.report.model import Week, WeekError
 from planner.report.render import render_html
 from planner.report.texts import Words
 from planner.settings import PlannerSettings
-from seeded_demo import WEEKS, WORLD
 
 UTC = timezone.utc
 NOW = datetime(2024, 11, 4, 8, 0, tzinfo=UTC)

@@ -6,15 +6,15 @@ import argparse
 import getpass
 import json
 import math
-import secrets
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from planner.names import direction_name
+
 from ..settings import Settings
 from .planner_jobs import add_commands as add_job_commands
-from .stats import local_period
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--html", help="write a printable HTML page of the plan to this file")
     pl.add_argument("--pdf", help="write the same printable page as an A4 PDF to this file (needs chromium)")
     pl.add_argument("--actor", help="who makes the plan (default: the login name)")
+    pl.add_argument("--json", action="store_true", help="print the stored plan as JSON (as the API gives it)")
 
     pn = ps.add_parser("pins", help="standing pins and excludes of sites")
     pns = pn.add_subparsers(dest="pins_cmd", required=True, metavar="ACTION")
@@ -87,22 +88,12 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from planner.controls import ControlError
-    from planner.load import LoadError
-    from planner.planning import PlanError
-    from planner.report.pdf import PdfError
-
     from ..db import connect
 
-    with connect(settings) as conn:
-        try:
-            code = _dispatch(args, settings, conn)
-            conn.commit()
-            return code
-        except (LoadError, PlanError, ControlError, PdfError) as e:
-            conn.rollback()
-            print(f"fartkoll planner {args.planner_cmd}: {e}", file=sys.stderr)
-            return 2
+    with connect(settings) as conn:  # an error rolls back; fartkoll.cli prints it with its exit code
+        code = _dispatch(args, settings, conn)
+        conn.commit()
+        return code
 
 
 def _dispatch(args, settings: Settings, conn) -> int:
@@ -118,6 +109,7 @@ def _dispatch(args, settings: Settings, conn) -> int:
 
 def _period(args, settings: Settings, conn):
     from planner.load import default_period
+    from planner.sitestats import local_period
 
     default = default_period(conn, settings.planner.period_weeks)
     if not args.date_from and not args.date_to:
@@ -185,33 +177,31 @@ def format_ranking(result, limit: int) -> str:
 def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
     from planner.calendar_export import to_csv, to_icalendar
     from planner.plan_html import plan_html
-    from planner.planning import PlanError, make_plan, next_monday, read_slots
+    from planner.planning import propose_plan, read_slots
     from planner.report.pdf import find_chromium, html_to_pdf
 
     # no Chromium, no plan: fail before one is drawn and stored
     chromium = find_chromium() if args.pdf else None
     tz = settings.default_time_zone
-    if args.slots:
-        slots = read_slots(args.slots)
-    else:
-        if not 1 <= args.weeks <= 12:
-            raise PlanError(f"--weeks {args.weeks} must be between 1 and 12")
-        first = args.first_day or next_monday(datetime.now(ZoneInfo(tz)).date())
-        slots = settings.planner.slots_for(first, args.weeks)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    slots = read_slots(args.slots) if args.slots else None
     actor = _actor(args)
-    out = make_plan(conn, settings.planner, slots=slots, seed=seed, actor=actor, tz=tz,
-                    over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
+    out = propose_plan(conn, settings.planner, now=datetime.now(timezone.utc), tz=tz, actor=actor, slots=slots,
+                       first_day=args.first_day, weeks=args.weeks, seed=args.seed,
+                       over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
     controls = out.plan.controls
-    print(f"plan {out.plan_id}: {len(controls)} controls, seed {seed}, data {out.ranking.period}")
-    for c in controls:
-        print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
-              f"{out.site_names.get(c.site_id, c.site_id)} dir {c.direction} ({c.reason}, score {c.weight:.1f})")
-    for u in out.plan.unmet:
-        print(f"  not met: {u}")
+    if args.json:
+        print(out.view().model_dump_json(indent=2))
+    else:
+        print(f"plan {out.plan_id}: {len(controls)} controls, seed {out.seed}, data {out.ranking.period}")
+        for c in controls:
+            print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
+                  f"{out.site_names.get(c.site_id, c.site_id)} {direction_name(c.direction)} "
+                  f"({c.reason}, score {c.weight:.1f})")
+        for u in out.plan.unmet:
+            print(f"  not met: {u}")
     page = plan_html(controls, plan_id=out.plan_id, created_at=out.created_at, created_by=actor,
                      site_names=out.site_names, data_from=out.ranking.period.start,
-                     data_to=out.ranking.period.end, seed=seed, unmet=out.plan.unmet)
+                     data_to=out.ranking.period.end, seed=out.seed, unmet=out.plan.unmet)
     if args.pdf:  # first: if Chromium fails, the plan is rolled back before any other file names it
         html_to_pdf(page, args.pdf, chromium=chromium)
     if args.ics:

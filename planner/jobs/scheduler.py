@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from core.errors import InvalidInput
+
 log = logging.getLogger(__name__)
 _EPSILON = timedelta(microseconds=1)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(InvalidInput):
     """A job's cron expression is unusable; the message names the job, the expression and the fix."""
 
 

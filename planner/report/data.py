@@ -23,8 +23,19 @@ from planner.ranking import rank
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
-from .model import (ControlEffect, KeyFigures, Promise, PromiseWeek, SiteTrend, Silence, SituationPicture, Tip,
-                    TopCell, Week, WeekPoint)
+from .model import (
+    ControlEffect,
+    KeyFigures,
+    Promise,
+    PromiseWeek,
+    Silence,
+    SiteTrend,
+    SituationPicture,
+    Tip,
+    TopCell,
+    Week,
+    WeekPoint,
+)
 
 UTC = timezone.utc
 
@@ -37,7 +48,7 @@ def mode_sums(cells: CellData) -> dict[tuple[int, int], tuple[int, float]]:
     """(site, display) → (vehicles, vehicles over the limit) over every cell of a period."""
     out: dict[tuple[int, int], tuple[int, float]] = {}
     for s, d, n, o in zip(cells["site_id"].tolist(), cells["display"].tolist(), cells["n"].tolist(),
-                          cells["over_limit"].tolist()):
+                          cells["over_limit"].tolist(), strict=True):
         v = out.get((s, d), (0, 0.0))
         out[(s, d)] = (v[0] + int(n), v[1] + float(o))
     return out
@@ -105,7 +116,7 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
     week_sums = [mode_sums(load_cells(conn, _period(w), planner, over_kmh=over_kmh, sites=sites)) for w in weeks[:-1]]
     week_sums.append(sums)
     trends = tuple(
-        SiteTrend(s.site_id, s.name, tuple(week_point(w.label, ws, s.site_id) for w, ws in zip(weeks, week_sums)))
+        SiteTrend(s.site_id, s.name, tuple(week_point(w.label, ws, s.site_id) for w, ws in zip(weeks, week_sums, strict=True)))
         for s in ranked.sites[:trend_sites])
 
     latest = latest_data_hour(conn)

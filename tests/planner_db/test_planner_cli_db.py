@@ -30,12 +30,12 @@ def test_stats_table_and_json(cli):
     d = json.loads(out)
     assert code == 0 and d["rounding"] == "round"
     groups = {(g["direction"], g["display"]) for g in d["groups"]}
-    assert len(groups) == len(d["groups"]) and (1, 0) in groups  # one figure per direction × mode
+    assert len(groups) == len(d["groups"]) and ("approaching", "stealth") in groups  # one figure per direction × mode
     g = d["groups"][0]
     assert g["histogram"]["lower_kmh"][0] % 1 == 0.5  # a rounding sign's bins are [b - 0.5, b + 0.5)
     assert g["over_limit"]["low"] <= g["over_limit"]["share"] <= g["over_limit"]["high"]
     code, _, err = cli("stats", "Nowhere")
-    assert code == 2 and "no site with id or name 'Nowhere'" in err
+    assert code == 3 and "no site with id or name 'Nowhere'" in err  # NotFound
 
 
 def test_rank_plan_pins_controls_followup(cli, tmp_path):
