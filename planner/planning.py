@@ -225,6 +225,14 @@ def make_plan(conn: psycopg.Connection, planner: PlannerSettings, *, slots: list
 MAX_WEEKS = 12
 
 
+def check_weeks(weeks: int) -> None:
+    """Weeks of default patrol slots: 1..12, else a PlanError naming the value."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise PlanError(f"weeks {weeks} must be between 1 and {MAX_WEEKS}",
+                        errors=[{"record": None, "field": "weeks", "value": weeks,
+                                 "reason": f"must be between 1 and {MAX_WEEKS}"}])
+
+
 def propose_plan(conn: psycopg.Connection, planner: PlannerSettings, *, now: datetime, tz: str, actor: str,
                  slots: list[PatrolSlot] | None = None, first_day: date | None = None, weeks: int = 1,
                  seed: int | None = None, over_kmh: float = 6.0, period: Period | None = None,
@@ -233,8 +241,7 @@ def propose_plan(conn: psycopg.Connection, planner: PlannerSettings, *, now: dat
     from ``first_day`` (default: the Monday after ``now`` in ``tz``). No seed: an unpredictable one,
     stored with the plan. The same data, slots and seed give the same plan. The caller commits."""
     if slots is None:
-        if not 1 <= weeks <= MAX_WEEKS:
-            raise PlanError(f"weeks {weeks} must be between 1 and {MAX_WEEKS}")
+        check_weeks(weeks)
         first = first_day or next_monday(now.astimezone(ZoneInfo(tz)).date())
         slots = planner.slots_for(first, weeks)
     seed = secrets.randbelow(2**31) if seed is None else seed

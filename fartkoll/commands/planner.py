@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import math
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from planner.names import direction_name
+from planner.names import direction_code, direction_name, display_name
 
 from ..settings import Settings
 from .planner_jobs import add_commands as add_job_commands
@@ -68,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--method", required=True, help="laser, radar, camera, presence or other")
     ca.add_argument("--checked", type=int, help="vehicles checked")
     ca.add_argument("--reports", type=int, help="reports written")
-    ca.add_argument("--direction", type=int, choices=(0, 1, 2), help="0 unknown, 1 approaching, 2 receding")
+    ca.add_argument("--direction", choices=("approaching", "receding", "unknown"),
+                    help="the direction controlled (default: both)")
     ca.add_argument("--plan-id", type=int, help="the plan this control carried out")
     ca.add_argument("--note", default="")
     ca.add_argument("--actor")
@@ -127,6 +127,10 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
     from planner.load import load_sites
     from planner.ranking import rank
 
+    if args.planner_cmd == "plan" and not args.slots:
+        from planner.planning import check_weeks
+
+        check_weeks(args.weeks)  # before the ranking: a wrong option is named first
     sites = load_sites(conn)
     pins, excludes = _site_ids(sites, args.pin), _site_ids(sites, args.exclude)
     period = _period(args, settings, conn)
@@ -137,7 +141,7 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
         result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period,
                       pins=pins, excludes=excludes)
         if args.json:
-            print(json.dumps(result.as_dict(args.limit), indent=2, ensure_ascii=False))
+            print(result.view(args.limit).model_dump_json(by_alias=True, indent=2))
         else:
             print(format_ranking(result, args.limit))
         return 0
@@ -154,7 +158,7 @@ def _totals_line(result) -> str:
 
 
 def format_ranking(result, limit: int) -> str:
-    from planner.ranking import DIRECTIONS, DISPLAYS
+    from planner.names import DIRECTIONS, DISPLAYS
 
     out = [f"data {result.period} (trend vs {result.previous}); pinned {list(result.pinned)}, "
            f"excluded {list(result.excluded)}", _totals_line(result), "", "sites (by best cell):"]
@@ -253,21 +257,24 @@ def _control(args, settings: Settings, conn) -> int:
     if args.control_cmd == "add":
         site = resolve_site(sites, args.site)
         ci = ControlInput(site.id, _when(args.start, "start", site.time_zone), _when(args.end, "end", site.time_zone),
-                          args.method, args.checked, args.reports, args.direction, args.note, args.plan_id)
+                          args.method, args.checked, args.reports,
+                          None if args.direction is None else direction_code(args.direction), args.note, args.plan_id)
         cid = add_control(conn, ci, _actor(args), datetime.now(timezone.utc))
         print(f"control {cid} logged at {site.name}")
         return 0
     site_id = resolve_site(sites, args.site).id if args.site else None
     rows = list_controls(conn, site_id)
     if args.json:
-        print(json.dumps([{**r.__dict__, "start_time": r.start_time.isoformat(), "end_time": r.end_time.isoformat(),
-                           "plan_created_at": r.plan_created_at.isoformat() if r.plan_created_at else None}
-                          for r in rows], indent=2, ensure_ascii=False))
+        from pydantic import TypeAdapter
+
+        from planner.followupview import ControlView, control_view
+
+        print(TypeAdapter(list[ControlView]).dump_json([control_view(r) for r in rows], indent=2).decode())
         return 0
     for r in rows:
         zone = ZoneInfo(sites[r.site_id].time_zone)
         print(f"{r.id:5d} {r.start_time.astimezone(zone):%Y-%m-%d %H:%M}–{r.end_time.astimezone(zone):%H:%M} "
-              f"{r.site_name} dir {r.direction if r.direction is not None else 'both'} {r.method} "
+              f"{r.site_name} {direction_name(r.direction) if r.direction is not None else 'both directions'} {r.method} "
               f"checked {r.vehicles_checked if r.vehicles_checked is not None else '-'} "
               f"reports {r.reports_written if r.reports_written is not None else '-'}"
               + (f" plan {r.plan_id}" if r.plan_id else ""))
@@ -285,27 +292,6 @@ def _est(e, scale: float) -> str:
     return f"{scale * e.did:+.1f} [{scale * e.low:+.1f}, {scale * e.high:+.1f}]{star}".ljust(26)
 
 
-def followup_dict(f) -> dict:
-    def est(e):
-        num = lambda x: None if not math.isfinite(x) else round(x, 4)  # noqa: E731
-        return {"days": e.days, "treated_change": num(e.treated_change), "comparison_change": num(e.comparison_change),
-                "did": num(e.did), "low": num(e.low), "high": num(e.high), "significant": e.significant}
-
-    r = f.report
-    return {
-        "control_id": f.control.id, "site_id": f.control.site_id, "site_name": f.control.site_name,
-        "start": f.control.start_time.isoformat(), "end": f.control.end_time.isoformat(),
-        "selected_on": f.selected_on.isoformat(), "selection_basis": f.selection_basis,
-        "comparison_sites": list(f.comparison_sites), "display": f.display, "notes": list(f.notes),
-        "effect": None if r is None else {
-            "baseline": [r.baseline_start.isoformat(), r.baseline_end.isoformat()], "baseline_days": r.baseline_days,
-            "share_over_limit": {k: est(e) for k, e in r.share_over_limit.items()},
-            "v85_kmh": {k: est(e) for k, e in r.v85.items()},
-            "halo_days": r.halo_days, "revisit": r.revisit.isoformat() if r.revisit else None,
-            "notes": list(r.notes)},
-    }
-
-
 def _followup(args, settings: Settings, conn) -> int:
     from planner.followup import followups
     from planner.load import load_sites, resolve_site
@@ -313,7 +299,11 @@ def _followup(args, settings: Settings, conn) -> int:
     site_id = resolve_site(load_sites(conn), args.site).id if args.site else None
     fs = followups(conn, settings.planner, site_id)
     if args.json:
-        print(json.dumps([followup_dict(f) for f in fs], indent=2, ensure_ascii=False))
+        from pydantic import TypeAdapter
+
+        from planner.followupview import FollowupView, followup_view
+
+        print(TypeAdapter(list[FollowupView]).dump_json([followup_view(f) for f in fs], indent=2).decode())
         return 0
     if not fs:
         print("no controls logged" + (" at this site" if site_id else ""))
@@ -321,7 +311,7 @@ def _followup(args, settings: Settings, conn) -> int:
         c = f.control
         print(f"control {c.id}: {c.site_name}, {c.start_time:%Y-%m-%d %H:%M}Z–{c.end_time:%H:%M}Z ({c.method})")
         print(f"  selected {f.selected_on} ({f.selection_basis}); {len(f.comparison_sites)} comparison sites; "
-              f"series: {({0: 'stealth', 1: 'display'}).get(f.display, 'both display modes')}")
+              f"series: {display_name(f.display) if f.display is not None else 'both display modes'}")
         r = f.report
         if r is not None:
             print(f"  baseline {r.baseline_start} .. {r.baseline_end} ({r.baseline_days} days with data)")
