@@ -44,7 +44,6 @@ def _error_classes():
     import importlib
     import inspect
     import pkgutil
-
     from pathlib import Path
 
     import fartkoll

@@ -73,11 +73,25 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     assert code == 0 and out.startswith("control 6 logged")
     code, out, _ = cli("planner", "control", "list", "--site", "Storgatan")
     assert code == 0 and len(out.strip().splitlines()) == 3
+    code, out, _ = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-31T08:00",
+                       "--end", "2024-10-31T08:20", "--method", "laser", "--direction", "receding")
+    assert code == 0 and out.startswith("control 7 logged")
+    code, out, _ = cli("planner", "control", "list", "--site", "Storgatan", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 4 and rows[0]["id"] == 7 and rows[0]["direction"] == "receding"
+    assert {r["direction"] for r in rows} <= {"approaching", "receding", "unknown", None}
+    assert rows[0]["start_time"] == "2024-10-31T07:00:00Z"  # 08:00 local (CET), ISO 8601 with offset
+    with pytest.raises(SystemExit) as e:  # names, not codes
+        cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-31T09:00",
+            "--end", "2024-10-31T09:20", "--method", "laser", "--direction", "1")
+    assert e.value.code == 2
     code, out, _ = cli("planner", "followup", "Tallbackavägen")
     assert code == 0 and "during" in out and "halo:" in out and "+1 week" in out
     code, out, _ = cli("planner", "followup", "--json")
     d = json.loads(out)
-    assert code == 0 and len(d) == 6 and all("effect" in x for x in d)
+    assert code == 0 and len(d) == 7 and all("effect" in x for x in d)
+    assert {x["display"] for x in d} <= {"display", "stealth", None}
+    assert all(set(x["effect"]["share_over_limit"]) for x in d if x["effect"])
 
 
 def test_rank_says_where_its_sums_come_from(cli):
