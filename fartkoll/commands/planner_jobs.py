@@ -38,6 +38,7 @@ def add_commands(ps: argparse._SubParsersAction) -> None:
     rep.add_argument("--lang", choices=("sv", "en"), default="sv", help="language (default sv)")
     rep.add_argument("--out", type=Path, help="output file; .pdf gives a PDF (needs chromium); default: HTML on stdout")
     rep.add_argument("--at", help="the moment the picture is made as of (ISO date-time; default: now)")
+    rep.add_argument("--json", action="store_true", help="print the picture's figures as JSON instead of HTML")
     rep.set_defaults(handler=report)
 
     j = ps.add_parser("job", help="run one scheduled job once, now")
@@ -135,6 +136,12 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
     from planner.jobs import tasks
 
     now = _moment(args.at, settings.default_time_zone)
+    if args.json:
+        from planner.report.situation import SITUATION
+
+        pic = tasks.build_report(settings, _connect(settings), now, args.week)
+        print(SITUATION.dump_json(pic, indent=2).decode())
+        return 0
     label, html = tasks.build_report_html(settings, _connect(settings), now, args.week, args.lang)
     if args.out is None:
         sys.stdout.write(html)

@@ -27,6 +27,7 @@ from .silent import SilentSign, alert_silent_signs
 if TYPE_CHECKING:
     from planner.cellcache import RefreshResult
     from planner.planning import PlanOutcome
+    from planner.report.model import SituationPicture
 
 
 class JobSettings(Protocol):
@@ -116,19 +117,24 @@ def report_path(directory: Path, week: str, lang: str, suffix: str) -> Path:
     return directory / f"lagesbild-{week}.{lang}.{suffix}"
 
 
-def build_report_html(settings: JobSettings, connect: Connect, now: datetime, week: str | None, lang: str) -> tuple[str, str]:
-    """(week label, HTML) of the situation picture of ``week`` (default: the last complete week)."""
-    from planner.report.data import gather
-    from planner.report.model import Week
-    from planner.report.render import render_html
+def build_report(settings: JobSettings, connect: Connect, now: datetime, week: str | None) -> "SituationPicture":
+    """The situation picture of ``week`` (default: the last complete week); read only."""
+    from planner.report.situation import situation_picture
 
-    tz = settings.default_time_zone
-    wk = Week.parse(week, now, tz) if week else Week.last_complete(now, tz)
     with connect() as conn:
-        pic = gather(conn, wk, settings.planner, now=now, over_kmh=settings.threshold_over_kmh,
-                     silent_hours=settings.jobs.silent_hours)
+        pic = situation_picture(conn, settings.planner, now=now, time_zone=settings.default_time_zone, week=week,
+                                over_kmh=settings.threshold_over_kmh, silent_hours=settings.jobs.silent_hours)
         conn.rollback()
-    return wk.label, render_html(pic, lang, settings.threshold_over_kmh)
+    return pic
+
+
+def build_report_html(settings: JobSettings, connect: Connect, now: datetime, week: str | None,
+                      lang: str) -> tuple[str, str]:
+    """(week label, HTML) of the situation picture of ``week`` (default: the last complete week)."""
+    from planner.report.situation import situation_html
+
+    pic = build_report(settings, connect, now, week)
+    return pic.week.label, situation_html(pic, lang, settings.threshold_over_kmh)
 
 
 def write_report(html: str, out: Path) -> Path:
@@ -144,11 +150,14 @@ def write_report(html: str, out: Path) -> Path:
 
 def run_report(settings: JobSettings, connect: Connect, now: datetime, *, week: str | None = None) -> ReportResult:
     """The scheduled situation picture: each configured language as HTML (and PDF) in report_dir."""
+    from planner.report.situation import situation_html
+
     jobs = settings.jobs
     files: list[Path] = []
-    label = ""
+    pic = build_report(settings, connect, now, week)  # gathered once, rendered per language
+    label = pic.week.label
     for lang in jobs.report_languages:
-        label, html = build_report_html(settings, connect, now, week, lang)
+        html = situation_html(pic, lang, settings.threshold_over_kmh)
         files.append(write_report(html, report_path(jobs.report_dir, label, lang, "html")))
         if jobs.report_pdf:
             files.append(write_report(html, report_path(jobs.report_dir, label, lang, "pdf")))

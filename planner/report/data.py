@@ -18,6 +18,7 @@ from planner.controls import list_controls
 from planner.followup import followup_control
 from planner.jobs.silent import silences
 from planner.load import CellData, Period, latest_data_hour, load_cells, load_sites, load_tips
+from planner.names import direction_name
 from planner.quality import RELIABLE_N
 from planner.ranking import rank
 from planner.settings import PlannerSettings
@@ -58,9 +59,9 @@ def week_point(label: str, sums: dict[tuple[int, int], tuple[int, float]], site_
     """Stealth figure when the week has RELIABLE_N stealth vehicles, else display-on, else the larger."""
     stealth, shown = sums.get((site_id, 0), (0, 0.0)), sums.get((site_id, 1), (0, 0.0))
     if stealth[0] >= RELIABLE_N or (stealth[0] > 0 and stealth[0] >= shown[0]):
-        mode, (n, over) = 0, stealth
+        mode, (n, over) = "stealth", stealth
     elif shown[0] > 0:
-        mode, (n, over) = 1, shown
+        mode, (n, over) = "display", shown
     else:
         return WeekPoint(label, 0, None, None)
     return WeekPoint(label, n, over / n, mode)
@@ -106,7 +107,7 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
             continue  # show more sites rather than one site's every hour
         per_site[r.site_id] = per_site.get(r.site_id, 0) + 1
         day, hour = divmod(r.hour_of_week, 24)
-        top.append(TopCell(len(top) + 1, r.site_id, sites[r.site_id].name, r.direction, day, hour,
+        top.append(TopCell(len(top) + 1, r.site_id, sites[r.site_id].name, direction_name(r.direction), day, hour,
                            r.vehicles_per_hour, r.share_over_threshold, r.expected_reportable, r.total, r.tips,
                            sites[r.site_id].school, int(r.flags)))
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.errors import InvalidInput
+from planner.names import DirectionName, DisplayName
 
 
 class WeekError(InvalidInput):
@@ -107,7 +108,7 @@ class TopCell:
     rank: int
     site_id: int
     site_name: str
-    direction: int
+    direction: DirectionName
     weekday: int
     """0 Monday .. 6 Sunday, local."""
     hour: int
@@ -127,8 +128,8 @@ class WeekPoint:
     week: str
     n: int
     share_over_limit: float | None
-    display: int | None
-    """Which mode the figure is from: 0 stealth, 1 display on (None: no data)."""
+    display: DisplayName | None
+    """Which mode the figure is from (None: no data)."""
 
 
 @dataclass(frozen=True)
