@@ -44,7 +44,7 @@ class ControlInput:
     vehicles_checked: int | None = None
     reports_written: int | None = None
     direction: int | None = None
-    """0 unknown, 1 approaching, 2 receding; None: both."""
+    """The stored code (planner.names.direction_code of approaching, receding, unknown); None: both."""
     note: str = ""
     plan_id: int | None = None
 
@@ -81,7 +81,7 @@ def validate_control(c: ControlInput, now: datetime) -> None:
     if c.method not in METHODS:
         raise ControlError("method", c.method, f"must be one of {', '.join(METHODS)}")
     if c.direction is not None and c.direction not in (0, 1, 2):
-        raise ControlError("direction", c.direction, "must be 0 unknown, 1 approaching or 2 receding (or left out: both)")
+        raise ControlError("direction", c.direction, "must be approaching, receding or unknown (or left out: both)")
     for name in ("vehicles_checked", "reports_written"):
         v = getattr(c, name)
         if v is not None and v < 0:

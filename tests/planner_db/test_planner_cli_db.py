@@ -44,6 +44,9 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     code, out, _ = cli("planner", "rank", "--json", "--limit", "4", "--pin", "Björkvägen")
     d = json.loads(out)
     assert d["cells"][0]["pinned"] and d["sites"][0]["name"].startswith("Björkvägen")
+    assert {c["direction"] for c in d["cells"]} <= {"approaching", "receding", "unknown"}
+    assert {c["display"] for c in d["cells"]} <= {"display", "stealth"} and len(d["cells"]) == 4
+    assert d["sites"][0]["best_cell"]["site_name"] == d["sites"][0]["name"]
     assert cli("planner", "pins", "exclude", "Sjövägen", "--note", "vägarbete")[0] == 0
     code, out, _ = cli("planner", "pins", "list")
     assert "exclude" in out and "Sjövägen" in out
