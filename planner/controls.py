@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
 from core.errors import InvalidInput
+from planner.names import DirectionName, direction_name
 from sql import QUERIES
 
 METHODS = ("laser", "radar", "camera", "presence", "other")
@@ -66,6 +68,30 @@ class ControlRow:
     plan_created_at: datetime | None
 
 
+class ControlView(BaseModel):
+    """A logged control; ``direction`` null: both directions."""
+
+    id: int
+    site_id: int
+    site_name: str
+    direction: DirectionName | None
+    start_time: datetime
+    end_time: datetime
+    method: str
+    vehicles_checked: int | None
+    reports_written: int | None
+    planned: bool
+    note: str
+    plan_id: int | None
+    plan_created_at: datetime | None
+
+
+def control_view(r: ControlRow) -> ControlView:
+    d = dict(r.__dict__)
+    d["direction"] = None if r.direction is None else direction_name(r.direction)
+    return ControlView(**d)
+
+
 def validate_control(c: ControlInput, now: datetime) -> None:
     """Raise ControlError for the first field that is wrong. ``now`` is an aware datetime."""
     for name in ("start", "end"):
@@ -114,6 +140,14 @@ def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: date
                          "reports_written": c.reports_written, "plan_id": c.plan_id,
                          "planned_control_id": linked})})
     return int(control_id)
+
+
+def record_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> ControlView:
+    """The control-log use case: validate, store (and link and audit) a control; returns it as stored."""
+    control_id = add_control(conn, c, actor, now)
+    row = conn.cursor(row_factory=class_row(ControlRow)).execute(
+        QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    return control_view(row)
 
 
 def list_controls(conn: psycopg.Connection, site_id: int | None = None) -> list[ControlRow]:

@@ -1,5 +1,5 @@
-"""The control log and the follow-up as typed models: what ``fartkoll planner control list --json``
-and ``planner followup --json`` print and the API answers. Direction and display are names."""
+"""The follow-up as a typed model: what ``fartkoll planner followup --json`` prints and the API
+answers (the control log's model is planner.controls.ControlView). Display modes are names."""
 
 from __future__ import annotations
 
@@ -8,28 +8,9 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
-from planner.controls import ControlRow
 from planner.effect import Estimate
 from planner.followup import Followup
-from planner.names import DirectionName, DisplayName, direction_name, display_name
-
-
-class ControlView(BaseModel):
-    """A logged control; ``direction`` null: both directions."""
-
-    id: int
-    site_id: int
-    site_name: str
-    direction: DirectionName | None
-    start_time: datetime
-    end_time: datetime
-    method: str
-    vehicles_checked: int | None
-    reports_written: int | None
-    planned: bool
-    note: str
-    plan_id: int | None
-    plan_created_at: datetime | None
+from planner.names import DisplayName, display_name
 
 
 class EstimateView(BaseModel):
@@ -67,12 +48,6 @@ class FollowupView(BaseModel):
     """The display mode the treated series keeps (null: both)."""
     notes: list[str]
     effect: EffectView | None
-
-
-def control_view(r: ControlRow) -> ControlView:
-    d = dict(r.__dict__)
-    d["direction"] = None if r.direction is None else direction_name(r.direction)
-    return ControlView(**d)
 
 
 def _num(x: float) -> float | None:

@@ -72,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--plan-id", type=int, help="the plan this control carried out")
     ca.add_argument("--note", default="")
     ca.add_argument("--actor")
+    ca.add_argument("--json", action="store_true", help="print the stored control as JSON")
     cl = cs.add_parser("list", help="list logged controls")
     cl.add_argument("--site", help="only this site")
     cl.add_argument("--json", action="store_true")
@@ -250,7 +251,7 @@ def _when(value: str, field: str, tz: str) -> datetime:
 
 
 def _control(args, settings: Settings, conn) -> int:
-    from planner.controls import ControlInput, add_control, list_controls
+    from planner.controls import ControlInput, ControlView, control_view, list_controls, record_control
     from planner.load import load_sites, resolve_site
 
     sites = load_sites(conn)
@@ -259,15 +260,13 @@ def _control(args, settings: Settings, conn) -> int:
         ci = ControlInput(site.id, _when(args.start, "start", site.time_zone), _when(args.end, "end", site.time_zone),
                           args.method, args.checked, args.reports,
                           None if args.direction is None else direction_code(args.direction), args.note, args.plan_id)
-        cid = add_control(conn, ci, _actor(args), datetime.now(timezone.utc))
-        print(f"control {cid} logged at {site.name}")
+        logged = record_control(conn, ci, _actor(args), datetime.now(timezone.utc))
+        print(logged.model_dump_json(indent=2) if args.json else f"control {logged.id} logged at {site.name}")
         return 0
     site_id = resolve_site(sites, args.site).id if args.site else None
     rows = list_controls(conn, site_id)
     if args.json:
         from pydantic import TypeAdapter
-
-        from planner.followupview import ControlView, control_view
 
         print(TypeAdapter(list[ControlView]).dump_json([control_view(r) for r in rows], indent=2).decode())
         return 0

@@ -77,11 +77,12 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     code, out, _ = cli("planner", "control", "list", "--site", "Storgatan")
     assert code == 0 and len(out.strip().splitlines()) == 3
     code, out, _ = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-31T08:00",
-                       "--end", "2024-10-31T08:20", "--method", "laser", "--direction", "receding")
-    assert code == 0 and out.startswith("control 7 logged")
+                       "--end", "2024-10-31T08:20", "--method", "laser", "--direction", "receding", "--json")
+    logged = json.loads(out)
+    assert code == 0 and logged["id"] == 7 and logged["direction"] == "receding" and not logged["planned"]
     code, out, _ = cli("planner", "control", "list", "--site", "Storgatan", "--json")
     rows = json.loads(out)
-    assert code == 0 and len(rows) == 4 and rows[0]["id"] == 7 and rows[0]["direction"] == "receding"
+    assert code == 0 and len(rows) == 4 and rows[0] == logged  # the same model from add and from list
     assert {r["direction"] for r in rows} <= {"approaching", "receding", "unknown", None}
     assert rows[0]["start_time"] == "2024-10-31T07:00:00Z"  # 08:00 local (CET), ISO 8601 with offset
     with pytest.raises(SystemExit) as e:  # names, not codes
