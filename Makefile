@@ -11,6 +11,7 @@ demo: setup
 	$(BIN)/fartkoll demo
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/fartkoll db up
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: treating as a failure" >&2; exit 1; fi; \

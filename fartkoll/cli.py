@@ -10,8 +10,10 @@ import importlib
 import sys
 from typing import Sequence
 
+from core.errors import FartkollError
+
 from .commands import GROUPS
-from .settings import Settings, SettingsError
+from .settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,18 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .db import DatabaseUnavailable
-    from .localdb import LocalDbError
-
+    """Run one command; a :class:`core.errors.FartkollError` is its message on stderr and its exit code."""
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(args.config)
         return args.handler(args, settings)
-    except (SettingsError, LocalDbError, DatabaseUnavailable) as e:
-        print(f"fartkoll: {e}", file=sys.stderr)
-        return 2
+    except FartkollError as e:
+        print(f"{_prog(args)}: {e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """``fartkoll planner plan`` and the like: the command words the user typed."""
+    words = ["fartkoll", args.command]
+    for dest in ("planner_cmd", "job", "pins_cmd", "control_cmd"):
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            words.append(value)
+    return " ".join(words)
 
 
 if __name__ == "__main__":

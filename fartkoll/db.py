@@ -6,11 +6,15 @@ import re
 
 import psycopg
 
+from core.errors import Unavailable
+
 from .settings import Settings
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached; the message names the address and the fix."""
+
+    exit_code = 2  # the fix is in the configuration (DATABASE_URL, `fartkoll db up`), as for settings
 
 
 def redact(dsn: str) -> str:

@@ -22,7 +22,8 @@ def prepare(settings: Settings, *, weeks: int, seed: int) -> None:
         applied = migrate(conn)
         if applied:
             print("schema: applied " + ", ".join(applied), flush=True)
-        from .demo import is_empty, seed as seed_demo
+        from .demo import is_empty
+        from .demo import seed as seed_demo
 
         if is_empty(conn):
             t0 = time.monotonic()
@@ -51,7 +52,7 @@ def _refresh_cells(settings: Settings) -> None:
     """Bring the ranking's running totals up to the start of the current hour, as the cells job does."""
     from planner.jobs.tasks import run_cells
 
-    print(run_cells(settings, datetime.now(timezone.utc)), flush=True)
+    print(run_cells(settings, lambda: connect(settings), datetime.now(timezone.utc)), flush=True)
 
 
 def run_demo(settings: Settings, *, weeks: int, seed: int, host: str | None, port: int | None) -> int:

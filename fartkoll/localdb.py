@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import Unavailable
+
 from .settings import LocalDbSettings
 
 PG_BIN = "/usr/lib/postgresql/17/bin"
@@ -24,8 +26,10 @@ LOG = "/data/pg.log"
 PACKAGES = "postgresql-17,postgresql-17-timescaledb"
 
 
-class LocalDbError(Exception):
+class LocalDbError(Unavailable):
     """The local database cannot be provisioned or started; the message says what to do."""
+
+    exit_code = 2  # the fix is in the configuration (DATABASE_URL, `fartkoll db up`), as for settings
 
 
 @dataclass(frozen=True)

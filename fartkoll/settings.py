@@ -16,12 +16,12 @@ from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from collector.config import CollectorSettings
-
+from core.errors import InvalidInput
 from planner.jobs.settings import JobsSettings
 from planner.settings import PlannerSettings, known_time_zone
 
 
-class SettingsError(Exception):
+class SettingsError(InvalidInput):
     """The settings are invalid; the message names each field, its value and the problem."""
 
 

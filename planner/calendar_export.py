@@ -67,7 +67,7 @@ def vtimezone(tz: str, first: datetime, last: datetime) -> list[str]:
     zone = ZoneInfo(tz)
     starts, offsets = offset_transitions(int(first.timestamp()), int(last.timestamp()), zone)
     lines = ["BEGIN:VTIMEZONE", f"TZID:{tz}"]
-    for i, (start, off) in enumerate(zip(starts, offsets)):
+    for i, (start, off) in enumerate(zip(starts, offsets, strict=True)):
         before = offsets[i - 1] if i else off
         at = datetime.fromtimestamp(start, timezone.utc).astimezone(zone)
         kind = "DAYLIGHT" if at.dst() else "STANDARD"

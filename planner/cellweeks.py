@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from core.errors import FartkollError
+
 HOURS = 168
 CELL = np.dtype([("n", "<i4"), ("rows", "<i4"), ("weeks", "<i4"), ("t0", "<i4"), ("t1", "<i4"), ("ta", "<i4"),
                  ("tb", "<i4"), ("e0", "<i8"), ("e1", "<i8")])
@@ -32,7 +34,7 @@ SUMMED = ("n", "t0", "t1", "ta", "tb", "e0", "e1")
 _INT32_MAX = np.iinfo(np.int32).max
 
 
-class CellWeeksError(ValueError):
+class CellWeeksError(FartkollError):
     """Totals that cannot be packed (a count beyond the 32-bit fields)."""
 
 

@@ -13,19 +13,28 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
+from core.errors import InvalidInput
+from planner.names import DirectionName, direction_name
 from sql import QUERIES
 
 METHODS = ("laser", "radar", "camera", "presence", "other")
 MAX_CONTROL = timedelta(hours=24)
 
 
-class ControlError(Exception):
+class ControlError(InvalidInput):
     """A control cannot be logged; the message names the field, its value and the fix."""
 
     def __init__(self, field: str, value: object, problem: str):
         self.field, self.value = field, value
-        super().__init__(f"{field} {value!r}: {problem}")
+        super().__init__(f"{field} {value!r}: {problem}",
+                         errors=[{"record": None, "field": field, "value": _plain(value), "reason": problem}])
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready value for the problem details."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class ControlInput:
     vehicles_checked: int | None = None
     reports_written: int | None = None
     direction: int | None = None
-    """0 unknown, 1 approaching, 2 receding; None: both."""
+    """The stored code (planner.names.direction_code of approaching, receding, unknown); None: both."""
     note: str = ""
     plan_id: int | None = None
 
@@ -59,6 +68,30 @@ class ControlRow:
     plan_created_at: datetime | None
 
 
+class ControlView(BaseModel):
+    """A logged control; ``direction`` null: both directions."""
+
+    id: int
+    site_id: int
+    site_name: str
+    direction: DirectionName | None
+    start_time: datetime
+    end_time: datetime
+    method: str
+    vehicles_checked: int | None
+    reports_written: int | None
+    planned: bool
+    note: str
+    plan_id: int | None
+    plan_created_at: datetime | None
+
+
+def control_view(r: ControlRow) -> ControlView:
+    d = dict(r.__dict__)
+    d["direction"] = None if r.direction is None else direction_name(r.direction)
+    return ControlView(**d)
+
+
 def validate_control(c: ControlInput, now: datetime) -> None:
     """Raise ControlError for the first field that is wrong. ``now`` is an aware datetime."""
     for name in ("start", "end"):
@@ -74,7 +107,7 @@ def validate_control(c: ControlInput, now: datetime) -> None:
     if c.method not in METHODS:
         raise ControlError("method", c.method, f"must be one of {', '.join(METHODS)}")
     if c.direction is not None and c.direction not in (0, 1, 2):
-        raise ControlError("direction", c.direction, "must be 0 unknown, 1 approaching or 2 receding (or left out: both)")
+        raise ControlError("direction", c.direction, "must be approaching, receding or unknown (or left out: both)")
     for name in ("vehicles_checked", "reports_written"):
         v = getattr(c, name)
         if v is not None and v < 0:
@@ -107,6 +140,14 @@ def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: date
                          "reports_written": c.reports_written, "plan_id": c.plan_id,
                          "planned_control_id": linked})})
     return int(control_id)
+
+
+def record_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> ControlView:
+    """The control-log use case: validate, store (and link and audit) a control; returns it as stored."""
+    control_id = add_control(conn, c, actor, now)
+    row = conn.cursor(row_factory=class_row(ControlRow)).execute(
+        QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    return control_view(row)
 
 
 def list_controls(conn: psycopg.Connection, site_id: int | None = None) -> list[ControlRow]:

@@ -35,7 +35,8 @@ def _zone(tz: str | ZoneInfo) -> ZoneInfo:
 
 def _offset_at(s: int, zone: ZoneInfo) -> int:
     off = datetime.fromtimestamp(int(s), timezone.utc).astimezone(zone).utcoffset()
-    assert off is not None
+    if off is None:  # a ZoneInfo always has an offset; this guards a naive result
+        raise ValueError(f"time zone {zone} gives no UTC offset at {s}")
     return int(off.total_seconds())
 
 

@@ -29,7 +29,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg.rows import dict_row
 
+from core.errors import InvalidInput, NotFound
 from planner.cellcache import load_state, local_week_how, read_totals, repeated_hour, split_key
 from planner.cellweeks import COVERAGE, HOURS, difference
 from planner.dbsettings import query_settings
@@ -44,8 +46,12 @@ CELLS_WORK_MEM = "256MB"
 """work_mem for planner_cells: its hash aggregate holds ~150 bytes a cell (134k cells: ~22 MB)."""
 
 
-class LoadError(Exception):
+class LoadError(InvalidInput):
     """The planner cannot load what was asked; the message names the value and what to do."""
+
+
+class SiteNotFound(NotFound, LoadError):
+    """No site has that id or name."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +190,8 @@ def default_period(conn: psycopg.Connection, weeks: int) -> Period:
 
 def load_sites(conn: psycopg.Connection) -> dict[int, SiteInfo]:
     """Every site by id."""
-    return {r[0]: SiteInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9] or ()))
-            for r in conn.execute(QUERIES["planner_sites"])}
+    rows = conn.cursor(row_factory=dict_row).execute(QUERIES["planner_sites"]).fetchall()
+    return {r["id"]: SiteInfo(**{**r, "tags": tuple(r["tags"] or ())}) for r in rows}
 
 
 def resolve_site(sites: dict[int, SiteInfo], text: str) -> SiteInfo:
@@ -202,7 +208,7 @@ def resolve_site(sites: dict[int, SiteInfo], text: str) -> SiteInfo:
     if near:
         names = ", ".join(repr(s.name) for s in near[:5])
         raise LoadError(f"site {text!r} matches several sites ({names}): give the full name or the id")
-    raise LoadError(f"no site with id or name {text!r}; `fartkoll planner rank` lists the sites")
+    raise SiteNotFound(f"no site with id or name {text!r}; `fartkoll planner rank` lists the sites")
 
 
 def load_spans(conn: psycopg.Connection, period: Period, sites: dict[int, SiteInfo],
@@ -485,7 +491,7 @@ def _coverage(conn: psycopg.Connection, params: dict[str, list], through: dict[i
     """Hours measured per site × display × limit × hour-of-week (one row per key): the running
     totals' (``cached``) plus planner_coverage_cells over each span from the site's through_hour."""
     spans = [(site, max(lo, through.get(site, lo)), hi, lim, tz)
-             for site, lo, hi, lim, tz in zip(*(params[k] for k in ("site_id", "lo", "hi", "limit_kmh", "tz")))]
+             for site, lo, hi, lim, tz in zip(*(params[k] for k in ("site_id", "lo", "hi", "limit_kmh", "tz")), strict=True)]
     spans = [x for x in spans if x[1] < x[2]]
     parts = [cached]
     if spans:

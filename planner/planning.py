@@ -1,6 +1,8 @@
 """Make a control plan: rank → draw (planner.schedule) → store (plans, planned_controls, audit).
 
-``make_plan`` is the one call the CLI (and scheduled jobs) need; ``parse_slots`` reads patrol
+``propose_plan`` is the one use case the CLI, the scheduled plan job and the API call (slots from
+a file or the settings' weekly slots, a seed, rank, draw, store); it returns a
+:class:`PlanOutcome` whose ``view()`` is the plan's JSON shape (:class:`PlanView`). ``make_plan`` ``parse_slots`` reads patrol
 slots from CSV or TOML text; ``draw_plan`` is the pure draw from a ranking. The same data, slots
 and seed give the same plan. Exports are in planner.calendar_export and planner.plan_html.
 """
@@ -10,24 +12,61 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
+from core.errors import InvalidInput
 from planner.load import Period
+from planner.names import DirectionName, direction_name
 from planner.ranking import RankResult, rank
 from planner.schedule import PatrolSlot, Plan, Site, plan_controls
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
 
-class PlanError(Exception):
+class PlanError(InvalidInput):
     """A plan cannot be made as asked; the message names the value and what to do."""
+
+
+class PlannedControlView(BaseModel):
+    """One control of a plan; times are ISO 8601 in the site's zone (with offset)."""
+
+    site_id: int
+    site_name: str
+    direction: DirectionName
+    start: datetime
+    end: datetime
+    unit: int
+    slot: int
+    hour_of_week: int
+    score: float
+    reason: str
+    """'score', 'complaints' or 'focus street'."""
+
+
+class PlanView(BaseModel):
+    """A stored plan as the CLI's ``--json`` and the API give it."""
+
+    plan_id: int
+    created_at: datetime
+    created_by: str
+    seed: int
+    time_zone: str
+    first_day: date
+    last_day: date
+    data_from: datetime
+    data_to: datetime
+    controls: list[PlannedControlView]
+    unmet: list[str]
 
 
 @dataclass(frozen=True)
@@ -41,6 +80,19 @@ class PlanOutcome:
     site_names: dict[int, str]
     sites: dict[int, Site]
     time_zone: str
+    created_by: str = ""
+
+    def view(self) -> PlanView:
+        days = [s.day for s in self.slots]
+        return PlanView(
+            plan_id=self.plan_id, created_at=self.created_at, created_by=self.created_by, seed=self.seed,
+            time_zone=self.time_zone, first_day=min(days), last_day=max(days),
+            data_from=self.ranking.period.start, data_to=self.ranking.period.end,
+            controls=[PlannedControlView(
+                site_id=c.site_id, site_name=self.site_names.get(c.site_id, ""), direction=direction_name(c.direction),
+                start=c.start, end=c.end, unit=c.unit, slot=c.slot, hour_of_week=c.hour_of_week,
+                score=round(float(c.weight), 4), reason=c.reason) for c in self.plan.controls],
+            unmet=list(self.plan.unmet))
 
 
 def next_monday(today: date) -> date:
@@ -167,4 +219,31 @@ def make_plan(conn: psycopg.Connection, planner: PlannerSettings, *, slots: list
     plan, sites = draw_plan(result, slots, seed, planner, tz)
     plan_id, created_at = store_plan(conn, plan, result, slots, seed, actor, tz, planner)
     names = {i: s.name for i, s in result.site_info.items()}
-    return PlanOutcome(plan_id, created_at, plan, tuple(slots), seed, result, names, sites, tz)
+    return PlanOutcome(plan_id, created_at, plan, tuple(slots), seed, result, names, sites, tz, actor)
+
+
+MAX_WEEKS = 12
+
+
+def check_weeks(weeks: int) -> None:
+    """Weeks of default patrol slots: 1..12, else a PlanError naming the value."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise PlanError(f"weeks {weeks} must be between 1 and {MAX_WEEKS}",
+                        errors=[{"record": None, "field": "weeks", "value": weeks,
+                                 "reason": f"must be between 1 and {MAX_WEEKS}"}])
+
+
+def propose_plan(conn: psycopg.Connection, planner: PlannerSettings, *, now: datetime, tz: str, actor: str,
+                 slots: list[PatrolSlot] | None = None, first_day: date | None = None, weeks: int = 1,
+                 seed: int | None = None, over_kmh: float = 6.0, period: Period | None = None,
+                 pins: tuple[int, ...] = (), excludes: tuple[int, ...] = ()) -> PlanOutcome:
+    """Draw and store a plan: the given slots, or the settings' weekly patrol slots for ``weeks`` weeks
+    from ``first_day`` (default: the Monday after ``now`` in ``tz``). No seed: an unpredictable one,
+    stored with the plan. The same data, slots and seed give the same plan. The caller commits."""
+    if slots is None:
+        check_weeks(weeks)
+        first = first_day or next_monday(now.astimezone(ZoneInfo(tz)).date())
+        slots = planner.slots_for(first, weeks)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    return make_plan(conn, planner, slots=slots, seed=seed, actor=actor, tz=tz, over_kmh=over_kmh,
+                     period=period, pins=pins, excludes=excludes)

@@ -9,23 +9,31 @@ of equal length, and scores with planner.scoring (stealth data preferred, Wilson
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from planner.load import (CellData, Period, SiteInfo, default_period, load_cells, load_site_rules, load_sites, load_tips,
-                          previous_cells)
-from planner.quality import describe
+from planner.load import (
+    CellData,
+    Period,
+    SiteInfo,
+    default_period,
+    load_cells,
+    load_site_rules,
+    load_sites,
+    load_tips,
+    previous_cells,
+)
 from planner.scoring import Cells, Ranking, ScoreRow, ScoreWeights, rank_cells
 from planner.settings import PlannerSettings
 
-DIRECTIONS = {0: "unknown", 1: "approaching", 2: "receding"}
-DISPLAYS = {0: "stealth", 1: "display"}
+if TYPE_CHECKING:
+    from planner.rankview import RankingView
 
 
 @dataclass(frozen=True)
@@ -57,33 +65,15 @@ class RankResult:
     """The scored period's cells (current limit only), as loaded."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    def view(self, limit: int | None = None) -> "RankingView":
+        """The typed JSON shape (planner.rankview): period, sites and the first ``limit`` cells."""
+        from planner.rankview import ranking_view
+
+        return ranking_view(self, limit)
+
     def as_dict(self, limit: int | None = None) -> dict:
         """JSON-ready: period, sites and the first ``limit`` cells with every part of the score."""
-        names = {i: s.name for i, s in self.site_info.items()}
-        return {
-            "period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()},
-            "running_totals": {"sites": len(self.cells.through),
-                               "through": min(self.cells.through.values()).isoformat() if self.cells.through else None},
-            "previous_period": {"from": self.previous.start.isoformat(), "to": self.previous.end.isoformat()},
-            "pinned": list(self.pinned), "excluded": list(self.excluded),
-            "sites": [{**{k: v for k, v in asdict(s).items() if k != "best"},
-                       "best_cell": row_dict(s.best, names)} for s in self.sites[:limit]],
-            "cells": [row_dict(r, names) for r in self.ranking.rows(limit)],
-        }
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), 4)
-
-
-def row_dict(r: ScoreRow, names: dict[int, str]) -> dict:
-    """A scored cell as JSON-ready dict, with weekday/hour, labels and warnings."""
-    day, hour = divmod(r.hour_of_week, 24)
-    d = {k: (_num(v) if isinstance(v, float) else v) for k, v in asdict(r).items()}
-    d.update(site_name=names.get(r.site_id, ""), weekday=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day],
-             hour=hour, direction_name=DIRECTIONS.get(r.direction, str(r.direction)),
-             display_name=DISPLAYS.get(r.display, str(r.display)), warnings=describe(r.flags))
-    return d
+        return self.view(limit).model_dump(mode="json", by_alias=True)
 
 
 def current_limit_mask(cells: CellData) -> NDArray[np.bool_]:

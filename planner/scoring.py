@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from planner.exceedance import BinnedTails
+from planner.names import direction_name
 from planner.quality import MIN_N, describe, quality_flags
 from planner.wilson import Z95, wilson_interval
 
@@ -112,7 +113,7 @@ class ScoreRow:
         day, hour = divmod(self.hour_of_week, 24)
         trend = "trend unknown" if np.isnan(self.trend_pp) else f"trend {self.trend_pp:+.0f} pp"
         return (
-            f"site {self.site_id} dir {self.direction} {WEEKDAYS[day]} {hour:02d}–{hour + 1:02d}: "
+            f"site {self.site_id} {direction_name(self.direction)} {WEEKDAYS[day]} {hour:02d}–{hour + 1:02d}: "
             f"{self.expected_reportable:.1f} reportable per 20 min ({self.reportable_low:.1f} at least; "
             f"{100 * self.share_over_threshold:.0f} % of {self.vehicles_per_hour:.0f}/h)"
             f" × severity {self.severity_factor:.2f} ({self.severity_kmh:.1f} km/h)"
@@ -136,7 +137,7 @@ class Ranking:
         """The first ``limit`` rows (all when None) as ScoreRow objects."""
         names = [f.name for f in fields(ScoreRow)]
         cols = [self.columns[k][:limit].tolist() for k in names]
-        return [ScoreRow(*values) for values in zip(*cols)]
+        return [ScoreRow(*values) for values in zip(*cols, strict=True)]
 
 
 def _stealth_preferred(site, direction, how, display, n, min_n) -> NDArray[np.bool_]:

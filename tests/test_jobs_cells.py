@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from fartkoll.cli import main
+from fartkoll.db import connect
 from fartkoll.settings import Settings
 from planner.jobs import tasks
 from planner.jobs.scheduler import build_scheduler, next_runs, triggers
@@ -37,7 +38,8 @@ def test_cells_job_fills_the_running_totals_then_rebuilds_only_from_the_current_
             "SELECT count(*) FROM rollup_hourly r JOIN sites s ON s.id = r.site_id WHERE r.limit_kmh IS NOT NULL "
             "AND r.local_week >= local_week(%s, s.time_zone) AND r.hour < %s", (SATURDAY, MONDAY)).fetchone()[0]
 
-    again = tasks.run_cells(Settings.load(), MONDAY.replace(minute=59))
+    settings = Settings.load()
+    again = tasks.run_cells(settings, lambda: connect(settings), MONDAY.replace(minute=59))
     assert again.until == MONDAY and again.sites == n_sites and not again.skipped_busy
     assert again.rebuilt_from_start == 0
     assert 0 < again.rollup_rows == expected
@@ -69,7 +71,7 @@ def test_scheduler_runs_the_cells_job_every_ten_minutes_up_to_the_hour(db_url):
 
     settings = Settings.load(database_url=db_url)
     clock = lambda: datetime(2024, 10, 26, 12, 10, 30, tzinfo=UTC)  # noqa: E731
-    runners = tasks.runners(settings, clock)
+    runners = tasks.runners(settings, lambda: connect(settings), clock)
     sched = build_scheduler(crons, jobs.time_zone, runners)
     job = sched.get_job("cells")
     assert job is not None and job.max_instances == 1 and job.coalesce
@@ -83,7 +85,7 @@ def test_an_empty_cells_cron_switches_the_job_off(monkeypatch, capsys):
     assert JobsSettings(cells_cron=" ").cron("cells") == ""
     crons = {name: JobsSettings(cells_cron="").cron(name) for name in JOB_NAMES}
     assert "cells" not in triggers(crons, "Europe/Stockholm")
-    sched = build_scheduler(crons, "Europe/Stockholm", tasks.runners(Settings.load(), lambda: datetime.now(UTC)))
+    sched = build_scheduler(crons, "Europe/Stockholm", tasks.runners(Settings.load(), lambda: None, lambda: datetime.now(UTC)))
     assert sched.get_job("cells") is None and sched.get_job("silent") is not None
 
     monkeypatch.setenv("FARTKOLL_JOBS__CELLS_CRON", "")

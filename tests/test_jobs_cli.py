@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import psycopg
+from seeded_demo import WORLD
 
 from fartkoll.cli import build_parser, main
 from fartkoll.demo import world as W
-from seeded_demo import WORLD
 
 GAP = WORLD.outages[0]
 
@@ -72,3 +73,27 @@ def test_report_and_plan_jobs_write_files_and_a_plan(seeded_url, monkeypatch, tm
         plans = conn.execute("SELECT created_by, seed, first_day::text FROM plans").fetchall()
         assert plans == [("system", 5, "2024-11-12")]  # the first patrol slot (Tuesday) of the week from Monday 11-11
         assert conn.execute("SELECT count(*) FROM planned_controls").fetchone()[0] > 0
+
+
+def test_the_plan_job_and_the_plan_command_draw_the_same_plan_from_the_same_seed(seeded_url, monkeypatch, capsys):
+    """One implementation: the scheduled job and `planner plan` both call planner.planning.propose_plan."""
+    monkeypatch.setenv("DATABASE_URL", seeded_url)
+    monkeypatch.setenv("FARTKOLL_JOBS__PLAN_WEEKS", "2")
+    assert main(["planner", "job", "plan", "--at", "2024-11-04T06:00", "--seed", "11", "--json"]) == 0
+    job = json.loads(capsys.readouterr().out)
+    assert main(["planner", "plan", "--start", "2024-11-11", "--weeks", "2", "--seed", "11", "--actor", "anna",
+                 "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert job["controls"] and job["plan_id"] != cli["plan_id"]
+    assert (job["created_by"], cli["created_by"]) == ("system", "anna")
+    same = ("seed", "time_zone", "first_day", "last_day", "data_from", "data_to", "controls", "unmet")
+    assert {k: job[k] for k in same} == {k: cli[k] for k in same}
+    assert {c["direction"] for c in job["controls"]} <= {"approaching", "receding", "unknown"}
+    # another seed, another draw
+    assert main(["planner", "plan", "--start", "2024-11-11", "--weeks", "2", "--seed", "12", "--json"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["controls"] != job["controls"]
+    with psycopg.connect(seeded_url) as conn:  # each JSON is the stored plan
+        stored = conn.execute("SELECT p.id, p.seed, count(c.*) FROM plans p JOIN planned_controls c ON c.plan_id = p.id "
+                              "GROUP BY p.id ORDER BY p.id").fetchall()
+    assert stored == [(d["plan_id"], d["seed"], len(d["controls"])) for d in (job, cli, other)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
+from seeded_demo import WORLD
 
 from fartkoll.demo import world as W
 from planner.jobs.silent import alert_silent_signs, find_silent_signs
-from seeded_demo import WORLD
 
 GAP = WORLD.outages[0]
 

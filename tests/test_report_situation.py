@@ -8,16 +8,17 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from seeded_demo import WEEKS, WORLD
 
 from fartkoll.demo import world as W
 from planner.load import Period
+from planner.names import direction_name
 from planner.ranking import rank
 from planner.report.data import gather
 from planner.report.model import Week, WeekError
 from planner.report.render import render_html
 from planner.report.texts import Words
 from planner.settings import PlannerSettings
-from seeded_demo import WEEKS, WORLD
 
 UTC = timezone.utc
 NOW = datetime(2024, 11, 4, 8, 0, tzinfo=UTC)
@@ -73,7 +74,8 @@ def test_figures_equal_a_direct_computation(pictures):
         ranked = rank(conn, PLANNER, period=Period((e - timedelta(weeks=4)).astimezone(UTC), e.astimezone(UTC)))
         best = ranked.ranking.rows(1)[0]
         top = pic.top[0]
-        assert (top.site_id, top.direction, top.weekday * 24 + top.hour) == (best.site_id, best.direction, best.hour_of_week)
+        assert (top.site_id, top.direction, top.weekday * 24 + top.hour) == (
+        best.site_id, direction_name(best.direction), best.hour_of_week)
         assert top.score == pytest.approx(best.total) and top.expected_reportable == pytest.approx(best.expected_reportable)
         assert len(pic.top) == 10 and max(sum(c.site_id == t.site_id for c in pic.top) for t in pic.top) <= 2
         assert [t.site_id for t in pic.trends] == [x.site_id for x in ranked.sites[:5]]
@@ -145,3 +147,24 @@ def test_names_from_the_database_are_escaped(pictures):
     evil = replace(pic, area="<script>alert(1)</script>")
     html = render_html(evil, "sv")
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_report_json_is_the_picture_the_html_is_rendered_from(pictures, monkeypatch, capsys):
+    import json
+
+    from fartkoll.cli import main
+    from planner.report.situation import SITUATION
+
+    url, pics = pictures
+    pic = pics[GAP_WEEK.label]
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FARTKOLL_JOBS__SILENT_HOURS", "6")
+    assert main(["planner", "report", "--week", GAP_WEEK.label, "--at", NOW.isoformat(), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    expected = json.loads(SITUATION.dump_json(pic))
+    expected.pop("generated_at"), d.pop("generated_at")
+    assert d == expected
+    assert d["week"]["year"] == 2024 and d["week"]["week"] == GAP_WEEK.week
+    assert d["figures"]["vehicles"] == pic.figures.vehicles > 0
+    assert d["top"] and {c["direction"] for c in d["top"]} <= {"approaching", "receding", "unknown"}
+    assert {p["display"] for t in d["trends"] for p in t["points"]} <= {"display", "stealth", None}

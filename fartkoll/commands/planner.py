@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import math
-import secrets
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from planner.names import direction_code, direction_name, display_name
+
 from ..settings import Settings
 from .planner_jobs import add_commands as add_job_commands
-from .stats import local_period
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--html", help="write a printable HTML page of the plan to this file")
     pl.add_argument("--pdf", help="write the same printable page as an A4 PDF to this file (needs chromium)")
     pl.add_argument("--actor", help="who makes the plan (default: the login name)")
+    pl.add_argument("--json", action="store_true", help="print the stored plan as JSON (as the API gives it)")
 
     pn = ps.add_parser("pins", help="standing pins and excludes of sites")
     pns = pn.add_subparsers(dest="pins_cmd", required=True, metavar="ACTION")
@@ -67,10 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--method", required=True, help="laser, radar, camera, presence or other")
     ca.add_argument("--checked", type=int, help="vehicles checked")
     ca.add_argument("--reports", type=int, help="reports written")
-    ca.add_argument("--direction", type=int, choices=(0, 1, 2), help="0 unknown, 1 approaching, 2 receding")
+    ca.add_argument("--direction", choices=("approaching", "receding", "unknown"),
+                    help="the direction controlled (default: both)")
     ca.add_argument("--plan-id", type=int, help="the plan this control carried out")
     ca.add_argument("--note", default="")
     ca.add_argument("--actor")
+    ca.add_argument("--json", action="store_true", help="print the stored control as JSON")
     cl = cs.add_parser("list", help="list logged controls")
     cl.add_argument("--site", help="only this site")
     cl.add_argument("--json", action="store_true")
@@ -87,22 +89,12 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from planner.controls import ControlError
-    from planner.load import LoadError
-    from planner.planning import PlanError
-    from planner.report.pdf import PdfError
-
     from ..db import connect
 
-    with connect(settings) as conn:
-        try:
-            code = _dispatch(args, settings, conn)
-            conn.commit()
-            return code
-        except (LoadError, PlanError, ControlError, PdfError) as e:
-            conn.rollback()
-            print(f"fartkoll planner {args.planner_cmd}: {e}", file=sys.stderr)
-            return 2
+    with connect(settings) as conn:  # an error rolls back; fartkoll.cli prints it with its exit code
+        code = _dispatch(args, settings, conn)
+        conn.commit()
+        return code
 
 
 def _dispatch(args, settings: Settings, conn) -> int:
@@ -118,6 +110,7 @@ def _dispatch(args, settings: Settings, conn) -> int:
 
 def _period(args, settings: Settings, conn):
     from planner.load import default_period
+    from planner.sitestats import local_period
 
     default = default_period(conn, settings.planner.period_weeks)
     if not args.date_from and not args.date_to:
@@ -135,6 +128,10 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
     from planner.load import load_sites
     from planner.ranking import rank
 
+    if args.planner_cmd == "plan" and not args.slots:
+        from planner.planning import check_weeks
+
+        check_weeks(args.weeks)  # before the ranking: a wrong option is named first
     sites = load_sites(conn)
     pins, excludes = _site_ids(sites, args.pin), _site_ids(sites, args.exclude)
     period = _period(args, settings, conn)
@@ -145,7 +142,7 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
         result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period,
                       pins=pins, excludes=excludes)
         if args.json:
-            print(json.dumps(result.as_dict(args.limit), indent=2, ensure_ascii=False))
+            print(result.view(args.limit).model_dump_json(by_alias=True, indent=2))
         else:
             print(format_ranking(result, args.limit))
         return 0
@@ -162,7 +159,7 @@ def _totals_line(result) -> str:
 
 
 def format_ranking(result, limit: int) -> str:
-    from planner.ranking import DIRECTIONS, DISPLAYS
+    from planner.names import DIRECTIONS, DISPLAYS
 
     out = [f"data {result.period} (trend vs {result.previous}); pinned {list(result.pinned)}, "
            f"excluded {list(result.excluded)}", _totals_line(result), "", "sites (by best cell):"]
@@ -185,33 +182,31 @@ def format_ranking(result, limit: int) -> str:
 def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
     from planner.calendar_export import to_csv, to_icalendar
     from planner.plan_html import plan_html
-    from planner.planning import PlanError, make_plan, next_monday, read_slots
+    from planner.planning import propose_plan, read_slots
     from planner.report.pdf import find_chromium, html_to_pdf
 
     # no Chromium, no plan: fail before one is drawn and stored
     chromium = find_chromium() if args.pdf else None
     tz = settings.default_time_zone
-    if args.slots:
-        slots = read_slots(args.slots)
-    else:
-        if not 1 <= args.weeks <= 12:
-            raise PlanError(f"--weeks {args.weeks} must be between 1 and 12")
-        first = args.first_day or next_monday(datetime.now(ZoneInfo(tz)).date())
-        slots = settings.planner.slots_for(first, args.weeks)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    slots = read_slots(args.slots) if args.slots else None
     actor = _actor(args)
-    out = make_plan(conn, settings.planner, slots=slots, seed=seed, actor=actor, tz=tz,
-                    over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
+    out = propose_plan(conn, settings.planner, now=datetime.now(timezone.utc), tz=tz, actor=actor, slots=slots,
+                       first_day=args.first_day, weeks=args.weeks, seed=args.seed,
+                       over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
     controls = out.plan.controls
-    print(f"plan {out.plan_id}: {len(controls)} controls, seed {seed}, data {out.ranking.period}")
-    for c in controls:
-        print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
-              f"{out.site_names.get(c.site_id, c.site_id)} dir {c.direction} ({c.reason}, score {c.weight:.1f})")
-    for u in out.plan.unmet:
-        print(f"  not met: {u}")
+    if args.json:
+        print(out.view().model_dump_json(indent=2))
+    else:
+        print(f"plan {out.plan_id}: {len(controls)} controls, seed {out.seed}, data {out.ranking.period}")
+        for c in controls:
+            print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
+                  f"{out.site_names.get(c.site_id, c.site_id)} {direction_name(c.direction)} "
+                  f"({c.reason}, score {c.weight:.1f})")
+        for u in out.plan.unmet:
+            print(f"  not met: {u}")
     page = plan_html(controls, plan_id=out.plan_id, created_at=out.created_at, created_by=actor,
                      site_names=out.site_names, data_from=out.ranking.period.start,
-                     data_to=out.ranking.period.end, seed=seed, unmet=out.plan.unmet)
+                     data_to=out.ranking.period.end, seed=out.seed, unmet=out.plan.unmet)
     if args.pdf:  # first: if Chromium fails, the plan is rolled back before any other file names it
         html_to_pdf(page, args.pdf, chromium=chromium)
     if args.ics:
@@ -256,28 +251,29 @@ def _when(value: str, field: str, tz: str) -> datetime:
 
 
 def _control(args, settings: Settings, conn) -> int:
-    from planner.controls import ControlInput, add_control, list_controls
+    from planner.controls import ControlInput, ControlView, control_view, list_controls, record_control
     from planner.load import load_sites, resolve_site
 
     sites = load_sites(conn)
     if args.control_cmd == "add":
         site = resolve_site(sites, args.site)
         ci = ControlInput(site.id, _when(args.start, "start", site.time_zone), _when(args.end, "end", site.time_zone),
-                          args.method, args.checked, args.reports, args.direction, args.note, args.plan_id)
-        cid = add_control(conn, ci, _actor(args), datetime.now(timezone.utc))
-        print(f"control {cid} logged at {site.name}")
+                          args.method, args.checked, args.reports,
+                          None if args.direction is None else direction_code(args.direction), args.note, args.plan_id)
+        logged = record_control(conn, ci, _actor(args), datetime.now(timezone.utc))
+        print(logged.model_dump_json(indent=2) if args.json else f"control {logged.id} logged at {site.name}")
         return 0
     site_id = resolve_site(sites, args.site).id if args.site else None
     rows = list_controls(conn, site_id)
     if args.json:
-        print(json.dumps([{**r.__dict__, "start_time": r.start_time.isoformat(), "end_time": r.end_time.isoformat(),
-                           "plan_created_at": r.plan_created_at.isoformat() if r.plan_created_at else None}
-                          for r in rows], indent=2, ensure_ascii=False))
+        from pydantic import TypeAdapter
+
+        print(TypeAdapter(list[ControlView]).dump_json([control_view(r) for r in rows], indent=2).decode())
         return 0
     for r in rows:
         zone = ZoneInfo(sites[r.site_id].time_zone)
         print(f"{r.id:5d} {r.start_time.astimezone(zone):%Y-%m-%d %H:%M}–{r.end_time.astimezone(zone):%H:%M} "
-              f"{r.site_name} dir {r.direction if r.direction is not None else 'both'} {r.method} "
+              f"{r.site_name} {direction_name(r.direction) if r.direction is not None else 'both directions'} {r.method} "
               f"checked {r.vehicles_checked if r.vehicles_checked is not None else '-'} "
               f"reports {r.reports_written if r.reports_written is not None else '-'}"
               + (f" plan {r.plan_id}" if r.plan_id else ""))
@@ -295,27 +291,6 @@ def _est(e, scale: float) -> str:
     return f"{scale * e.did:+.1f} [{scale * e.low:+.1f}, {scale * e.high:+.1f}]{star}".ljust(26)
 
 
-def followup_dict(f) -> dict:
-    def est(e):
-        num = lambda x: None if not math.isfinite(x) else round(x, 4)  # noqa: E731
-        return {"days": e.days, "treated_change": num(e.treated_change), "comparison_change": num(e.comparison_change),
-                "did": num(e.did), "low": num(e.low), "high": num(e.high), "significant": e.significant}
-
-    r = f.report
-    return {
-        "control_id": f.control.id, "site_id": f.control.site_id, "site_name": f.control.site_name,
-        "start": f.control.start_time.isoformat(), "end": f.control.end_time.isoformat(),
-        "selected_on": f.selected_on.isoformat(), "selection_basis": f.selection_basis,
-        "comparison_sites": list(f.comparison_sites), "display": f.display, "notes": list(f.notes),
-        "effect": None if r is None else {
-            "baseline": [r.baseline_start.isoformat(), r.baseline_end.isoformat()], "baseline_days": r.baseline_days,
-            "share_over_limit": {k: est(e) for k, e in r.share_over_limit.items()},
-            "v85_kmh": {k: est(e) for k, e in r.v85.items()},
-            "halo_days": r.halo_days, "revisit": r.revisit.isoformat() if r.revisit else None,
-            "notes": list(r.notes)},
-    }
-
-
 def _followup(args, settings: Settings, conn) -> int:
     from planner.followup import followups
     from planner.load import load_sites, resolve_site
@@ -323,7 +298,11 @@ def _followup(args, settings: Settings, conn) -> int:
     site_id = resolve_site(load_sites(conn), args.site).id if args.site else None
     fs = followups(conn, settings.planner, site_id)
     if args.json:
-        print(json.dumps([followup_dict(f) for f in fs], indent=2, ensure_ascii=False))
+        from pydantic import TypeAdapter
+
+        from planner.followupview import FollowupView, followup_view
+
+        print(TypeAdapter(list[FollowupView]).dump_json([followup_view(f) for f in fs], indent=2).decode())
         return 0
     if not fs:
         print("no controls logged" + (" at this site" if site_id else ""))
@@ -331,7 +310,7 @@ def _followup(args, settings: Settings, conn) -> int:
         c = f.control
         print(f"control {c.id}: {c.site_name}, {c.start_time:%Y-%m-%d %H:%M}Z–{c.end_time:%H:%M}Z ({c.method})")
         print(f"  selected {f.selected_on} ({f.selection_basis}); {len(f.comparison_sites)} comparison sites; "
-              f"series: {({0: 'stealth', 1: 'display'}).get(f.display, 'both display modes')}")
+              f"series: {display_name(f.display) if f.display is not None else 'both display modes'}")
         r = f.report
         if r is not None:
             print(f"  baseline {r.baseline_start} .. {r.baseline_end} ({r.baseline_days} days with data)")

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core.errors import InvalidInput
+
 from ..settings import Settings
 
 JOBS_HELP = {
@@ -36,6 +38,7 @@ def add_commands(ps: argparse._SubParsersAction) -> None:
     rep.add_argument("--lang", choices=("sv", "en"), default="sv", help="language (default sv)")
     rep.add_argument("--out", type=Path, help="output file; .pdf gives a PDF (needs chromium); default: HTML on stdout")
     rep.add_argument("--at", help="the moment the picture is made as of (ISO date-time; default: now)")
+    rep.add_argument("--json", action="store_true", help="print the picture's figures as JSON instead of HTML")
     rep.set_defaults(handler=report)
 
     j = ps.add_parser("job", help="run one scheduled job once, now")
@@ -57,13 +60,14 @@ def add_commands(ps: argparse._SubParsersAction) -> None:
             q.add_argument("--week", help="ISO week, e.g. 2024-W44 (default: the last complete week)")
         elif name == "plan":
             q.add_argument("--seed", type=int, help="random seed (default: an unpredictable one, stored with the plan)")
+            q.add_argument("--json", action="store_true", help="print the stored plan as JSON (as the API gives it)")
         elif name == "cells":
             q.add_argument("--sites", help="only these site ids, comma-separated, e.g. 1,2 (default: every site)")
     j.set_defaults(handler=run_job)
 
 
-class _BadArgument(ValueError):
-    pass
+class _BadArgument(InvalidInput):
+    """A command-line value is not understood."""
 
 
 def _moment(value: str | None, tz: str, what: str = "--at") -> datetime:
@@ -88,47 +92,42 @@ def _site_ids(value: str | None) -> list[int] | None:
     return ids
 
 
-def _errors():
-    from planner.jobs.consistency import ConsistencyError
-    from planner.jobs.retention import RetentionError
-    from planner.jobs.scheduler import ScheduleError
-    from planner.load import LoadError
-    from planner.planning import PlanError
-    from planner.report.model import WeekError
-    from planner.report.pdf import PdfError
+def _connect(settings: Settings):
+    """The ``connect`` callable the jobs are handed."""
+    from ..db import connect
 
-    return (ConsistencyError, RetentionError, ScheduleError, LoadError, PlanError, WeekError, PdfError, _BadArgument)
+    return lambda: connect(settings)
 
 
 def run_job(args: argparse.Namespace, settings: Settings) -> int:
     from planner.jobs import tasks
 
     tz = settings.default_time_zone
-    try:
-        now = _moment(args.at, tz)
-        if args.job == "retention":
-            result = tasks.run_retention(settings, now, days=args.days, dry_run=args.dry_run)
-        elif args.job == "consistency":
-            start = _moment(args.start, tz, "--from") if args.start else None
-            end = _moment(args.end, tz, "--to") if args.end else None
-            if (start is None) != (end is None):
-                raise _BadArgument("give both --from and --to, or neither")
-            if args.hours and start is None:
-                from planner.jobs.consistency import last_hours
+    connect = _connect(settings)
+    now = _moment(args.at, tz)
+    if args.job == "retention":
+        result = tasks.run_retention(settings, connect, now, days=args.days, dry_run=args.dry_run)
+    elif args.job == "consistency":
+        start = _moment(args.start, tz, "--from") if args.start else None
+        end = _moment(args.end, tz, "--to") if args.end else None
+        if (start is None) != (end is None):
+            raise _BadArgument("give both --from and --to, or neither")
+        if args.hours and start is None:
+            from planner.jobs.consistency import last_hours
 
-                start, end = last_hours(now, args.hours)
-            result = tasks.run_consistency(settings, now, start=start, end=end, repair=args.repair or None)
-        elif args.job == "silent":
-            result = tasks.run_silent(settings, now, hours=args.hours)
-        elif args.job == "report":
-            result = tasks.run_report(settings, now, week=args.week)
-        elif args.job == "cells":
-            result = tasks.run_cells(settings, now, site_ids=_site_ids(args.sites))
-        else:
-            result = tasks.run_plan(settings, now, seed=args.seed)
-    except _errors() as e:
-        print(f"fartkoll planner job {args.job}: {e}", file=sys.stderr)
-        return 2
+            start, end = last_hours(now, args.hours)
+        result = tasks.run_consistency(settings, connect, now, start=start, end=end, repair=args.repair or None)
+    elif args.job == "silent":
+        result = tasks.run_silent(settings, connect, now, hours=args.hours)
+    elif args.job == "report":
+        result = tasks.run_report(settings, connect, now, week=args.week)
+    elif args.job == "cells":
+        result = tasks.run_cells(settings, connect, now, site_ids=_site_ids(args.sites))
+    else:
+        result = tasks.run_plan(settings, connect, now, seed=args.seed)
+        if args.json:
+            print(result.outcome.view().model_dump_json(indent=2))
+            return 0
     print(result)
     return 1 if args.job == "consistency" and not result.ok and not result.repaired else 0
 
@@ -136,33 +135,32 @@ def run_job(args: argparse.Namespace, settings: Settings) -> int:
 def report(args: argparse.Namespace, settings: Settings) -> int:
     from planner.jobs import tasks
 
-    try:
-        now = _moment(args.at, settings.default_time_zone)
-        label, html = tasks.build_report_html(settings, now, args.week, args.lang)
-        if args.out is None:
-            sys.stdout.write(html)
-            return 0
-        path = tasks.write_report(html, args.out)
-    except _errors() as e:
-        print(f"fartkoll planner report: {e}", file=sys.stderr)
-        return 2
+    now = _moment(args.at, settings.default_time_zone)
+    if args.json:
+        from planner.report.situation import SITUATION
+
+        pic = tasks.build_report(settings, _connect(settings), now, args.week)
+        print(SITUATION.dump_json(pic, indent=2).decode())
+        return 0
+    label, html = tasks.build_report_html(settings, _connect(settings), now, args.week, args.lang)
+    if args.out is None:
+        sys.stdout.write(html)
+        return 0
+    path = tasks.write_report(html, args.out)
     print(f"situation picture {label} ({args.lang}): {path}")
     return 0
 
 
 def run_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     from planner.jobs import tasks
-    from planner.jobs.scheduler import ScheduleError, build_scheduler, next_runs
+    from planner.jobs.scheduler import build_scheduler, next_runs
     from planner.jobs.settings import JOB_NAMES
 
     jobs = settings.jobs
     crons = {name: jobs.cron(name) for name in JOB_NAMES}
-    try:
-        upcoming = next_runs(crons, jobs.time_zone, datetime.now(timezone.utc))
-        sched = build_scheduler(crons, jobs.time_zone, tasks.runners(settings, lambda: datetime.now(timezone.utc)))
-    except ScheduleError as e:
-        print(f"fartkoll planner run: {e}", file=sys.stderr)
-        return 2
+    upcoming = next_runs(crons, jobs.time_zone, datetime.now(timezone.utc))
+    sched = build_scheduler(crons, jobs.time_zone,
+                            tasks.runners(settings, _connect(settings), lambda: datetime.now(timezone.utc)))
     zone = ZoneInfo(jobs.time_zone)
     for name in JOB_NAMES:
         when = upcoming.get(name)

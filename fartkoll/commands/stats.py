@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
+
+from planner.names import DIRECTIONS, DISPLAYS
 
 from ..settings import Settings
-
-DIRECTIONS = {0: "unknown", 1: "approaching", 2: "receding"}
-DISPLAYS = {0: "stealth", 1: "display"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,37 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def local_period(date_from: date | None, date_to: date | None, tz: str, default):
-    """A Period from local days (``--to`` inclusive); missing ends come from ``default``."""
-    from planner.load import Period
-
-    zone = ZoneInfo(tz)
-    start = datetime.combine(date_from, time(0), zone) if date_from else default.start
-    end = datetime.combine(date_to + timedelta(days=1), time(0), zone) if date_to else default.end
-    return Period(start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")))
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from planner.load import LoadError, default_period, load_sites, resolve_site
-    from planner.sitestats import site_stats, stats_dict
+    from planner.sitestats import site_statistics
 
     from ..db import connect
 
     with connect(settings) as conn:
-        try:
-            site = resolve_site(load_sites(conn), args.site)
-            weeks = settings.planner.period_weeks
-            default = default_period(conn, weeks)
-            if args.date_from and not args.date_to:
-                default = local_period(None, args.date_from + timedelta(weeks=weeks) - timedelta(days=1),
-                                       site.time_zone, default)
-            period = local_period(args.date_from, args.date_to, site.time_zone, default)
-            ss = site_stats(conn, site, period, settings.planner, over_kmh=settings.threshold_over_kmh)
-        except LoadError as e:
-            print(f"fartkoll stats: {e}", file=sys.stderr)
-            return 2
+        ss, figures = site_statistics(conn, settings.planner, args.site, over_kmh=settings.threshold_over_kmh,
+                                      date_from=args.date_from, date_to=args.date_to)
     if args.json:
-        print(json.dumps(stats_dict(ss), indent=2, ensure_ascii=False))
+        print(figures.model_dump_json(by_alias=True, indent=2))
     else:
         print(format_table(ss))
     return 0
@@ -98,10 +73,10 @@ def format_table(ss) -> str:
     ]
     label_w = max(len(r[0]) for r in rows)
     col_w = [max(len(h), *(len(r[1][i]) for r in rows)) for i, h in enumerate(heads)]
-    lines.append(" " * label_w + "  " + "  ".join(h.rjust(w) for h, w in zip(heads, col_w)))
+    lines.append(" " * label_w + "  " + "  ".join(h.rjust(w) for h, w in zip(heads, col_w, strict=True)))
     for label, values in rows:
-        lines.append(label.ljust(label_w) + "  " + "  ".join(v.rjust(w) for v, w in zip(values, col_w)))
-    for g, h in zip(ss.groups, heads):
+        lines.append(label.ljust(label_w) + "  " + "  ".join(v.rjust(w) for v, w in zip(values, col_w, strict=True)))
+    for g, h in zip(ss.groups, heads, strict=True):
         for w in g.warnings:
             lines.append(f"warning {h}: {w}")
     lines += [f"note: {n}" for n in ss.notes]

@@ -17,6 +17,7 @@ import psycopg
 
 from collector.passes import Direction, Display, VehiclePass, pass_key
 from collector.store import write_passes
+from core.errors import Conflict
 from sql import QUERIES
 
 from .traffic import SitePasses, active_hours, generate
@@ -28,7 +29,7 @@ _DIRECTIONS = (Direction.UNKNOWN, Direction.APPROACHING, Direction.RECEDING)
 _DISPLAYS = (Display.STEALTH, Display.DISPLAY)
 
 
-class DemoError(Exception):
+class DemoError(Conflict):
     """The demo data cannot be written as asked; the message says why and what to do."""
 
 

@@ -19,13 +19,14 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from core.errors import InvalidInput
 from sql import QUERIES
 
 REL_TOL = 1e-9
 HOUR = timedelta(hours=1)
 
 
-class ConsistencyError(ValueError):
+class ConsistencyError(InvalidInput):
     """The window cannot be checked as asked; the message says why and what to pass instead."""
 
 

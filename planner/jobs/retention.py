@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
+from core.errors import InvalidInput
 from sql import QUERIES
 
 from .settings import MIN_RETENTION_DAYS
 
 
-class RetentionError(ValueError):
+class RetentionError(InvalidInput):
     """Retention was asked to do something unsafe; the message says what and how to change it."""
 
 

@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from core.errors import InvalidInput
+
 log = logging.getLogger(__name__)
 _EPSILON = timedelta(microseconds=1)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(InvalidInput):
     """A job's cron expression is unusable; the message names the job, the expression and the fix."""
 
 
@@ -30,13 +32,15 @@ def triggers(crons: Mapping[str, str], time_zone: str) -> dict[str, CronTrigger]
         if not expression:
             continue
         fields = expression.split()
-        try:
-            if len(fields) != 5:
-                raise ValueError(f"it has {len(fields)} fields, not 5")
-            out[name] = CronTrigger.from_crontab(expression, timezone=time_zone)
-        except ValueError as e:
+        problem = f"it has {len(fields)} fields, not 5" if len(fields) != 5 else None
+        if problem is None:
+            try:
+                out[name] = CronTrigger.from_crontab(expression, timezone=time_zone)
+            except ValueError as e:  # APScheduler's own message for a bad field
+                problem = str(e)
+        if problem is not None:
             raise ScheduleError(
-                f"job {name!r}: cron expression {expression!r} is invalid ({e}); write five fields "
+                f"job {name!r}: cron expression {expression!r} is invalid ({problem}); write five fields "
                 f"'minute hour day month weekday' such as '0 6 * * mon', or '' to switch the job off "
                 f"(setting jobs.{name}_cron, FARTKOLL_JOBS__{name.upper()}_CRON)"
             ) from None

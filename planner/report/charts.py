@@ -69,7 +69,7 @@ def trend_chart(trends: Sequence[SiteTrend], percent: Callable[[float], str], we
         for i, p in enumerate(t.points):
             if p.share_over_limit is None:
                 continue
-            fill = "#fff" if p.display == 1 else colour
+            fill = "#fff" if p.display == "display" else colour
             out.append(f'<circle cx="{_x(i, len(weeks)):.1f}" cy="{_y(p.share_over_limit, y_max):.1f}" r="4" '
                        f'fill="{fill}" stroke="{colour}" stroke-width="2"><title>{escape(t.site_name)} {escape(p.week)}: '
                        f'{escape(percent(p.share_over_limit))}</title></circle>')

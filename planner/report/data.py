@@ -18,13 +18,25 @@ from planner.controls import list_controls
 from planner.followup import followup_control
 from planner.jobs.silent import silences
 from planner.load import CellData, Period, latest_data_hour, load_cells, load_sites, load_tips
+from planner.names import direction_name
 from planner.quality import RELIABLE_N
 from planner.ranking import rank
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
-from .model import (ControlEffect, KeyFigures, Promise, PromiseWeek, SiteTrend, Silence, SituationPicture, Tip,
-                    TopCell, Week, WeekPoint)
+from .model import (
+    ControlEffect,
+    KeyFigures,
+    Promise,
+    PromiseWeek,
+    Silence,
+    SiteTrend,
+    SituationPicture,
+    Tip,
+    TopCell,
+    Week,
+    WeekPoint,
+)
 
 UTC = timezone.utc
 
@@ -37,7 +49,7 @@ def mode_sums(cells: CellData) -> dict[tuple[int, int], tuple[int, float]]:
     """(site, display) → (vehicles, vehicles over the limit) over every cell of a period."""
     out: dict[tuple[int, int], tuple[int, float]] = {}
     for s, d, n, o in zip(cells["site_id"].tolist(), cells["display"].tolist(), cells["n"].tolist(),
-                          cells["over_limit"].tolist()):
+                          cells["over_limit"].tolist(), strict=True):
         v = out.get((s, d), (0, 0.0))
         out[(s, d)] = (v[0] + int(n), v[1] + float(o))
     return out
@@ -47,9 +59,9 @@ def week_point(label: str, sums: dict[tuple[int, int], tuple[int, float]], site_
     """Stealth figure when the week has RELIABLE_N stealth vehicles, else display-on, else the larger."""
     stealth, shown = sums.get((site_id, 0), (0, 0.0)), sums.get((site_id, 1), (0, 0.0))
     if stealth[0] >= RELIABLE_N or (stealth[0] > 0 and stealth[0] >= shown[0]):
-        mode, (n, over) = 0, stealth
+        mode, (n, over) = "stealth", stealth
     elif shown[0] > 0:
-        mode, (n, over) = 1, shown
+        mode, (n, over) = "display", shown
     else:
         return WeekPoint(label, 0, None, None)
     return WeekPoint(label, n, over / n, mode)
@@ -95,7 +107,7 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
             continue  # show more sites rather than one site's every hour
         per_site[r.site_id] = per_site.get(r.site_id, 0) + 1
         day, hour = divmod(r.hour_of_week, 24)
-        top.append(TopCell(len(top) + 1, r.site_id, sites[r.site_id].name, r.direction, day, hour,
+        top.append(TopCell(len(top) + 1, r.site_id, sites[r.site_id].name, direction_name(r.direction), day, hour,
                            r.vehicles_per_hour, r.share_over_threshold, r.expected_reportable, r.total, r.tips,
                            sites[r.site_id].school, int(r.flags)))
 
@@ -105,7 +117,7 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
     week_sums = [mode_sums(load_cells(conn, _period(w), planner, over_kmh=over_kmh, sites=sites)) for w in weeks[:-1]]
     week_sums.append(sums)
     trends = tuple(
-        SiteTrend(s.site_id, s.name, tuple(week_point(w.label, ws, s.site_id) for w, ws in zip(weeks, week_sums)))
+        SiteTrend(s.site_id, s.name, tuple(week_point(w.label, ws, s.site_id) for w, ws in zip(weeks, week_sums, strict=True)))
         for s in ranked.sites[:trend_sites])
 
     latest = latest_data_hour(conn)

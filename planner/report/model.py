@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.errors import InvalidInput
+from planner.names import DirectionName, DisplayName
 
-class WeekError(ValueError):
+
+class WeekError(InvalidInput):
     """A week was given in a form that is not understood; the message shows the accepted forms."""
 
 
@@ -39,17 +42,19 @@ class Week:
         """'2024-W44', '2024W44', '2024-44' or '44' (this ISO year at ``now``)."""
         t = text.strip().upper().replace("W", "-").replace("--", "-")
         parts = [p for p in t.split("-") if p]
+        bad = WeekError(f"week {text!r} is not understood: give an ISO week such as 2024-W44 "
+                        f"(or 44 for this year's week 44)")
+        if len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() for p in parts):
+            raise bad
+        numbers = [int(p) for p in parts]
+        if len(numbers) == 1:
+            year, wk = now.astimezone(ZoneInfo(time_zone)).date().isocalendar().year, numbers[0]
+        else:
+            year, wk = numbers
         try:
-            if len(parts) == 1:
-                year, wk = now.astimezone(ZoneInfo(time_zone)).date().isocalendar().year, int(parts[0])
-            elif len(parts) == 2:
-                year, wk = int(parts[0]), int(parts[1])
-            else:
-                raise ValueError
             date.fromisocalendar(year, wk, 1)
-        except ValueError:
-            raise WeekError(f"week {text!r} is not understood: give an ISO week such as 2024-W44 "
-                            f"(or 44 for this year's week 44)") from None
+        except ValueError:  # only the calendar's own range check: week 0 or 54, year 0
+            raise bad from None
         return cls(year, wk, time_zone)
 
     @property
@@ -103,7 +108,7 @@ class TopCell:
     rank: int
     site_id: int
     site_name: str
-    direction: int
+    direction: DirectionName
     weekday: int
     """0 Monday .. 6 Sunday, local."""
     hour: int
@@ -123,8 +128,8 @@ class WeekPoint:
     week: str
     n: int
     share_over_limit: float | None
-    display: int | None
-    """Which mode the figure is from: 0 stealth, 1 display on (None: no data)."""
+    display: DisplayName | None
+    """Which mode the figure is from (None: no data)."""
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from core.errors import Unavailable
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 DEFAULT_TIMEOUT_S = 60.0
 
 
-class PdfError(RuntimeError):
+class PdfError(Unavailable):
     """The PDF could not be made; the message says why and what to install or change."""
 
 

@@ -6,6 +6,8 @@ import math
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from planner.names import DIRECTION_CODES
+
 LANGUAGES = ("sv", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -160,8 +162,9 @@ class Words:
     def weekday(self, i: int) -> str:
         return self.t["weekdays"].split()[i]
 
-    def direction(self, d: int) -> str:
-        return self.t[f"dir_{d}"]
+    def direction(self, d: str) -> str:
+        """A direction name (approaching, receding, unknown) in words."""
+        return self.t[f"dir_{DIRECTION_CODES[d]}"]
 
     def quality(self, flags: int) -> list[str]:
         """Readable warnings for planner.quality.Quality bits, in bit order."""

@@ -193,6 +193,15 @@ LEFT JOIN plans p ON p.id = c.plan_id
 WHERE %(site_id)s::int IS NULL OR c.site_id = %(site_id)s
 ORDER BY c.start_time DESC, c.id DESC
 
+-- name: planner_control
+-- One logged control by id, with the plan's creation time (the columns of planner_controls).
+SELECT c.id, c.site_id, s.name AS site_name, c.direction, c.start_time, c.end_time, c.method,
+       c.vehicles_checked, c.reports_written, c.planned, c.note, c.plan_id, p.created_at AS plan_created_at
+FROM controls c
+JOIN sites s ON s.id = c.site_id
+LEFT JOIN plans p ON p.id = c.plan_id
+WHERE c.id = %(control_id)s
+
 -- name: planner_controlled_sites
 -- Sites with a control that overlaps [start, end).
 SELECT DISTINCT site_id FROM controls WHERE start_time < %(end)s AND end_time > %(start)s

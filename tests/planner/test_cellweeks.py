@@ -31,10 +31,10 @@ SUN_02 = 6 * 24 + 2  # Sunday 02:00–02:59 local: twice on the night clocks go 
 
 def rollups(rows):
     """running_totals' arguments from (series, week, how, n, t0, t1, ta, tb, e0, e1) tuples."""
-    cols = list(zip(*rows)) if rows else [()] * 10
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 10
     assert len(cols) == 10
     series, week, how = (np.array(c, dtype=np.int64) for c in cols[:3])
-    values = {f: np.array(c, dtype=np.int64) for f, c in zip(VALUES, cols[3:])}
+    values = {f: np.array(c, dtype=np.int64) for f, c in zip(VALUES, cols[3:], strict=True)}
     return series, week, how, values
 
 
@@ -352,8 +352,8 @@ def test_each_row_is_the_direct_sum_through_its_week(rows, base_seed):
                 b[f] = rng.integers(0, 1000, HOURS)
             base[s] = b
     wr = running_totals(series, week, how, values, base)
-    pairs = sorted(set(zip(series.tolist(), week.tolist())))
-    assert list(zip(wr.series.tolist(), wr.week.tolist())) == pairs
+    pairs = sorted(set(zip(series.tolist(), week.tolist(), strict=True)))
+    assert list(zip(wr.series.tolist(), wr.week.tolist(), strict=True)) == pairs
     for i, (s, w) in enumerate(pairs):
         expected = direct(series, week, how, values, (series == s) & (week <= w))
         if s in base:

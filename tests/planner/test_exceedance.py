@@ -91,7 +91,7 @@ def _naive_over(counts, lower, width, level, inclusive, integer):
     """Bin-by-bin reference for the module's cumulative-sum implementation."""
     total = excess = 0.0
     cut = (np.ceil(level) if inclusive else np.floor(level) + 1) if integer else level
-    for c, lo, w in zip(counts, lower, width):
+    for c, lo, w in zip(counts, lower, width, strict=True):
         if np.isinf(w):
             frac, mid = float(lo >= cut), max(lo, cut)
         else:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-
 from dbcopy import create_database, drop_database, url_of
 from seeded_demo import copy_of_demo
 

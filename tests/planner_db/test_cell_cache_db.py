@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import psycopg
 import pytest
+from planner_synth import write_hours
 
 from planner.cellcache import load_state, refresh, repeated_hour
 from planner.load import CellData, Period, cached_through, default_period, load_cells, load_sites, load_spans
 from planner.settings import PlannerSettings
-from planner_synth import write_hours
 
 UTC = timezone.utc
 TZ = "Europe/Stockholm"

@@ -67,7 +67,7 @@ def test_plan_pdf_without_chromium_stores_no_plan(plan_cli, pdemo_url, monkeypat
     monkeypatch.setattr("planner.report.pdf.CHROMIUM_CANDIDATES", ("chromium-that-is-not-there",))
     pdf = tmp_path / "plan.pdf"
     code, out, err = plan_cli("--pdf", str(pdf))
-    assert code == 2 and out == ""
+    assert code == PdfError.exit_code == 7 and out == ""  # Unavailable: install chromium
     assert err.startswith("fartkoll planner plan: no Chromium found") and "apt-get install chromium" in err
     assert not pdf.exists()
     with psycopg.connect(pdemo_url) as conn:

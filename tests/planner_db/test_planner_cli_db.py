@@ -30,12 +30,12 @@ def test_stats_table_and_json(cli):
     d = json.loads(out)
     assert code == 0 and d["rounding"] == "round"
     groups = {(g["direction"], g["display"]) for g in d["groups"]}
-    assert len(groups) == len(d["groups"]) and (1, 0) in groups  # one figure per direction × mode
+    assert len(groups) == len(d["groups"]) and ("approaching", "stealth") in groups  # one figure per direction × mode
     g = d["groups"][0]
     assert g["histogram"]["lower_kmh"][0] % 1 == 0.5  # a rounding sign's bins are [b - 0.5, b + 0.5)
     assert g["over_limit"]["low"] <= g["over_limit"]["share"] <= g["over_limit"]["high"]
     code, _, err = cli("stats", "Nowhere")
-    assert code == 2 and "no site with id or name 'Nowhere'" in err
+    assert code == 3 and "no site with id or name 'Nowhere'" in err  # NotFound
 
 
 def test_rank_plan_pins_controls_followup(cli, tmp_path):
@@ -44,6 +44,9 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     code, out, _ = cli("planner", "rank", "--json", "--limit", "4", "--pin", "Björkvägen")
     d = json.loads(out)
     assert d["cells"][0]["pinned"] and d["sites"][0]["name"].startswith("Björkvägen")
+    assert {c["direction"] for c in d["cells"]} <= {"approaching", "receding", "unknown"}
+    assert {c["display"] for c in d["cells"]} <= {"display", "stealth"} and len(d["cells"]) == 4
+    assert d["sites"][0]["best_cell"]["site_name"] == d["sites"][0]["name"]
     assert cli("planner", "pins", "exclude", "Sjövägen", "--note", "vägarbete")[0] == 0
     code, out, _ = cli("planner", "pins", "list")
     assert "exclude" in out and "Sjövägen" in out
@@ -73,11 +76,26 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     assert code == 0 and out.startswith("control 6 logged")
     code, out, _ = cli("planner", "control", "list", "--site", "Storgatan")
     assert code == 0 and len(out.strip().splitlines()) == 3
+    code, out, _ = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-31T08:00",
+                       "--end", "2024-10-31T08:20", "--method", "laser", "--direction", "receding", "--json")
+    logged = json.loads(out)
+    assert code == 0 and logged["id"] == 7 and logged["direction"] == "receding" and not logged["planned"]
+    code, out, _ = cli("planner", "control", "list", "--site", "Storgatan", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 4 and rows[0] == logged  # the same model from add and from list
+    assert {r["direction"] for r in rows} <= {"approaching", "receding", "unknown", None}
+    assert rows[0]["start_time"] == "2024-10-31T07:00:00Z"  # 08:00 local (CET), ISO 8601 with offset
+    with pytest.raises(SystemExit) as e:  # names, not codes
+        cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-31T09:00",
+            "--end", "2024-10-31T09:20", "--method", "laser", "--direction", "1")
+    assert e.value.code == 2
     code, out, _ = cli("planner", "followup", "Tallbackavägen")
     assert code == 0 and "during" in out and "halo:" in out and "+1 week" in out
     code, out, _ = cli("planner", "followup", "--json")
     d = json.loads(out)
-    assert code == 0 and len(d) == 6 and all("effect" in x for x in d)
+    assert code == 0 and len(d) == 7 and all("effect" in x for x in d)
+    assert {x["display"] for x in d} <= {"display", "stealth", None}
+    assert all(set(x["effect"]["share_over_limit"]) for x in d if x["effect"])
 
 
 def test_rank_says_where_its_sums_come_from(cli):

@@ -8,14 +8,14 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import psycopg
 import pytest
+from places import make_site
+from planner_synth import write_hours
 
 from planner.controls import ControlError, ControlInput, add_control, list_controls
 from planner.followup import followups
 from planner.load import load_sites, resolve_site
 from planner.planning import make_plan
 from planner.settings import PlannerSettings
-from planner_synth import write_hours
-from places import make_site
 
 NOW = datetime(2024, 11, 4, 12, tzinfo=timezone.utc)
 

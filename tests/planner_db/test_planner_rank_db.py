@@ -6,13 +6,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+from places import make_site
+from planner_synth import write_hours
 
 from planner.load import Period, load_sites, resolve_site
 from planner.pins import clear_rule, set_rule
 from planner.ranking import rank
 from planner.settings import PlannerSettings
-from planner_synth import write_hours
-from places import make_site
 
 T0 = datetime(2024, 9, 2, tzinfo=timezone.utc)  # a Monday
 
@@ -55,8 +55,8 @@ def test_demo_ranking_parts_pins_excludes_and_stealth(pdemo_ro):
     # stealth preferred: no display-on cell where the same cell has >= 30 stealth vehicles
     cur = result.cells
     stealth = {(int(s), int(d), int(h)) for s, d, h, disp, n in zip(cur["site_id"], cur["direction"],
-               cur["hour_of_week"], cur["display"], cur["n"]) if disp == 0 and n >= 30}
-    for s, d, h, disp in zip(c["site_id"], c["direction"], c["hour_of_week"], c["display"]):
+               cur["hour_of_week"], cur["display"], cur["n"], strict=True) if disp == 0 and n >= 30}
+    for s, d, h, disp in zip(c["site_id"], c["direction"], c["hour_of_week"], c["display"], strict=True):
         assert not (disp == 1 and (int(s), int(d), int(h)) in stealth)
     # tips from citizen_tips: two at Kyrkogatan, one at Skolvägen
     assert result.tips[kyrko] == 2 and result.tips[skola] == 1

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from places import make_site
+from planner_synth import write_hours
 
 from collector.passes import Direction, Display, VehiclePass, pass_key
 from collector.store import write_passes
@@ -16,8 +18,6 @@ from planner.followup import hour_rows
 from planner.hourofweek import local_cells
 from planner.load import default_period, load_cells, load_sites, previous_cells
 from planner.settings import PlannerSettings
-from planner_synth import write_hours
-from places import make_site
 from sql import QUERIES
 
 UTC = timezone.utc

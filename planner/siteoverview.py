@@ -1,0 +1,84 @@
+"""The sites overview: every site with its place, current limit and its latest figures (the last
+7 days of its own data, per direction × display mode × legal limit), computed by the same
+:func:`planner.sitestats.site_stats` as ``fartkoll stats`` (thresholds by police area)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from planner.load import Period, load_sites
+from planner.names import DirectionName, DisplayName
+from planner.settings import PlannerSettings
+from planner.sitestats import ShareView, figures, site_stats
+from sql import QUERIES
+
+RECENT = timedelta(days=7)
+MIN_PUBLIC_N = 30
+"""Fewer vehicles than this in a group: its figures are withheld from the overview (public)."""
+
+
+class RecentFigures(BaseModel):
+    """One direction × display mode × limit over the site's last 7 days of data. Figures are null
+    when fewer than 30 vehicles were measured (the warnings say so)."""
+
+    direction: DirectionName
+    display: DisplayName
+    limit_kmh: int
+    n: int
+    mean_kmh: float | None
+    v85_kmh: float | None
+    threshold_kmh: float | None
+    over_limit: ShareView | None
+    over_threshold: ShareView | None
+    warnings: list[str]
+
+
+class SiteSummary(BaseModel):
+    id: int
+    name: str
+    street: str
+    municipality: str
+    police_area: str
+    lat: float | None
+    lon: float | None
+    time_zone: str
+    tags: list[str]
+    limit_kmh: int | None
+    """The legal limit in force now (null: none recorded)."""
+    last_data: datetime | None
+    recent_from: datetime | None
+    recent_to: datetime | None
+    recent: list[RecentFigures]
+    notes: list[str]
+
+
+def sites_overview(conn: psycopg.Connection, planner: PlannerSettings, *, over_kmh: float = 6.0) -> list[SiteSummary]:
+    """Every site, by municipality and name, with its recent figures."""
+    infos = load_sites(conn)
+    out = []
+    for s in conn.cursor(row_factory=dict_row).execute(QUERIES["sites_overview"]).fetchall():
+        recent: list[RecentFigures] = []
+        notes: list[str] = []
+        start = end = None
+        if s["last_hour"] is not None:
+            end = s["last_hour"] + timedelta(hours=1)
+            start = end - RECENT
+            fig = figures(site_stats(conn, infos[s["id"]], Period(start, end), planner, over_kmh=over_kmh))
+            notes = fig.notes
+            for g in fig.groups:
+                enough = g.n >= MIN_PUBLIC_N
+                recent.append(RecentFigures(
+                    direction=g.direction, display=g.display, limit_kmh=g.limit_kmh, n=g.n,
+                    mean_kmh=g.mean_kmh if enough else None, v85_kmh=g.v85_kmh if enough else None,
+                    threshold_kmh=g.threshold_kmh, over_limit=g.over_limit if enough else None,
+                    over_threshold=g.over_threshold if enough else None, warnings=g.warnings))
+        out.append(SiteSummary(
+            id=s["id"], name=s["name"], street=s["street"], municipality=s["municipality"],
+            police_area=s["police_area"], lat=s["lat"], lon=s["lon"], time_zone=s["time_zone"],
+            tags=list(s["tags"] or []), limit_kmh=s["limit_kmh"], last_data=s["last_hour"],
+            recent_from=start, recent_to=end, recent=recent, notes=notes))
+    return out
