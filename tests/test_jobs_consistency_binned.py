@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from collector.importers.places import Area
+from collector.plausible import TimeRule
 from collector.importers.trafficlogix import file_bodies, import_bodies
 from planner.jobs.consistency import check_rollups, repair_rollups
 
@@ -19,7 +20,8 @@ def _rollup_n(db) -> int:
 
 def test_binned_rollups_are_neither_flagged_nor_dropped_by_repair(db):
     import_bodies(db, file_bodies(str(DAY), json.loads(DAY.read_text())), tz="America/Toronto",
-                  area=Area("Toronto", "Toronto Police Service"))
+                  area=Area("Toronto", "Toronto Police Service"), rule=TimeRule(),
+                  received=datetime.now(timezone.utc))
     db.commit()
     binned = db.execute("SELECT sum(count) FROM binned_counts WHERE in_rollups").fetchone()[0]
     assert binned and _rollup_n(db) == binned  # no readings: every rolled-up vehicle came from bins
