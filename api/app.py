@@ -10,7 +10,8 @@ from psycopg_pool import ConnectionPool
 from fartkoll.settings import Settings
 
 from . import problems
-from .routes import health, sites
+from .csrf import CsrfMiddleware
+from .routes import audit, auth, health, sites, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -30,4 +31,8 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(sites.router, prefix="/api/v1")
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(users.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
+    app.add_middleware(CsrfMiddleware, secure=settings.api.https)
     return app

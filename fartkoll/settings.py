@@ -37,6 +37,8 @@ class LocalDbSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # the site is served over HTTPS (e.g. behind a proxy): session and CSRF cookies get Secure
+    https: bool = False
 
 
 class Settings(BaseSettings):
