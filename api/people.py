@@ -165,7 +165,11 @@ def update_user(conn: psycopg.Connection, actor: str, user_id: int, change: User
         role = "viewer"
     mun = change.municipality_id if "municipality_id" in given else old.municipality_id
     area = change.police_area_id if "police_area_id" in given else old.police_area_id
-    if change.role is not None and "municipality_id" not in given and "police_area_id" not in given:
+    if "municipality_id" in given and "police_area_id" not in given:
+        area = None  # a scope is one or the other: naming a municipality replaces a police area
+    elif "police_area_id" in given and "municipality_id" not in given:
+        mun = None
+    elif change.role is not None and "municipality_id" not in given and "police_area_id" not in given:
         # a new role without a new scope: drop the part of the old scope the new role does not take
         if role == "admin":
             mun = area = None
