@@ -65,6 +65,7 @@ def login(conn: psycopg.Connection, form: Login, *, now: datetime, address: str,
     every outcome is audited. Commits the failure count even when it raises, so the count
     survives the error (call it on a connection with nothing else pending)."""
     email = form.email.strip().lower()
+    conn.execute(QUERIES["login_lock"], {"email": email})
     throttle.check(conn, email, address, now=now)
     row = conn.cursor(row_factory=dict_row).execute(QUERIES["login_user"], {"email": email}).fetchone()
     ok = passwords.verify(row["password_hash"] if row else None, form.password)

@@ -200,6 +200,28 @@ def test_throttling_answers_429_with_retry_after_per_account_and_per_address(bas
         assert r.status_code == 429 and "address" in r.json()["detail"]
 
 
+def test_concurrent_guesses_cannot_pass_the_throttle_together(base, world):
+    """Ten wrong guesses at once for one account: five are counted, the rest wait (429)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(i: int) -> int:
+        return httpx.post(f"{base}{V1}/sessions", json={"email": "admin@angsvik.se", "password": f"guess number {i}"},
+                          timeout=30).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        codes = sorted(pool.map(guess, range(10)))
+    assert codes == [401] * 5 + [429] * 5
+
+
+def test_a_user_with_the_early_planner_role_acts_as_a_viewer(base, world, db):
+    db.execute("UPDATE users SET role = 'planner' WHERE email = 'viewer@angsvik.se'")
+    db.commit()
+    http, _ = _logged_in(base, "viewer@angsvik.se")
+    with closing(http):
+        assert http.get(f"{V1}/me").status_code == 200
+        assert http.get(f"{V1}/users").status_code == 403
+
+
 def test_throttle_counts_are_shared_through_the_database(db, world):
     now = datetime.now(UTC)
     for _ in range(4):

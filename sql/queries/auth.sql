@@ -116,3 +116,8 @@ RETURNING id, label
 UPDATE api_tokens SET revoked_at = %(now)s
 WHERE user_id = %(user_id)s AND sign_id IS NULL AND revoked_at IS NULL
 RETURNING id
+
+-- name: login_lock
+-- Serialise logins to one account until the transaction ends, so concurrent guesses cannot
+-- all pass the throttle check before any failure is counted.
+SELECT pg_advisory_xact_lock(hashtextextended('fartkoll.login:' || %(email)s, 0))
