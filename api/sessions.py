@@ -80,6 +80,7 @@ def login(conn: psycopg.Connection, form: Login, *, now: datetime, address: str,
         conn.execute(QUERIES["user_password_hash_set"],
                      {"user_id": row["id"], "password_hash": passwords.hash_password(form.password)})
     throttle.succeeded(conn, email)
+    conn.execute(QUERIES["sessions_prune"], {"now": now})
     new = create(conn, row["id"], now=now, address=address, user_agent=user_agent)
     audit.record(conn, row["email"], "session.login", "session", new.session.id, {"address": address})
     return new

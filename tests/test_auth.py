@@ -149,6 +149,13 @@ def test_logout_and_revoked_sessions_stop_working_at_once(base, world):
         assert first.get(f"{V1}/me").status_code == 401
         # a stale cookie is anonymity on public routes, not an error
         assert first.get(f"{V1}/sites").status_code == 200
+    # logging out from an HTML form: the csrftoken field, a redirect, the cookie cleared
+    third, csrf3 = _logged_in(base, "admin@angsvik.se")
+    with closing(third):
+        assert third.post(f"{V1}/sessions/current/logout", data={}).status_code == 403
+        r = third.post(f"{V1}/sessions/current/logout", data={"csrftoken": csrf3})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert third.get(f"{V1}/me").status_code == 401
 
 
 def test_revoked_token_and_disabled_user_stop_working_at_once(base, world, db):

@@ -66,9 +66,11 @@ async def _login_body(request: Request) -> _LoginBody:
     try:
         login = sessions.Login.model_validate(data)
     except ValidationError as e:
-        errors = [{"record": None, "field": ".".join(str(p) for p in err["loc"]),
-                   "value": None if "password" in err["loc"] else data.get(str(err["loc"][0])) if err["loc"] else None,
-                   "reason": err["msg"]} for err in e.errors()]
+        errors = []
+        for err in e.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            value = "<hidden>" if field == "password" else data.get(field)  # a password is never echoed
+            errors.append({"record": None, "field": field, "value": value, "reason": err["msg"]})
         raise InvalidInput(f"{len(errors)} login field(s) are invalid", errors=errors) from None
     return _LoginBody(login=login, form=form, next=nxt if isinstance(nxt, str) else None)
 
@@ -113,6 +115,17 @@ def logout(response: Response, conn: Conn, settings: AppSettings, who: AnyUser) 
     sessions.logout(conn, who, now=_now())
     conn.commit()
     response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax", secure=settings.api.https)
+
+
+@router.post("/sessions/current/logout", status_code=303, response_class=RedirectResponse,
+             responses={303: {"description": "to the start page"}})
+def logout_form(conn: Conn, settings: AppSettings, who: AnyUser) -> RedirectResponse:
+    """Log out from an HTML form (which cannot send DELETE); the form carries the csrftoken field."""
+    sessions.logout(conn, who, now=_now())
+    conn.commit()
+    out = RedirectResponse("/", status_code=303)
+    out.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax", secure=settings.api.https)
+    return out
 
 
 @router.get("/sessions", response_model=list[sessions.Session])

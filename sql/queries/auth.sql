@@ -121,3 +121,8 @@ RETURNING id
 -- Serialise logins to one account until the transaction ends, so concurrent guesses cannot
 -- all pass the throttle check before any failure is counted.
 SELECT pg_advisory_xact_lock(hashtextextended('fartkoll.login:' || %(email)s, 0))
+
+-- name: sessions_prune
+-- Forget sessions that ended (expired or revoked) more than 30 days ago.
+DELETE FROM sessions
+WHERE expires_at < %(now)s - interval '30 days' OR revoked_at < %(now)s - interval '30 days'
