@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from contextvars import ContextVar
+from enum import Enum
 from typing import Any
 
 import anyio.to_thread
@@ -35,6 +37,9 @@ FORM_FIELD = "csrftoken"
 SECRET_NAME = "csrf"
 LOGIN_PATH = "/api/v1/sessions"
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_OUTER: ContextVar[dict[str, Any] | None] = ContextVar("fartkoll_csrf_outer_scope", default=None)
+_PASSED = "fartkoll.csrf.passed"  # set in the outer scope once the check has let the request in
+_ROUTED = ("route", "endpoint", "path_params", "fastapi")
 
 
 def load_secret(pool: ConnectionPool) -> str:
@@ -56,6 +61,10 @@ def _skip(scope: dict[str, Any]) -> bool:
     headers = dict(scope.get("headers") or [])
     json_body = headers.get(b"content-type", b"").split(b";", 1)[0].strip() == b"application/json"
     return scope["path"] == LOGIN_PATH and b"cookie" not in headers and json_body
+
+
+class _NonAscii(Enum):
+    NON_ASCII_TOKEN = 1
 
 
 async def _send_problem(send: Callable, status: int, title: str, detail: str) -> None:
@@ -85,10 +94,24 @@ class CsrfMiddleware:
             if self._protected is None:
                 secret = await anyio.to_thread.run_sync(load_secret, scope["app"].state.pool)
                 self._protected = asgi_csrf(
-                    self.app, cookie_name=COOKIE, http_header=HEADER, signing_secret=secret,
+                    self._inner, cookie_name=COOKIE, http_header=HEADER, signing_secret=secret,
                     always_protect={LOGIN_PATH}, skip_if_scope=_skip, cookie_secure=self.secure,
                     cookie_samesite="Lax", send_csrf_failed=_refused)
         return self._protected
+
+    async def _inner(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        """The application, called with asgi-csrf's copy of the scope; what routing records in
+        that copy (the matched route, for metrics and the access log outside) is copied back."""
+        outer = _OUTER.get()
+        if outer is not None:
+            outer[_PASSED] = True
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if outer is not None:
+                for key in _ROUTED:
+                    if key in scope:
+                        outer[key] = scope[key]
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -106,4 +129,15 @@ class CsrfMiddleware:
                     await _send_problem(send, 503, "Service unavailable",
                                         "the database is unreachable, so the CSRF check cannot run: try again later")
                 return
-        await protected(scope, receive, send)
+        reset = _OUTER.set(scope)
+        try:
+            await protected(scope, receive, send)
+        except TypeError:
+            # asgi-csrf compares with secrets.compare_digest, which raises TypeError for a
+            # non-ASCII token: that is a token that does not match. Raised by the application
+            # itself (past the check), it is a bug and goes on up.
+            if scope.pop(_PASSED, False):
+                raise
+            await _refused(scope, send, _NonAscii.NON_ASCII_TOKEN)
+        finally:
+            _OUTER.reset(reset)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -35,10 +35,18 @@ class LocalDbSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """The HTTP server: where it listens, how it logs, how long it lets requests finish."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     # the site is served over HTTPS (e.g. behind a proxy): session and CSRF cookies get Secure
     https: bool = False
+    # /metrics for anyone (a scraper on the same network) or for admins only
+    metrics_public: bool = True
+    # "json": one JSON object a line (time, level, logger, message, request fields)
+    log_format: Literal["text", "json"] = "text"
+    # on SIGTERM/SIGINT, seconds to let in-flight requests finish before closing them
+    shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
 
 
 class Settings(BaseSettings):

@@ -122,6 +122,11 @@ def test_cookie_requests_need_the_csrf_token_and_bearer_requests_do_not(base, wo
         assert http.request("DELETE", f"{V1}/sessions/current").status_code == 403
         wrong = http.post(f"{V1}/tokens", json={"label": "x"}, headers={"x-csrftoken": csrf[:-2] + "xx"})
         assert wrong.status_code == 403
+        # a token with characters outside ASCII is a wrong token too (not a server error)
+        odd = http.post(f"{V1}/tokens", json={"label": "x"}, headers={"x-csrftoken": "åäö".encode("latin-1")})
+        assert odd.status_code == 403
+        odd = http.post(f"{V1}/sessions/current/logout", data={"csrftoken": "ö"})
+        assert odd.status_code == 403 and odd.headers["content-type"] == "application/problem+json"
         r = http.post(f"{V1}/tokens", json={"label": "export script"}, headers={"x-csrftoken": csrf})
         assert r.status_code == 201
         token = r.json()["token"]
