@@ -36,10 +36,14 @@ def cli_at_terminal(db_url: str, args: list[str], answers: list[str]) -> tuple[i
     pid, fd = pty.fork()
     if pid == 0:  # the child: the terminal's slave side is its stdin, stdout and /dev/tty
         os.execve(sys.executable, [sys.executable, "-m", "fartkoll.cli", "user", *args], _env(db_url))
-    shown = b""
+    shown = since = b""  # everything shown, and what was shown since the last answer
     pending = list(answers)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while True:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"the command did not finish; the terminal showed {shown!r}")
         ready, _, _ = select.select([fd], [], [], 0.5)
         if not ready:
             continue
@@ -50,8 +54,11 @@ def cli_at_terminal(db_url: str, args: list[str], answers: list[str]) -> tuple[i
         if not chunk:
             break
         shown += chunk
-        if pending and shown.rstrip().endswith(b":"):
+        since += chunk
+        # answer a new prompt only: typing ahead of getpass would be flushed when it turns echo off
+        if pending and since.strip() and since.rstrip().endswith(b":"):
             os.write(fd, pending.pop(0).encode() + b"\n")
+            since = b""
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
