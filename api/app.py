@@ -15,7 +15,8 @@ from psycopg_pool import ConnectionPool
 from fartkoll.settings import Settings
 
 from . import logs, metrics, openapi, problems
-from .routes import health, ops, sites
+from .csrf import CsrfMiddleware
+from .routes import audit, auth, health, ops, sites, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,10 +35,14 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Fartkoll", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     problems.install(app)
     openapi.install(app)
+    app.add_middleware(CsrfMiddleware, secure=settings.api.https)  # innermost: refusals are logged and counted
     app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(logs.AccessLog)  # added last: runs first, so every line has the request id
 
     app.include_router(ops.router(settings.api))
     app.include_router(health.router)
     app.include_router(sites.router, prefix="/api/v1")
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(users.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
     return app

@@ -1,8 +1,14 @@
 """Resolving who a request comes from: ``Authorization: Bearer <token>`` (a person's API token
-or a sign's upload token, told apart by prefix). Session cookies for people who log in with a
-password resolve here too (:func:`principal`)."""
+or a sign's upload token, told apart by prefix), else the session cookie of a person who logged
+in with a password (:mod:`api.sessions`).
+
+A bad or revoked bearer token is an error (401): a script with a stale token should hear so. A
+stale session cookie is not: the browser is treated as anonymous, so public pages still show.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import psycopg
 from fastapi import Request
@@ -12,7 +18,8 @@ from collector.tokens import PERSONAL_PREFIX, SIGN_PREFIX, hash_token
 from core.errors import Unauthenticated
 from sql import QUERIES
 
-from .principal import ANONYMOUS, Principal, SignPrincipal
+from . import sessions
+from .principal import ANONYMOUS, Principal, SignPrincipal, role_of
 
 
 def bearer(request: Request) -> str | None:
@@ -24,9 +31,14 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: uvicorn's --proxy-headers)."""
+    return request.client.host if request.client else ""
+
+
 def principal(request: Request, conn: psycopg.Connection) -> Principal:
-    """The person behind the request, or :data:`ANONYMOUS`. A bad or revoked token is an error
-    (401), not anonymity: a script with a stale token should hear so."""
+    """The person behind the request, or :data:`ANONYMOUS`."""
+    now = datetime.now(UTC)
     token = bearer(request)
     if token is not None and not token.startswith(SIGN_PREFIX + "_"):
         if not token.startswith(PERSONAL_PREFIX + "_"):
@@ -35,9 +47,15 @@ def principal(request: Request, conn: psycopg.Connection) -> Principal:
             QUERIES["auth_personal_token"], {"hash": hash_token(token)}).fetchone()
         if row is None:
             raise Unauthenticated("the bearer token is unknown or revoked, or its user is disabled")
-        return Principal(user_id=row["user_id"], email=row["email"], role=row["role"],
+        if conn.execute(QUERIES["auth_token_used"], {"token_id": row["token_id"], "now": now}).rowcount:
+            conn.commit()  # nothing else is pending yet: the route has not started
+        return Principal(user_id=row["user_id"], email=row["email"], role=role_of(row["role"]),
                          municipality_id=row["municipality_id"], police_area_id=row["police_area_id"],
                          token_id=row["token_id"])
+    if token is None:
+        secret = request.cookies.get(sessions.COOKIE)
+        if secret:
+            return sessions.resolve(conn, secret, now=now) or ANONYMOUS
     return ANONYMOUS
 
 

@@ -12,7 +12,8 @@ uncommitted is rolled back when the connection returns to the pool.
 
 from __future__ import annotations
 
-from typing import Annotated, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
@@ -95,4 +96,4 @@ Admin = Annotated[Principal, Depends(_rule("admin", RULES["admin"]))]
 Sign = Annotated[SignPrincipal, Depends(_sign)]
 Open = Annotated[None, Depends(_open)]
 
-__all__ = ["RANK", "Conn", "AppSettings", "Public", "AnyUser", "Viewer", "Officer", "Technician", "Admin", "Sign", "Open"]
+__all__ = ["RANK", "Admin", "AnyUser", "AppSettings", "Conn", "Officer", "Open", "Public", "Sign", "Technician", "Viewer"]

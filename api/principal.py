@@ -10,13 +10,19 @@ ROLES = ("viewer", "officer", "technician", "admin")
 RANK = {"anonymous": 0, "viewer": 1, "officer": 2, "technician": 2, "admin": 3}
 
 
+def role_of(stored: str) -> str:
+    """The role a stored ``users.role`` acts as: rows with the early 'planner' role (municipality
+    staff) act as viewers; the schema still allows the value so older databases keep working."""
+    return "viewer" if stored == "planner" else stored
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated person, or the anonymous visitor (``user_id`` None, role ``anonymous``).
 
     Scope: a viewer sees ``municipality_id``; an officer every municipality of
     ``police_area_id``; a technician manages the signs of ``municipality_id`` (or of the police
-    area); an admin everything. None for both means unrestricted (e.g. the first admin).
+    area); an admin everything (see :mod:`api.scope`).
     """
 
     user_id: int | None
@@ -24,7 +30,7 @@ class Principal:
     role: str
     municipality_id: int | None = None
     police_area_id: int | None = None
-    session_id: str | None = None          # set when authenticated by a session cookie
+    session_id: int | None = None          # set when authenticated by a session cookie
     token_id: int | None = None            # set when authenticated by a personal token
 
     @property

@@ -7,6 +7,7 @@ validation errors answer 422 in the same shape, naming each field and value.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import FartkollError
 
 MEDIA_TYPE = "application/problem+json"
+_SECRET_KEY = re.compile(r"password|token|secret", re.IGNORECASE)  # never echoed back in an error
 
 
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
@@ -31,6 +33,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FartkollError)
     async def _domain(request: Request, exc: FartkollError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)  # seconds, e.g. a throttled login
+        if retry_after is not None:
+            headers = {"Retry-After": str(int(retry_after))}
         return problem(exc.status, exc.title, str(exc), exc.errors, headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -44,9 +49,10 @@ def install(app: FastAPI) -> None:
         for e in exc.errors():
             loc = [str(p) for p in e.get("loc", ()) if p != "body"]
             record = next((p for p in loc if p.isdigit()), None)
+            field = ".".join(p for p in loc if not p.isdigit()) or None
+            value = "<hidden>" if field and _SECRET_KEY.search(field) else _jsonable(e.get("input"))
             errors.append({"record": int(record) if record is not None else None,
-                           "field": ".".join(p for p in loc if not p.isdigit()) or None,
-                           "value": _jsonable(e.get("input")), "reason": e.get("msg", "")})
+                           "field": field, "value": value, "reason": e.get("msg", "")})
         return problem(422, "Invalid input", f"{len(errors)} field(s) are invalid", errors)
 
 
@@ -56,5 +62,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v][:20]
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in list(v.items())[:20]}
+        return {str(k): "<hidden>" if _SECRET_KEY.search(str(k)) else _jsonable(x)
+                for k, x in list(v.items())[:20]}
     return repr(v)[:200]

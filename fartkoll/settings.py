@@ -39,6 +39,8 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # the site is served over HTTPS (e.g. behind a proxy): session and CSRF cookies get Secure
+    https: bool = False
     # /metrics for anyone (a scraper on the same network) or for admins only
     metrics_public: bool = True
     # "json": one JSON object a line (time, level, logger, message, request fields)

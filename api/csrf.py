@@ -1,0 +1,143 @@
+"""CSRF protection for cookie-authenticated requests: asgi-csrf's signed double-submit cookie.
+
+Every unsafe request (not GET/HEAD/OPTIONS/TRACE) that carries cookies must repeat the value of
+the ``csrftoken`` cookie in the ``X-CSRFToken`` header (JSON, scripts in pages) or the
+``csrftoken`` form field (HTML forms). Requests with ``Authorization: Bearer`` (signs, scripts
+with personal tokens) and requests without cookies need none: a browser always sends its
+cookies, so only a request that carries none cannot be a forged browser request. The login
+route is protected even without cookies (login CSRF), except for a JSON body from a client
+with no cookies, which a browser cannot send cross-site without CORS.
+
+The signing key lives in the database (``app_secrets``), so a token issued by one server
+process is good at every other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from contextvars import ContextVar
+from enum import Enum
+from typing import Any
+
+import anyio.to_thread
+import psycopg
+from asgi_csrf import asgi_csrf
+from fastapi import Request
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from sql import QUERIES
+
+from .problems import problem
+
+COOKIE = "csrftoken"
+HEADER = "x-csrftoken"
+FORM_FIELD = "csrftoken"
+SECRET_NAME = "csrf"
+LOGIN_PATH = "/api/v1/sessions"
+SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_OUTER: ContextVar[dict[str, Any] | None] = ContextVar("fartkoll_csrf_outer_scope", default=None)
+_PASSED = "fartkoll.csrf.passed"  # set in the outer scope once the check has let the request in
+_ROUTED = ("route", "endpoint", "path_params", "fastapi")
+
+
+def load_secret(pool: ConnectionPool) -> str:
+    """The shared signing key, made on first use by whichever process comes first."""
+    with pool.connection(timeout=10) as conn:
+        conn.execute(QUERIES["secret_ensure"], {"name": SECRET_NAME, "value": secrets.token_bytes(32)})
+        value = conn.execute(QUERIES["secret_get"], {"name": SECRET_NAME}).fetchone()[0]
+        conn.commit()
+    return bytes(value).hex()
+
+
+def token(request: Request) -> str | None:
+    """The CSRF token for this client (setting the cookie on the response if it has none yet)."""
+    get: Callable[[], str] | None = request.scope.get("csrftoken")
+    return get() if get is not None else None
+
+
+def _skip(scope: dict[str, Any]) -> bool:
+    headers = dict(scope.get("headers") or [])
+    json_body = headers.get(b"content-type", b"").split(b";", 1)[0].strip() == b"application/json"
+    return scope["path"] == LOGIN_PATH and b"cookie" not in headers and json_body
+
+
+class _NonAscii(Enum):
+    NON_ASCII_TOKEN = 1
+
+
+async def _send_problem(send: Callable, status: int, title: str, detail: str) -> None:
+    response = problem(status, title, detail)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _refused(scope: dict[str, Any], send: Callable, message_id: Any) -> None:
+    await _send_problem(send, 403, "CSRF check failed",
+                        f"a request with cookies must repeat the '{COOKIE}' cookie's value in the "
+                        f"X-CSRFToken header or the '{FORM_FIELD}' form field ({message_id.name.lower()}); "
+                        "GET /api/v1/me answers the token as csrf_token")
+
+
+class CsrfMiddleware:
+    """asgi-csrf around the application, built at the first request once the pool is open."""
+
+    def __init__(self, app: Any, *, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+        self._protected: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _build(self, scope: dict[str, Any]) -> Any:
+        async with self._lock:
+            if self._protected is None:
+                secret = await anyio.to_thread.run_sync(load_secret, scope["app"].state.pool)
+                self._protected = asgi_csrf(
+                    self._inner, cookie_name=COOKIE, http_header=HEADER, signing_secret=secret,
+                    always_protect={LOGIN_PATH}, skip_if_scope=_skip, cookie_secure=self.secure,
+                    cookie_samesite="Lax", send_csrf_failed=_refused)
+        return self._protected
+
+    async def _inner(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        """The application, called with asgi-csrf's copy of the scope; what routing records in
+        that copy (the matched route, for metrics and the access log outside) is copied back."""
+        outer = _OUTER.get()
+        if outer is not None:
+            outer[_PASSED] = True
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if outer is not None:
+                for key in _ROUTED:
+                    if key in scope:
+                        outer[key] = scope[key]
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        protected = self._protected
+        if protected is None:
+            try:
+                protected = await self._build(scope)
+            except (psycopg.Error, PoolTimeout):
+                # no database, no shared key: safe requests go on (e.g. /healthz says so), others wait
+                if scope["method"] in SAFE:
+                    await self.app(scope, receive, send)
+                else:
+                    await _send_problem(send, 503, "Service unavailable",
+                                        "the database is unreachable, so the CSRF check cannot run: try again later")
+                return
+        reset = _OUTER.set(scope)
+        try:
+            await protected(scope, receive, send)
+        except TypeError:
+            # asgi-csrf compares with secrets.compare_digest, which raises TypeError for a
+            # non-ASCII token: that is a token that does not match. Raised by the application
+            # itself (past the check), it is a bug and goes on up.
+            if scope.pop(_PASSED, False):
+                raise
+            await _refused(scope, send, _NonAscii.NON_ASCII_TOKEN)
+        finally:
+            _OUTER.reset(reset)
