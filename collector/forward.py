@@ -1,6 +1,7 @@
 """Edge mode: push spooled batches to the central server's ingest endpoint over HTTP.
 
-``POST {url}/api/v1/ingest/passes`` with a bearer token, one request per sign in a batch.
+``POST {url}/api/v1/ingest/passes`` with a bearer token, one request per sign in a batch; the
+server answers ``{batch_id, accepted, duplicates, rejected: [{record, field, value, reason}]}``.
 Connection errors, timeouts, 5xx, 408 and 429 mean "down, retry later" (``ForwardUnavailable``);
 any other 4xx except 409 is a refusal that retrying will not fix (``ForwardRejected``, naming
 the batch). 409 means the server already has the batch. Re-sending is always safe: every pass
@@ -46,9 +47,9 @@ class ForwardRejected(ForwardError):
 
 @dataclass
 class ForwardResult:
-    """What the central server did with a batch."""
+    """What the central server did with a batch: passes stored now, already stored, refused."""
 
-    inserted: int = 0
+    accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
@@ -109,7 +110,7 @@ class Forwarder:
         total = ForwardResult()
         for batch_id, sign, passes in split_by_sign(batch):
             part = self._post(batch_id, sign, passes)
-            total.inserted += part.inserted
+            total.accepted += part.accepted
             total.duplicates += part.duplicates
             total.rejected.extend(part.rejected)
         return total
@@ -143,7 +144,7 @@ class Forwarder:
         try:
             body = response.json()
             result = ForwardResult(
-                inserted=int(body["inserted"]),
+                accepted=int(body["accepted"]),
                 duplicates=int(body["duplicates"]),
                 rejected=list(body.get("rejected") or []),
             )
@@ -153,11 +154,11 @@ class Forwarder:
                 f"{_excerpt(response)}; will retry"
             ) from e
         for r in result.rejected:
-            index = r.get("index")
-            key = passes[index].key if isinstance(index, int) and 0 <= index < len(passes) else "?"
+            record = r.get("record")
+            key = passes[record].key if isinstance(record, int) and 0 <= record < len(passes) else "?"
             log.warning(
                 "server rejected pass #%s (key %s) of %s: %s=%r: %s",
-                index, key, what, r.get("field"), r.get("value"), r.get("reason"),
+                record, key, what, r.get("field"), r.get("value"), r.get("reason"),
             )
         return result
 

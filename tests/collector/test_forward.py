@@ -55,13 +55,13 @@ class StandIn:
         with self.lock:
             for i, p in enumerate(body["passes"]):
                 if p["speed_kmh"] > 250:
-                    rejected.append({"index": i, "field": "speed_kmh", "value": str(p["speed_kmh"]), "reason": "too fast"})
+                    rejected.append({"record": i, "field": "speed_kmh", "value": str(p["speed_kmh"]), "reason": "too fast"})
                 elif p["key"] in self.stored:
                     duplicates += 1
                 else:
                     self.stored[p["key"]] = dict(p, sign=body["sign"])
                     inserted += 1
-        answer = {"inserted": inserted, "duplicates": duplicates, "rejected": rejected}
+        answer = {"batch_id": body["batch_id"], "accepted": inserted, "duplicates": duplicates, "rejected": rejected}
         if mode == "store-then-500":  # stored, but the answer never arrives intact
             return self.reply(handler, 500, {"detail": "crashed after commit"})
         if mode == "store-then-drop":
@@ -121,7 +121,7 @@ def test_request_carries_token_and_the_documented_body(server, tmp_path):
             speed_kmh=47.3, length_m=4.2, key=uuid.UUID(int=7))])
         batch = spool.peek(10)
         result = fwd(batch)
-    assert (result.inserted, result.duplicates, result.rejected) == (2, 0, [])
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 0, [])
     (request,) = server.requests
     assert request["path"] == "/api/v1/ingest/passes"
     assert request["auth"] == f"Bearer {TOKEN}"
@@ -201,7 +201,7 @@ def test_rejected_passes_are_logged_by_key_and_not_resent(server, tmp_path, capl
     with Spool(tmp_path / "s.sqlite3") as spool, Forwarder(server.url, TOKEN) as fwd:
         spool.append("SN1", [vp(0), vp(1, speed=300.0), vp(2)])
         result = fwd(spool.peek(10))
-    assert (result.inserted, len(result.rejected)) == (2, 1)
+    assert (result.accepted, len(result.rejected)) == (2, 1)
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert f"pass #1 (key {pass_key('fw', 1)})" in warning and "speed_kmh='300.0': too fast" in warning
 
