@@ -5,10 +5,17 @@ sign. Passes of every form go through the one write path (``collector.store.writ
 by way of the group commit; an upload is answered only once its transaction has committed, so
 a client that gets no answer sends the batch again and the per-record keys keep it from being
 stored twice.
+
+The passes and CSV routes are ``async``: they wait for the group commit on the event loop. As
+plain ``def`` routes each waiting upload held a worker thread and a pooled connection (taken by
+the ``Sign`` dependency), and 50 concurrent uploads exhausted the thread pool while the threads
+that held connections waited for a thread to run in: every request timed out (measured with
+``fartkoll bench api``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -29,6 +36,7 @@ from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from sql import QUERIES
 
 from ..deps import AppSettings, Conn, Sign
+from ..ingest.admission import Admitted
 from ..ingest.body import MAX_RECORDS, RawBody, jsonable, parse
 from ..ingest.group_commit import GroupCommit, Job
 from ..ingest.models import (
@@ -71,21 +79,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _wait(request: Request, job: Job) -> JSONResponse:
+async def _stored(request: Request, job: Job) -> JSONResponse:
+    """The job's answer once its group has committed (waiting on the event loop, not a thread)."""
     future = request.app.state.group_commit.submit(job)
     try:
-        answer = future.result(timeout=ANSWER_TIMEOUT_S)
+        answer = await asyncio.wait_for(asyncio.wrap_future(future), ANSWER_TIMEOUT_S)
     except TimeoutError:
         raise Unavailable(f"batch {job.batch_id} is not yet stored after {ANSWER_TIMEOUT_S:g} s: send it again") from None
     return JSONResponse(answer)
 
 
 @router.post("/passes", response_model=IngestAnswer, openapi_extra=_body_schema(PassBatch))
-def ingest_passes(who: Sign, body: RawBody, request: Request, settings: AppSettings) -> JSONResponse:
+async def ingest_passes(_: Admitted, who: Sign, body: RawBody, request: Request) -> JSONResponse:
     """Store one sign's vehicle passes (the body ``fartkoll collector run --forward`` sends)."""
     batch = parse(PassBatch, body, "passes")
     _own_sign(who, batch.sign)
-    rule, received = settings.collector.time_rule(), _now()
+    rule, received = request.app.state.settings.collector.time_rule(), _now()
     passes, indices, rejected = [], [], []
     for i, p in enumerate(batch.passes):
         why = rule.problem(p.time, received)
@@ -95,7 +104,7 @@ def ingest_passes(who: Sign, body: RawBody, request: Request, settings: AppSetti
         passes.append(VehiclePass(time=p.time, speed_kmh=p.speed_kmh, direction=DIRECTION[p.direction],
                                   sign_id=who.sign_id, length_m=p.length_m, key=p.key))
         indices.append(i)
-    return _wait(request, Job(who.sign_id, batch.batch_id, "passes", len(batch.passes), passes, indices, rejected))
+    return await _stored(request, Job(who.sign_id, batch.batch_id, "passes", len(batch.passes), passes, indices, rejected))
 
 
 CSV_COLUMNS = ("time", "speed_kmh", "direction", "length_m")
@@ -104,7 +113,7 @@ CSV_COLUMNS = ("time", "speed_kmh", "direction", "length_m")
 @router.post("/csv", response_model=IngestAnswer, openapi_extra={"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string", "description": "header time,speed_kmh[,direction][,length_m]; "
                             "one vehicle per row; times ISO 8601 with offset"}}}}})
-def ingest_csv(who: Sign, body: RawBody, request: Request, settings: AppSettings,
+async def ingest_csv(_: Admitted, who: Sign, body: RawBody, request: Request,
                batch_id: Annotated[uuid.UUID, Query(description="the upload's id; send the same id again to retry")],
                sign: Annotated[str | None, Query(description="the sign's serial (must be the token's sign)")] = None,
                ) -> JSONResponse:
@@ -120,7 +129,7 @@ def ingest_csv(who: Sign, body: RawBody, request: Request, settings: AppSettings
     if "time" not in header or "speed_kmh" not in header or unknown:
         raise InvalidInput(f"the CSV header {','.join(header)!r} must name time and speed_kmh, and may name "
                            f"direction and length_m{'; unknown: ' + ', '.join(unknown) if unknown else ''}")
-    rule, received = settings.collector.time_rule(), _now()
+    rule, received = request.app.state.settings.collector.time_rule(), _now()
     passes, indices, rejected, errors = [], [], [], []
     seen: Counter = Counter()
     records = 0
@@ -143,7 +152,7 @@ def ingest_csv(who: Sign, body: RawBody, request: Request, settings: AppSettings
         indices.append(i)
     if errors:
         raise InvalidInput(f"{len(errors)} row(s) of the CSV are invalid; nothing was stored", errors=errors[:100])
-    return _wait(request, Job(who.sign_id, batch_id, "csv", records, passes, indices, rejected))
+    return await _stored(request, Job(who.sign_id, batch_id, "csv", records, passes, indices, rejected))
 
 
 def _csv_pass(who: SignPrincipal, row: dict[str, Any], line: int) -> tuple[VehiclePass | None, dict | None]:
@@ -175,7 +184,7 @@ def _csv_pass(who: SignPrincipal, row: dict[str, Any], line: int) -> tuple[Vehic
 
 
 @router.post("/binned", response_model=IngestAnswer, openapi_extra=_body_schema(BinnedBatch))
-def ingest_binned(who: Sign, body: RawBody, conn: Conn, settings: AppSettings) -> JSONResponse:
+def ingest_binned(_: Admitted, who: Sign, body: RawBody, conn: Conn, settings: AppSettings) -> JSONResponse:
     """Store one sign's pre-binned counts (interval, direction, speed bin with its edges, count)."""
     batch = parse(BinnedBatch, body, "bins")
     _own_sign(who, batch.sign)
@@ -225,7 +234,7 @@ def _bin_problem(b: Any, rule: TimeRule, received: datetime) -> tuple[str, Any, 
 
 
 @router.post("/heartbeat", response_model=HeartbeatAnswer, openapi_extra=_body_schema(HeartbeatIn))
-def ingest_heartbeat(who: Sign, body: RawBody, conn: Conn) -> HeartbeatAnswer:
+def ingest_heartbeat(_: Admitted, who: Sign, body: RawBody, conn: Conn) -> HeartbeatAnswer:
     """Store a sign's heartbeat: battery, temperature, firmware, clock offset, configured limit."""
     hb = parse(HeartbeatIn, body, None)
     _own_sign(who, hb.sign)
