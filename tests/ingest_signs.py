@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
+from places import deploy, make_sign, make_site
 
 from collector.tokens import SIGN_PREFIX, hash_token, new_token
-from places import deploy, make_sign, make_site
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def issue_token(conn: psycopg.Connection, sign_id: int) -> tuple[str, int]:
 def upload_sign(url: str, serial: str, *, display: int = 1,
                 since: datetime | None = None) -> UploadSign:
     """A sign deployed at a site of its own since ``since`` (default: 30 days ago), with a live token."""
-    since = since or datetime.now(timezone.utc) - timedelta(days=30)
+    since = since or datetime.now(UTC) - timedelta(days=30)
     with psycopg.connect(url) as conn:
         site = make_site(conn, f"{serial} 1")
         sign = make_sign(conn, serial=serial)

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
 import pytest
+from ingest_signs import upload_sign
+from servers import running
 
 from api.app import create_app
 from api.ingest.body import MAX_BODY_BYTES, MAX_RECORDS
 from collector.forward import ingest_body
 from collector.passes import Direction, VehiclePass, pass_key
 from fartkoll.settings import Settings
-from ingest_signs import upload_sign
-from servers import running
 
 PASSES = "/api/v1/ingest/passes"
 
 
 def recent(i: int) -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2) + timedelta(seconds=7 * i)
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2) + timedelta(seconds=7 * i)
 
 
 def vehicles(n: int, ns: str = "t", start: int = 0) -> list[VehiclePass]:
@@ -154,9 +154,9 @@ def test_malformed_records_answer_422_naming_record_field_and_value(server, db_u
 
 
 def test_implausible_times_are_rejected_with_the_reason_and_the_rest_stored(server, db_url):
-    sign = upload_sign(db_url, "SIGN-T", since=datetime(1990, 1, 1, tzinfo=timezone.utc))
+    sign = upload_sign(db_url, "SIGN-T", since=datetime(1990, 1, 1, tzinfo=UTC))
     body = ingest_body(uuid.uuid4(), sign.serial, vehicles(4))
-    body["passes"][1]["time"] = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    body["passes"][1]["time"] = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     body["passes"][2]["time"] = "1999-12-31T23:00:00Z"
     r = server.post(PASSES, json=body, headers=sign.headers).json()
     assert r["accepted"] == 2
@@ -167,7 +167,7 @@ def test_implausible_times_are_rejected_with_the_reason_and_the_rest_stored(serv
 
 
 def test_passes_outside_any_deployment_are_rejected_per_record(server, db_url):
-    sign = upload_sign(db_url, "SIGN-D", since=datetime.now(timezone.utc) - timedelta(hours=1))
+    sign = upload_sign(db_url, "SIGN-D", since=datetime.now(UTC) - timedelta(hours=1))
     r = server.post(PASSES, json=ingest_body(uuid.uuid4(), sign.serial, vehicles(3)), headers=sign.headers).json()
     assert r["accepted"] == 0 and [x["record"] for x in r["rejected"]] == [0, 1, 2]
     assert "no deployment" in r["rejected"][0]["reason"]
@@ -215,7 +215,7 @@ def test_binned_counts_are_stored_once_with_their_edges(server, db_url):
 
 def test_heartbeat_stores_battery_temperature_firmware_clock_offset_and_limit(server, db_url):
     sign = upload_sign(db_url, "SIGN-H")
-    clock = datetime.now(timezone.utc) - timedelta(seconds=90)
+    clock = datetime.now(UTC) - timedelta(seconds=90)
     r = server.post("/api/v1/ingest/heartbeat", headers=sign.headers, json={
         "sign": sign.serial, "battery_v": 12.4, "temperature_c": -3.5, "firmware": "2.1.7",
         "clock": clock.isoformat(), "configured_limit_kmh": 40})
