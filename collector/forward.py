@@ -14,8 +14,8 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timezone
-from typing import Any
+from datetime import UTC
+from typing import Any, Self
 
 import httpx
 
@@ -58,7 +58,7 @@ def pass_json(p: VehiclePass) -> dict[str, Any]:
     """One pass in the ingest endpoint's JSON shape."""
     if p.key is None:
         raise ForwardError(f"pass at {p.time.isoformat()} has no key; spool assigns keys first")
-    t = p.time.astimezone(timezone.utc)
+    t = p.time.astimezone(UTC)
     return {
         "time": t.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "speed_kmh": p.speed_kmh,
@@ -165,7 +165,7 @@ class Forwarder:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "Forwarder":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
