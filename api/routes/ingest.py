@@ -36,6 +36,7 @@ from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from sql import QUERIES
 
 from ..deps import AppSettings, Conn, Sign
+from ..ingest import admission
 from ..ingest.admission import Admitted
 from ..ingest.body import MAX_RECORDS, RawBody, jsonable, parse
 from ..ingest.group_commit import GroupCommit, Job
@@ -57,6 +58,7 @@ ANSWER_TIMEOUT_S = 60.0
 async def lifespan(app: FastAPI):
     dsn = app.state.settings.database_dsn()
     app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, connect_timeout=10))
+    admission.make_room(app)
     try:
         yield
     finally:
