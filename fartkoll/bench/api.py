@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,10 +42,15 @@ class Side:
     passes: int
     seconds: float
     latencies_s: tuple[float, ...] = ()
+    transactions: int = 0
 
     @property
     def rate(self) -> float:
         return self.passes / self.seconds
+
+    @property
+    def per_transaction(self) -> float:
+        return self.passes / self.transactions if self.transactions else float("nan")
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_s, q)) * 1000 if self.latencies_s else float("nan")
@@ -70,11 +75,13 @@ class ApiFigures:
              f"({direct.passes:,} in {direct.seconds:.1f} s)"),
             f"ratio HTTP / direct:                      {ratio:>10.2f}  (goal >= 0.5)",
             f"HTTP request latency p50 / p99:           {http.percentile(50):>7.1f} / {http.percentile(99):.1f} ms",
+            f"passes per transaction (HTTP / direct):   {http.per_transaction:>7.0f} / {direct.per_transaction:.0f}",
         ])
 
 
 def _signs(conn: psycopg.Connection, clients: int) -> list[tuple[str, int, str]]:
-    """(serial, sign id, token) of one deployed sign per client."""
+    """(serial, sign id, token) of one sign per client, each deployed at a site of its own (as 50
+    signs in a town are: one site's rollup rows are then written by one client, not by all)."""
     site = conn.execute(QUERIES["bench_site"]).fetchone()[0]
     out = []
     for c in range(clients):
@@ -205,12 +212,14 @@ def _direct(url: str, clients: list[list[list[VehiclePass]]], seconds: float) ->
     return Side(sum(stored), time.perf_counter() - t0)
 
 
-def _check(url: str, expected: int, what: str) -> None:
+def _checked(url: str, side: Side, what: str) -> Side:
+    """``side`` with the transactions that stored it, once the database holds exactly what it acknowledged."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
         row = conn.execute(QUERIES["bench_api_counts"]).fetchone()
-    if row["readings"] != expected or row["rolled"] != expected:
+    if row["readings"] != side.passes or row["rolled"] != side.passes:
         raise RuntimeError(f"{what}: {row['readings']:,} readings and {row['rolled']:,} in rollups, "
-                           f"but {expected:,} passes were acknowledged: the figures would be wrong")
+                           f"but {side.passes:,} passes were acknowledged: the figures would be wrong")
+    return replace(side, transactions=row["transactions"])
 
 
 def app_factory():
@@ -239,8 +248,7 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
             signs = _signs(conn, clients)
         log(f"direct: {clients} threads, {per_client} batches of {batch} each at most ...")
         work = [_batches(c, per_client, batch, sign_id) for c, (_, sign_id, _) in enumerate(signs)]
-        direct = _direct(direct_url, work, seconds)
-        _check(direct_url, direct.passes, "direct write path")
+        direct = _checked(direct_url, _direct(direct_url, work, seconds), "direct write path")
     del work
     with scratch_database(server_url, "api_http") as http_url:
         with psycopg.connect(http_url) as conn:
@@ -262,6 +270,6 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(10)
-        _check(http_url, http.passes, "HTTP ingest")
+        http = _checked(http_url, http, "HTTP ingest")
     what = "fartkoll serve (1 process)" if workers == 1 else f"uvicorn --workers {workers}"
     return ApiFigures(clients, batch, what, http, direct)

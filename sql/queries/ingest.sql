@@ -32,13 +32,16 @@ ON CONFLICT (sign_id, time) DO NOTHING
 RETURNING time
 
 -- name: bench_api_sign
--- A benchmark sign deployed (stealth) at a site since 2020, with an upload token hash.
-WITH s AS (INSERT INTO signs (serial_number, vendor, model, protocol) VALUES (%(serial)s, 'Bench', 'B1', 'ops-json') RETURNING id),
+-- A benchmark sign deployed (stealth) since 2020 at a site of its own on the street of %(site_id)s, with an upload token hash.
+WITH site AS (INSERT INTO sites (street_id, name) SELECT street_id, 'Bench ' || %(serial)s FROM sites WHERE id = %(site_id)s
+              RETURNING id),
+     s AS (INSERT INTO signs (serial_number, vendor, model, protocol) VALUES (%(serial)s, 'Bench', 'B1', 'ops-json') RETURNING id),
      d AS (INSERT INTO deployments (sign_id, site_id, valid_from, display)
-           SELECT id, %(site_id)s, timestamptz '2020-01-01 00:00Z', 0 FROM s),
+           SELECT s.id, site.id, timestamptz '2020-01-01 00:00Z', 0 FROM s, site),
      t AS (INSERT INTO api_tokens (sign_id, token_hash, label) SELECT id, %(token_hash)s, 'bench' FROM s)
 SELECT id FROM s
 
 -- name: bench_api_counts
--- Passes stored and passes in the hourly rollups of a benchmark database.
-SELECT (SELECT count(*) FROM readings) AS readings, (SELECT coalesce(sum(n), 0) FROM rollup_hourly) AS rolled
+-- Passes stored, passes in the hourly rollups, and the transactions that stored them (by xmin).
+SELECT (SELECT count(*) FROM readings) AS readings, (SELECT coalesce(sum(n), 0) FROM rollup_hourly) AS rolled,
+       (SELECT count(DISTINCT xmin::text) FROM readings) AS transactions
