@@ -155,3 +155,39 @@ def test_a_server_killed_mid_upload_loses_nothing_and_doubles_nothing(db_url, tm
     assert sum(retries) > 0, "the kill came after every upload had finished"
     assert acked == [batches * 100] * clients
     assert per_sign(db_url) == {s.sign_id: (batches * 100, batches * 100) for s in signs}
+
+
+def test_group_commit_shares_a_transaction_and_answers_each_upload_exactly(db_url):
+    """Uploads queued while a group is being written go together into the next one; a job whose
+    keys overlap one in the group waits for the group after; stored passes are counted per job."""
+    from api.ingest.group_commit import GroupCommit, Job
+
+    sign = upload_sign(db_url, "GROUP-1")
+
+    def job(passes: list[VehiclePass], indices: list[int] | None = None) -> Job:
+        from dataclasses import replace
+
+        passes = [replace(p, sign_id=sign.sign_id) for p in passes]
+        return Job(sign.sign_id, uuid.uuid4(), "passes", len(passes), passes, indices or list(range(len(passes))))
+
+    bad = batch("g", 1)
+    bad[7] = VehiclePass(bad[7].time, 999.0, bad[7].direction, key=bad[7].key)
+    a, b, c = job(batch("g", 0)), job(bad), job(batch("g", 2))
+    d = job(bad)                                   # the same keys as b: must wait for the group after b's
+    e = job(batch("g", 0) + batch("g", 3))         # a's passes again, and 100 new ones
+    commit = GroupCommit(lambda: psycopg.connect(db_url), writers=1)
+    with psycopg.connect(db_url) as blocker:
+        # a's group waits on the sign row (ingest_batches points at it) while the others queue up
+        blocker.execute("SELECT 1 FROM signs WHERE id = %s FOR UPDATE", (sign.sign_id,))
+        fa = commit.submit(a)
+        time.sleep(0.5)
+        futures = [commit.submit(j) for j in (b, c, d, e)]
+        time.sleep(0.2)
+        assert not fa.done()
+    answers = [f.result(timeout=30) for f in [fa, *futures]]
+    commit.close()
+    figures = [(x["accepted"], x["duplicates"], [(r["record"], r["field"]) for r in x["rejected"]]) for x in answers]
+    assert figures == [(100, 0, []), (99, 0, [(7, "speed_kmh")]), (100, 0, []), (0, 99, [(7, "speed_kmh")]),
+                       (100, 100, [])]
+    assert (commit.groups, commit.jobs) == (3, 5)  # a; then b, c, e together; then d
+    assert per_sign(db_url) == {sign.sign_id: (399, 399)}

@@ -139,7 +139,14 @@ class _Writer:
                     n += len(job.passes)
                 else:
                     self._held.append(job)
-            self._write(group)
+            try:
+                self._write(group)
+            except Exception as e:  # a bug must not leave uploads waiting for an answer that never comes
+                log.exception("group commit failed for %d uploads", len(group))
+                self._rollback()
+                for job in group:
+                    if not job.future.done():
+                        job.future.set_exception(FartkollError(f"batch {job.batch_id} was not stored: {e!r}"))
         if self._conn is not None:
             self._conn.close()
 
