@@ -228,3 +228,17 @@ def test_heartbeat_stores_battery_temperature_firmware_clock_offset_and_limit(se
     assert row[3] == pytest.approx(r.json()["clock_offset_s"])
     bad = server.post("/api/v1/ingest/heartbeat", headers=sign.headers, json={"sign": sign.serial, "battery_v": -1})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "battery_v"
+
+
+def test_openapi_documents_the_upload_bodies_and_answers(db_url):
+    doc = create_app(Settings(database_url=db_url)).openapi()
+    text = json.dumps(doc)
+    assert "#/$defs/" not in text  # every reference resolves from the document's root
+    for path, field in (("passes", "passes"), ("binned", "bins"), ("heartbeat", "battery_v")):
+        op = doc["paths"][f"/api/v1/ingest/{path}"]["post"]
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        assert field in schema["properties"], path
+        assert "200" in op["responses"]
+    passes = doc["paths"]["/api/v1/ingest/passes"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert passes["properties"]["passes"]["items"]["properties"]["direction"]["enum"] == ["approaching", "receding", "unknown"]
+    assert "text/csv" in doc["paths"]["/api/v1/ingest/csv"]["post"]["requestBody"]["content"]

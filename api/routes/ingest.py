@@ -69,7 +69,26 @@ router = APIRouter(prefix="/ingest", tags=["ingest"], lifespan=lifespan)
 
 
 def _body_schema(model: type, media_type: str = "application/json") -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {media_type: {"schema": model.model_json_schema()}}}}
+    """The OpenAPI request body of a route that reads its body itself (bounded, see ``RawBody``)."""
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": _inlined(model.model_json_schema())}}}}
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references replaced by the definitions (OpenAPI resolves
+    ``#/...`` from the document's root, where a model's own ``$defs`` are not)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
 
 
 def _own_sign(who: SignPrincipal, serial: str | None) -> None:
