@@ -242,3 +242,24 @@ def test_openapi_documents_the_upload_bodies_and_answers(db_url):
     passes = doc["paths"]["/api/v1/ingest/passes"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert passes["properties"]["passes"]["items"]["properties"]["direction"]["enum"] == ["approaching", "receding", "unknown"]
     assert "text/csv" in doc["paths"]["/api/v1/ingest/csv"]["post"]["requestBody"]["content"]
+
+
+def test_unreadable_csv_lines_and_edges_that_round_to_the_limit_are_refused_by_name(server, db_url):
+    sign = upload_sign(db_url, "SIGN-X")
+    t = recent(0).isoformat()
+    for content, line in ((f"time,speed_kmh\n{t},40\n{t},4\x000\n".encode(), 3),
+                          (f"time,speed_kmh\n{t},\"{'9' * 200_000}\"\n".encode(), 2)):
+        r = server.post(f"/api/v1/ingest/csv?batch_id={uuid.uuid4()}", content=content, headers=sign.headers)
+        assert r.status_code == 422, r.text
+        assert f"line {line}" in json.dumps(r.json())
+    start = recent(0).replace(minute=0, second=0)
+    bins = [{"start": start.isoformat(), "end": (start + timedelta(minutes=5)).isoformat(),
+             "speed_lo_kmh": 299.99999, "count": 1},
+            {"start": start.isoformat(), "end": (start + timedelta(minutes=5)).isoformat(),
+             "speed_lo_kmh": 100, "speed_hi_kmh": 100.000001, "count": 1}]
+    r = server.post("/api/v1/ingest/binned", headers=sign.headers,
+                    json={"batch_id": str(uuid.uuid4()), "sign": sign.serial, "bins": bins})
+    assert r.status_code == 200, r.text
+    assert [(x["record"], x["field"], x["value"]) for x in r.json()["rejected"]] == [
+        (0, "speed_lo_kmh", 299.99999), (1, "speed_hi_kmh", 100.000001)]
+    assert stored(db_url) == (0, 0)

@@ -20,10 +20,12 @@ import csv
 import io
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import numpy as np
 import psycopg
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -31,7 +33,7 @@ from psycopg.types.json import Jsonb
 
 from collector.passes import VehiclePass, pass_key
 from collector.plausible import TimeRule
-from collector.store import Deployments
+from collector.store import MAX_SPEED_KMH, Deployments
 from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from sql import QUERIES
 
@@ -154,7 +156,7 @@ async def ingest_csv(_: Admitted, who: Sign, body: RawBody, request: Request,
     passes, indices, rejected, errors = [], [], [], []
     seen: Counter = Counter()
     records = 0
-    for i, row in enumerate(reader):
+    for i, row in enumerate(_csv_rows(reader)):
         records += 1
         if records > MAX_RECORDS:
             raise TooLarge(f"the CSV has more than {MAX_RECORDS:,} rows: send smaller uploads")
@@ -174,6 +176,21 @@ async def ingest_csv(_: Admitted, who: Sign, body: RawBody, request: Request,
     if errors:
         raise InvalidInput(f"{len(errors)} row(s) of the CSV are invalid; nothing was stored", errors=errors[:100])
     return await _stored(request, Job(who.sign_id, batch_id, "csv", records, passes, indices, rejected))
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[dict[str, Any]]:
+    """The reader's rows; a line the csv module cannot read (a NUL byte, a field over its limit)
+    is a 422 naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise InvalidInput(f"line {reader.line_num} of the CSV cannot be read: {e}; nothing was stored",
+                               errors=[{"record": None, "field": None, "value": None,
+                                        "reason": f"line {reader.line_num}: {e}"}]) from None
+        yield row
 
 
 def _csv_pass(who: SignPrincipal, row: dict[str, Any], line: int) -> tuple[VehiclePass | None, dict | None]:
@@ -249,8 +266,13 @@ def _bin_problem(b: Any, rule: TimeRule, received: datetime) -> tuple[str, Any, 
         why = rule.problem(getattr(b, name), received)
         if why is not None:
             return name, getattr(b, name).isoformat(), why
-    if b.speed_hi_kmh is not None and b.speed_hi_kmh <= b.speed_lo_kmh:
-        return "speed_hi_kmh", b.speed_hi_kmh, "must be above speed_lo_kmh"
+    # checked as stored (real): 299.99999 is 300 there
+    lo = float(np.float32(b.speed_lo_kmh))
+    hi = None if b.speed_hi_kmh is None else float(np.float32(b.speed_hi_kmh))
+    if not 0 <= lo < MAX_SPEED_KMH:
+        return "speed_lo_kmh", b.speed_lo_kmh, f"must be at least 0 and below {MAX_SPEED_KMH:g} km/h as stored (real)"
+    if hi is not None and not lo < hi <= MAX_SPEED_KMH:
+        return "speed_hi_kmh", b.speed_hi_kmh, f"must be above speed_lo_kmh and at most {MAX_SPEED_KMH:g} km/h as stored (real)"
     return None
 
 
