@@ -187,9 +187,10 @@ def _csv_rows(reader: csv.DictReader) -> Iterator[dict[str, Any]]:
         except StopIteration:
             return
         except csv.Error as e:
-            raise InvalidInput(f"line {reader.line_num} of the CSV cannot be read: {e}; nothing was stored",
+            line = reader.line_num + 1  # the line being read when it failed
+            raise InvalidInput(f"line {line} of the CSV cannot be read: {e}; nothing was stored",
                                errors=[{"record": None, "field": None, "value": None,
-                                        "reason": f"line {reader.line_num}: {e}"}]) from None
+                                        "reason": f"line {line}: {e}"}]) from None
         yield row
 
 
