@@ -1,6 +1,7 @@
 """Edge mode: push spooled batches to the central server's ingest endpoint over HTTP.
 
-``POST {url}/api/v1/ingest/passes`` with a bearer token, one request per sign in a batch.
+``POST {url}/api/v1/ingest/passes`` with a bearer token, one request per sign in a batch; the
+server answers ``{batch_id, accepted, duplicates, rejected: [{record, field, value, reason}]}``.
 Connection errors, timeouts, 5xx, 408 and 429 mean "down, retry later" (``ForwardUnavailable``);
 any other 4xx except 409 is a refusal that retrying will not fix (``ForwardRejected``, naming
 the batch). 409 means the server already has the batch. Re-sending is always safe: every pass
@@ -13,8 +14,8 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timezone
-from typing import Any
+from datetime import UTC
+from typing import Any, Self
 
 import httpx
 
@@ -46,9 +47,9 @@ class ForwardRejected(ForwardError):
 
 @dataclass
 class ForwardResult:
-    """What the central server did with a batch."""
+    """What the central server did with a batch: passes stored now, already stored, refused."""
 
-    inserted: int = 0
+    accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
@@ -57,7 +58,7 @@ def pass_json(p: VehiclePass) -> dict[str, Any]:
     """One pass in the ingest endpoint's JSON shape."""
     if p.key is None:
         raise ForwardError(f"pass at {p.time.isoformat()} has no key; spool assigns keys first")
-    t = p.time.astimezone(timezone.utc)
+    t = p.time.astimezone(UTC)
     return {
         "time": t.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "speed_kmh": p.speed_kmh,
@@ -109,7 +110,7 @@ class Forwarder:
         total = ForwardResult()
         for batch_id, sign, passes in split_by_sign(batch):
             part = self._post(batch_id, sign, passes)
-            total.inserted += part.inserted
+            total.accepted += part.accepted
             total.duplicates += part.duplicates
             total.rejected.extend(part.rejected)
         return total
@@ -143,7 +144,7 @@ class Forwarder:
         try:
             body = response.json()
             result = ForwardResult(
-                inserted=int(body["inserted"]),
+                accepted=int(body["accepted"]),
                 duplicates=int(body["duplicates"]),
                 rejected=list(body.get("rejected") or []),
             )
@@ -153,18 +154,18 @@ class Forwarder:
                 f"{_excerpt(response)}; will retry"
             ) from e
         for r in result.rejected:
-            index = r.get("index")
-            key = passes[index].key if isinstance(index, int) and 0 <= index < len(passes) else "?"
+            record = r.get("record")
+            key = passes[record].key if isinstance(record, int) and 0 <= record < len(passes) else "?"
             log.warning(
                 "server rejected pass #%s (key %s) of %s: %s=%r: %s",
-                index, key, what, r.get("field"), r.get("value"), r.get("reason"),
+                record, key, what, r.get("field"), r.get("value"), r.get("reason"),
             )
         return result
 
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "Forwarder":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

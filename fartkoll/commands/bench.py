@@ -1,4 +1,4 @@
-"""`fartkoll bench ingest | planner`: measured figures beside same-run baselines."""
+"""`fartkoll bench ingest | api | planner`: measured figures beside same-run baselines."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ing.add_argument("--batch", type=int, default=50_000, help="passes per write-path batch (default 50,000)")
     ing.add_argument("--executemany-rows", type=int, default=200_000,
                      help="rows for each executemany baseline (the first rows of the same set; default 200,000)")
+    api = b.add_parser("api", help="HTTP sign uploads vs the write path direct, same batches (passes/s, latency)")
+    api.add_argument("--clients", type=int, default=50, help="concurrent clients on each side (default 50)")
+    api.add_argument("--batch", type=int, default=100, help="passes per request and per write (default 100)")
+    api.add_argument("--seconds", type=float, default=10.0, help="seconds each side runs (default 10)")
+    api.add_argument("--workers", type=int, default=1,
+                     help="server processes (1: fartkoll serve; more: uvicorn --workers N; default 1)")
     pl = b.add_parser("planner", help="ranking and a 4-week schedule on a year of rollups vs a raw-readings baseline")
     pl.add_argument("--sites", type=int, default=200, help="sites (default 200)")
     pl.add_argument("--weeks", type=int, default=52, help="weeks of hourly rollups (default 52)")
@@ -35,6 +41,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             localdb.up(settings.localdb, log=print)
         figures = bench_ingest(settings.database_dsn(), rows=args.rows, batch=args.batch,
                                executemany_rows=args.executemany_rows)
+        print(figures.report())
+        return 0
+    if args.bench_cmd == "api":
+        from ..bench.api import run as bench_api
+
+        if min(args.clients, args.batch, args.workers) < 1 or args.seconds <= 0:
+            print("fartkoll bench api: --clients, --batch, --workers and --seconds must be positive", file=sys.stderr)
+            return 2
+        if not settings.database_url:
+            from .. import localdb
+
+            localdb.up(settings.localdb, log=print)
+        figures = bench_api(settings.database_dsn(), clients=args.clients, batch=args.batch,
+                            seconds=args.seconds, workers=args.workers)
         print(figures.report())
         return 0
     if args.bench_cmd == "planner":

@@ -9,20 +9,24 @@ import threading
 import time
 import uuid
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from collector.drain import Drainer
 from collector.forward import (
-    Forwarder, ForwardRejected, ForwardUnavailable, ingest_body, split_by_sign,
+    Forwarder,
+    ForwardRejected,
+    ForwardUnavailable,
+    ingest_body,
+    split_by_sign,
 )
 from collector.passes import Direction, VehiclePass, pass_key
-from collector.drain import Drainer
 from collector.spool import Spool
 
 TOKEN = "s3cret"
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 class StandIn:
@@ -55,13 +59,13 @@ class StandIn:
         with self.lock:
             for i, p in enumerate(body["passes"]):
                 if p["speed_kmh"] > 250:
-                    rejected.append({"index": i, "field": "speed_kmh", "value": str(p["speed_kmh"]), "reason": "too fast"})
+                    rejected.append({"record": i, "field": "speed_kmh", "value": str(p["speed_kmh"]), "reason": "too fast"})
                 elif p["key"] in self.stored:
                     duplicates += 1
                 else:
                     self.stored[p["key"]] = dict(p, sign=body["sign"])
                     inserted += 1
-        answer = {"inserted": inserted, "duplicates": duplicates, "rejected": rejected}
+        answer = {"batch_id": body["batch_id"], "accepted": inserted, "duplicates": duplicates, "rejected": rejected}
         if mode == "store-then-500":  # stored, but the answer never arrives intact
             return self.reply(handler, 500, {"detail": "crashed after commit"})
         if mode == "store-then-drop":
@@ -121,7 +125,7 @@ def test_request_carries_token_and_the_documented_body(server, tmp_path):
             speed_kmh=47.3, length_m=4.2, key=uuid.UUID(int=7))])
         batch = spool.peek(10)
         result = fwd(batch)
-    assert (result.inserted, result.duplicates, result.rejected) == (2, 0, [])
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 0, [])
     (request,) = server.requests
     assert request["path"] == "/api/v1/ingest/passes"
     assert request["auth"] == f"Bearer {TOKEN}"
@@ -201,7 +205,7 @@ def test_rejected_passes_are_logged_by_key_and_not_resent(server, tmp_path, capl
     with Spool(tmp_path / "s.sqlite3") as spool, Forwarder(server.url, TOKEN) as fwd:
         spool.append("SN1", [vp(0), vp(1, speed=300.0), vp(2)])
         result = fwd(spool.peek(10))
-    assert (result.inserted, len(result.rejected)) == (2, 1)
+    assert (result.accepted, len(result.rejected)) == (2, 1)
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert f"pass #1 (key {pass_key('fw', 1)})" in warning and "speed_kmh='300.0': too fast" in warning
 
@@ -231,3 +235,68 @@ def test_multi_sign_batch_splits_with_stable_ids(tmp_path):
         single = spool.peek(10)
     assert split_by_sign(single)[0][0] == single.batch_id
     assert ingest_body(single.batch_id, "A", single.passes)["passes"][0]["key"] == str(pass_key("fw", 0))
+
+
+# --- against the real server ------------------------------------------------------------------
+
+
+def test_collector_forwards_to_fartkoll_serve_with_exact_counts_across_a_server_restart(tmp_path, db_url):
+    """`collector run --forward` with a sign on a pseudo-terminal → `fartkoll serve` → TimescaleDB,
+    the server killed and started again in the middle: every vehicle stored once."""
+    import psycopg
+    from ingest_signs import upload_sign
+    from private_server import (
+        CollectorProcess,
+        PhasedFeed,
+        count,
+        ops_vehicle_lines,
+        wait_until,
+        write_config,
+    )
+    from serve_process import ServeProcess
+
+    from collector.simulate_pty import open_simulated_sign
+
+    sign = upload_sign(db_url, "FWD-1", display=1)
+    serve = ServeProcess(db_url, tmp_path / "serve.log").start()
+    feed = PhasedFeed()
+    path, sim = open_simulated_sign(feed)
+    config = write_config(tmp_path / "fartkoll.toml", tmp_path / "spool.sqlite3", [
+        {"port": path, "protocol": "ops-json", "unit": "mps", "sign_serial": sign.serial}],
+        batch_size=4, sink_backoff_min_s=0.2, sink_backoff_max_s=0.4)
+    speeds = [round(6.0 + 0.1 * i, 1) for i in range(40)]  # distinct, so a double would show
+    lines = ops_vehicle_lines(speeds)
+    collector = CollectorProcess(config, "postgresql://unused@127.0.0.1:1/none", tmp_path / "collector.log",
+                                 "--forward", serve.url, "--token", sign.token)
+    try:
+        collector.wait_holding(path)
+        feed.send(*lines[:20])
+        wait_until(lambda: count(db_url) >= 20, 30, "20 passes forwarded", collector.log)
+        serve.kill()
+        feed.send(*lines[20:])
+        # the collector keeps reading into its spool and retries while the server is down
+        wait_until(lambda: collector.output().count("will retry") >= 3, 30, "three failed retries", collector.log)
+        serve.start()
+        feed.close()
+        wait_until(lambda: count(db_url) >= 40, 40, "40 passes forwarded", collector.log)
+        time.sleep(0.5)
+        assert collector.stop() == 0, collector.output()
+    finally:
+        sim.stop()
+        feed.close()
+        if collector.proc.poll() is None:
+            collector.kill()
+        serve.stop()
+    log_text = collector.output()
+    assert "stopped: 40 passes stored" in log_text, log_text[-2000:]
+    failures = [line for line in log_text.splitlines() if "will retry" in line]
+    assert len(failures) >= 3
+    assert "Traceback" not in log_text  # one line per failed retry, no traceback
+    assert all("cannot reach" in line and sign.serial in line for line in failures), failures[:3]
+    with psycopg.connect(db_url) as conn:
+        got = sorted(round(s / 3.6, 1) for (s,) in conn.execute("SELECT speed_kmh FROM readings"))
+        rows = conn.execute("SELECT DISTINCT sign_id, site_id, display FROM readings").fetchall()
+        rolled = conn.execute("SELECT sum(n) FROM rollup_hourly").fetchone()[0]
+    assert got == speeds
+    assert rows == [(sign.sign_id, sign.site_id, 1)]
+    assert rolled == 40

@@ -1,0 +1,238 @@
+"""Group commit: concurrent uploads share one write-path transaction.
+
+Uploads queue a :class:`Job`; a writer thread (one of a few, each with its own connection) takes
+everything queued, writes it with one ``write_passes`` call, records the batches, commits once and only
+then answers each job with its own accepted / duplicate / rejected figures. The per-batch cost
+of the write path (lookups, staging, rollup merge, commit) is then paid once per group instead
+of once per request. Jobs whose keys overlap a job already in the group wait for the next group,
+so every pass of a group is either new or already stored before the group began; when any is
+already stored the group is written again job by job in the same transaction, which gives each
+job its exact duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from collector.passes import VehiclePass
+from collector.store import WriteResult, write_passes
+from core.errors import FartkollError, Unavailable
+from sql import QUERIES
+
+from .body import jsonable
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3  # attempts of a group that meets a deadlock with another writer
+_RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+@dataclass
+class Job:
+    """One upload's passes for the write path, and what was refused before it."""
+
+    sign_id: int
+    batch_id: uuid.UUID
+    kind: str
+    records: int
+    passes: list[VehiclePass]
+    indices: list[int]                      # record index of each pass in the upload
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # refused before the write path
+    future: Future = field(default_factory=Future)
+
+    def __post_init__(self) -> None:
+        self.keys = frozenset(p.key for p in self.passes)
+
+    def answer(self, accepted: int, duplicates: int, rejected: list[dict[str, Any]]) -> dict[str, Any]:
+        problems = sorted(self.rejected + rejected, key=lambda r: r["record"])
+        return {"batch_id": str(self.batch_id), "accepted": accepted, "duplicates": duplicates,
+                "rejected": problems}
+
+
+def store_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> WriteResult:
+    """The one call of the write path for uploads (the caller's transaction)."""
+    return write_passes(conn, passes)
+
+
+class GroupCommit:
+    """A writer thread that stores queued jobs in shared transactions."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection], *, writers: int = 3,
+                 max_passes: int = 20_000) -> None:
+        self._connect = connect
+        self._max = max_passes
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self.groups = self.jobs = self.passes = 0
+        self._writers = [_Writer(self, i) for i in range(writers)]
+
+    def submit(self, job: Job) -> Future:
+        if self._closed:
+            raise Unavailable("the server is shutting down: send the batch again")
+        self._queue.put(job)
+        return job.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the jobs already queued, then stop."""
+        self._closed = True
+        for _ in self._writers:
+            self._queue.put(None)
+        for w in self._writers:
+            w.thread.join(timeout)
+        if self.groups:
+            log.info("group commit: %d uploads (%d passes) in %d transactions, %.1f uploads each",
+                     self.jobs, self.passes, self.groups, self.jobs / self.groups)
+
+    def _done(self, group: list[Job]) -> None:
+        with self._lock:
+            self.groups += 1
+            self.jobs += len(group)
+            self.passes += sum(len(j.passes) for j in group)
+
+
+class _Writer:
+    """One writer thread with its own connection. Several let one group be built and written
+    while another waits for its commit (measured with 50 clients: 4 writers gave 1.2-1.5 x the
+    passes/s of one, the database's per-transaction cost being mostly waiting); jobs that overlap in keys and land in concurrent groups
+    are kept apart by the unique key index (the later one waits, then finds them stored)."""
+
+    def __init__(self, owner: GroupCommit, number: int) -> None:
+        self._owner = owner
+        self._queue = owner._queue
+        self._max = owner._max
+        self._connect = owner._connect
+        self._conn: psycopg.Connection | None = None
+        self._held: deque[Job] = deque()
+        self.thread = threading.Thread(target=self._run, name=f"ingest-group-commit-{number}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop or self._held:
+            first = self._held.popleft() if self._held else self._queue.get()
+            if first is None:
+                stop = True
+                continue
+            group, keys, n = [first], set(first.keys), len(first.passes)
+            while n < self._max:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                if keys.isdisjoint(job.keys):
+                    group.append(job)
+                    keys |= job.keys
+                    n += len(job.passes)
+                else:
+                    self._held.append(job)
+            try:
+                self._write(group)
+            except Exception as e:  # a bug must not leave uploads waiting for an answer that never comes
+                log.exception("group commit failed for %d uploads", len(group))
+                self._rollback()
+                for job in group:
+                    if not job.future.done():
+                        job.future.set_exception(FartkollError(f"batch {job.batch_id} was not stored: {e!r}"))
+        if self._conn is not None:
+            self._conn.close()
+
+    def _write(self, group: list[Job]) -> None:
+        for attempt in range(RETRIES):
+            try:
+                answers = self._store(group)
+            except _RETRYABLE as e:
+                self._rollback()
+                if attempt + 1 < RETRIES:
+                    continue
+                return self._fail(group, Unavailable(f"the database kept refusing the batch ({e.sqlstate}): send it again"))
+            except psycopg.OperationalError as e:
+                self._drop_connection()
+                return self._fail(group, Unavailable(f"the database is unreachable ({str(e).strip()[:200]}): send the batch again"))
+            except psycopg.Error as e:
+                self._rollback()
+                if len(group) > 1:  # find the job the database refuses; the others are stored
+                    for job in group:
+                        self._write([job])
+                    return None
+                log.error("database refused batch %s of sign %s: %s", group[0].batch_id, group[0].sign_id, e)
+                return self._fail(group, FartkollError(f"the database refused batch {group[0].batch_id}: {e}"))
+            self._owner._done(group)
+            for job, answer in zip(group, answers, strict=True):
+                job.future.set_result(answer)
+            return None
+        return None
+
+    def _store(self, group: list[Job]) -> list[dict[str, Any]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+        conn = self._conn
+        results = self._one_call(conn, group)
+        if results is None:  # some passes were already stored: exact figures job by job
+            conn.rollback()
+            results = [_figures(job, store_passes(conn, job.passes), 0) for job in group]
+        answers = [job.answer(*r) for job, r in zip(group, results, strict=True)]
+        conn.execute(QUERIES["ingest_batches_record"], {
+            "sign_ids": [j.sign_id for j in group], "batch_ids": [j.batch_id for j in group],
+            "kinds": [j.kind for j in group], "records": [j.records for j in group],
+            "accepted": [a["accepted"] for a in answers], "rejected": [len(a["rejected"]) for a in answers]})
+        conn.commit()
+        return answers
+
+    @staticmethod
+    def _one_call(conn: psycopg.Connection, group: list[Job]) -> list[tuple] | None:
+        if len(group) == 1:
+            return [_figures(group[0], store_passes(conn, group[0].passes), 0)]
+        passes = [p for job in group for p in job.passes]
+        result = store_passes(conn, passes)
+        if result.duplicates:
+            return None
+        out, offset = [], 0
+        for job in group:
+            out.append(_figures(job, result, offset))
+            offset += len(job.passes)
+        return out
+
+    def _rollback(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            try:
+                self._conn.rollback()
+            except psycopg.OperationalError:
+                self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    @staticmethod
+    def _fail(group: list[Job], error: Exception) -> None:
+        for job in group:
+            job.future.set_exception(error)
+
+
+def _figures(job: Job, result: WriteResult, offset: int) -> tuple[int, int, list[dict[str, Any]]]:
+    """(accepted, duplicates, rejected) of ``job``, whose passes start at ``offset`` of ``result``'s batch.
+
+    For a shared call (no duplicates in it) every pass of the job not rejected was stored.
+    """
+    end = offset + len(job.passes)
+    mine = [r for r in result.rejected if offset <= r.index < end]
+    rejected = [{"record": job.indices[r.index - offset], "field": r.field, "value": jsonable(r.value),
+                 "reason": r.reason} for r in mine]
+    if offset == 0 and end == result.received:  # the job had the call to itself
+        return result.inserted, result.duplicates, rejected
+    return len(job.passes) - len(mine), 0, rejected
