@@ -10,7 +10,7 @@ from psycopg_pool import ConnectionPool
 from fartkoll.settings import Settings
 
 from . import problems
-from .routes import health, sites
+from .routes import health, setup, sites, tips
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -30,4 +30,6 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(sites.router, prefix="/api/v1")
+    app.include_router(setup.router, prefix="/api/v1")
+    app.include_router(tips.router, prefix="/api/v1")
     return app

@@ -29,8 +29,10 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
 def install(app: FastAPI) -> None:
     @app.exception_handler(FartkollError)
     async def _domain(request: Request, exc: FartkollError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.title, str(exc), exc.errors, headers)
+        headers = dict(getattr(exc, "headers", None) or {})   # e.g. Retry-After of a rate limit
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return problem(exc.status, exc.title, str(exc), exc.errors, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

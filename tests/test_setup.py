@@ -3,7 +3,7 @@ signs, deployments, sign tokens, tips; bad input named; every change audited."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,7 +14,6 @@ from collector.tokens import hash_token
 from core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from fartkoll.demo.world import build_world
 
-UTC = timezone.utc
 ACTOR = "tech@example.org"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -164,7 +163,7 @@ def test_tips_are_scoped_to_municipalities_and_size_limited(db, site):
     pos = tips.add_tip(db, actor="anonymous", now=T0 + timedelta(minutes=2), lat=59.0, lon=15.0)
     assert (a.site, a.street, a.municipality, a.channel, a.status) == ("Skolgatan 12", "Skolgatan", "Testkommun", "web", "new")
     assert [t.id for t in tips.list_tips(db, municipality_ids=[site.municipality_id])] == [a.id]
-    assert [t.id for t in tips.list_tips(db, municipality_ids=None)][0] == pos.id
+    assert next(t.id for t in tips.list_tips(db, municipality_ids=None)) == pos.id
     assert len(tips.list_tips(db, municipality_ids=None)) == 3
     with pytest.raises(InvalidInput, match="longer than 2000"):
         tips.add_tip(db, actor="anonymous", now=T0, site_id=site.id, text="x" * 2001)

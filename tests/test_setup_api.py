@@ -1,0 +1,150 @@
+"""The set-up routes over a real uvicorn: a technician's whole flow without SQL, audited with the
+technician's e-mail; bad input answered as problem details naming field and value; roles."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+import pytest
+from servers import running
+
+from api.app import create_app
+from collector.tokens import PERSONAL_PREFIX, hash_token, new_token
+from fartkoll.settings import Settings
+
+TECH = "tech@example.org"
+
+
+def person(db: psycopg.Connection, email: str, role: str, *, municipality_id: int | None = None,
+           police_area_id: int | None = None) -> dict[str, str]:
+    """A user with a personal API token (made by SQL: logins are not part of set-up); its auth header."""
+    uid = db.execute("INSERT INTO users (email, role, municipality_id, police_area_id) VALUES (%s, %s, %s, %s) "
+                     "RETURNING id", (email, role, municipality_id, police_area_id)).fetchone()[0]
+    token = new_token(PERSONAL_PREFIX)
+    db.execute("INSERT INTO api_tokens (user_id, token_hash) VALUES (%s, %s)", (uid, hash_token(token)))
+    db.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def api(db, db_url):
+    with running(create_app(Settings(database_url=db_url))) as base, \
+            httpx.Client(base_url=f"{base}/api/v1", timeout=20) as client:
+        yield client
+
+
+def test_a_technician_sets_up_a_sign_without_sql(db, api):
+    tech = person(db, TECH, "technician")
+    r = api.post("/sites", headers=tech, json={"name": "High Street 4", "street": "High Street",
+                                               "municipality": "Oxford", "police_area": "Thames Valley",
+                                               "lat": 51.752, "lon": -1.2577, "time_zone": "Europe/London",
+                                               "tags": ["school"]})
+    assert r.status_code == 201, r.text
+    uk = r.json()
+    assert (uk["municipality"], uk["police_area"], uk["time_zone"], uk["tags"]) == (
+        "Oxford", "Thames Valley", "Europe/London", ["school"])
+    other = api.post("/sites", headers=tech, json={"name": "Cornmarket 1", "street": "Cornmarket",
+                                                   "municipality": "Oxford"}).json()
+
+    r = api.post(f"/sites/{uk['id']}/limits", headers=tech,
+                 json={"posted_value": 30, "posted_unit": "mph", "from_date": "2025-01-01"})
+    assert r.status_code == 201, r.text
+    lim = r.json()["limit"]
+    assert (lim["posted_value"], lim["posted_unit"], lim["limit_kmh"], lim["from_date"]) == (30, "mph", 48, "2025-01-01")
+    assert lim["valid_from"] == "2025-01-01T00:00:00Z"          # London midnight in winter is UTC midnight
+
+    r = api.post("/signs", headers=tech, json={"serial": "HR-SS300-9", "protocol": "houston-dr500", "unit": "mph",
+                                               "vendor": "Houston Radar", "model": "SS300", "rounding": "round"})
+    assert r.status_code == 201, r.text
+    sign = r.json()
+    assert sign["deployment"] is None
+
+    r = api.post(f"/signs/{sign['id']}/deploy", headers=tech,
+                 json={"site_id": uk["id"], "at": "2026-03-01T09:00:00+00:00", "display": "stealth",
+                       "mount_angle_deg": 12, "approach_heading": "N"})
+    assert r.status_code == 201, r.text
+    dep = r.json()
+    assert (dep["site"], dep["display"], dep["valid_to"]) == ("High Street 4", "stealth", None)
+
+    r = api.post(f"/signs/{sign['id']}/move", headers=tech,
+                 json={"site_id": other["id"], "at": "2026-03-15T09:00:00+00:00", "approach_heading": "S"})
+    assert r.status_code == 200, r.text
+    moved = r.json()
+    assert moved["closed"]["id"] == dep["id"] and moved["closed"]["valid_to"] == "2026-03-15T09:00:00Z"
+    assert moved["opened"]["site"] == "Cornmarket 1" and moved["opened"]["display"] == "stealth"
+    shown = api.get(f"/signs/{sign['id']}", headers=tech).json()
+    assert shown["deployment"]["id"] == moved["opened"]["id"]
+
+    r = api.post(f"/signs/{sign['id']}/tokens", headers=tech, json={"label": "modem"})
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    assert issued["token"].startswith("fks_")
+    live = db.execute("SELECT count(*) FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+                      (hash_token(issued["token"]),)).fetchone()[0]
+    assert live == 1
+    listed = api.get(f"/signs/{sign['id']}/tokens", headers=tech).json()
+    assert [t["id"] for t in listed] == [issued["id"]] and all("token" not in t for t in listed)
+    r = api.post(f"/signs/{sign['id']}/tokens/{issued['id']}/revoke", headers=tech)
+    assert r.status_code == 200 and r.json()["revoked_at"] is not None
+    db.rollback()
+    assert db.execute("SELECT count(*) FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+                      (hash_token(issued["token"]),)).fetchone()[0] == 0
+
+    detail = api.get(f"/sites/{uk['id']}/setup", headers=tech).json()
+    assert [d["id"] for d in detail["deployments"]] == [dep["id"]] and detail["limits"][0]["posted_unit"] == "mph"
+
+    audit = db.execute("SELECT actor, action, entity FROM audit_log ORDER BY id").fetchall()
+    assert {a[0] for a in audit} == {TECH}
+    assert [(a[1], a[2]) for a in audit] == [
+        ("create", "police_area"), ("create", "municipality"), ("create", "street"), ("create", "site"),
+        ("create", "street"), ("create", "site"), ("set", "speed_limit"), ("create", "sign"),
+        ("deploy", "deployment"), ("move", "deployment"), ("issue", "sign_token"), ("revoke", "sign_token")]
+
+
+def _problem(r: httpx.Response, status: int, field: str, value) -> str:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert {"record": None, "field": field, "value": value} == {k: body["errors"][0][k] for k in ("record", "field", "value")}
+    return body["detail"]
+
+
+def test_bad_input_is_named_and_stores_nothing(db, api):
+    tech = person(db, TECH, "technician")
+    detail = _problem(api.post("/sites", headers=tech, json={"name": "A", "street": "S", "municipality": "M",
+                                                             "police_area": "P", "time_zone": "Europe/Londn"}),
+                      422, "time_zone", "Europe/Londn")
+    assert "Europe/London" in detail
+    site = api.post("/sites", headers=tech, json={"name": "A", "street": "S", "municipality": "M",
+                                                  "police_area": "P"}).json()
+    detail = _problem(api.post("/signs", headers=tech, json={"serial": "X1", "protocol": "stalker"}),
+                      422, "protocol", "stalker")
+    assert "stalker-a" in detail and "icoms-tma296" in detail
+    _problem(api.post(f"/sites/{site['id']}/limits", headers=tech,
+                      json={"posted_value": 200, "posted_unit": "kmh", "from_date": "2026-01-01"}),
+             422, "posted_value", 200)
+    sign = api.post("/signs", headers=tech, json={"serial": "X1", "protocol": "stalker-a"}).json()
+    ok = api.post(f"/signs/{sign['id']}/deploy", headers=tech, json={"site_id": site["id"], "at": "2026-01-01T00:00:00Z"})
+    assert ok.status_code == 201
+    r = api.post(f"/signs/{sign['id']}/deploy", headers=tech, json={"site_id": site["id"], "at": "2026-02-01T00:00:00Z"})
+    assert r.status_code == 409 and f"deployment {ok.json()['id']}" in r.json()["detail"]
+    assert api.post("/signs/999/deploy", headers=tech, json={"site_id": site["id"]}).status_code == 404
+    db.rollback()
+    assert db.execute("SELECT count(*) FROM deployments").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM speed_limits").fetchone()[0] == 0
+
+
+def test_writes_need_a_technician_and_reads_a_person(db, api):
+    viewer = person(db, "viewer@example.org", "viewer")
+    officer = person(db, "officer@example.org", "officer")
+    admin = person(db, "admin@example.org", "admin")
+    body = {"serial": "R1", "protocol": "ops-json"}
+    assert api.post("/signs", json=body).status_code == 401
+    assert api.post("/signs", headers=viewer, json=body).status_code == 403
+    assert api.post("/signs", headers=officer, json=body).status_code == 403
+    assert api.get("/signs").status_code == 401
+    assert api.post("/signs", headers=admin, json=body).status_code == 201
+    assert [s["serial"] for s in api.get("/signs", headers=viewer).json()] == ["R1"]
+    assert api.get("/signs/1/tokens", headers=viewer).status_code == 403
+    db.rollback()
+    assert db.execute("SELECT actor FROM audit_log").fetchall() == [("admin@example.org",)]
