@@ -42,7 +42,8 @@ class SiteIn(BaseModel):
     police_area: str | None = Field(None, description="creates an unknown municipality in this police area")
     lat: float | None = None
     lon: float | None = None
-    time_zone: str | None = Field(None, description="IANA zone; default: the default_time_zone setting")
+    time_zone: str | None = Field(None, description="IANA zone; default: that of the municipality's other "
+                                                    "sites, else the default_time_zone setting")
     tags: list[str] = Field(default_factory=list, description="e.g. ['school']")
 
 
@@ -91,7 +92,7 @@ def add_municipality(body: MunicipalityIn, conn: Conn, who: Technician) -> Munic
 def add_site(body: SiteIn, conn: Conn, settings: AppSettings, who: Technician) -> SiteOut:
     out = places.add_site(conn, actor=who.actor, name=body.name, street=body.street, municipality_name=body.municipality,
                           police_area=body.police_area, lat=body.lat, lon=body.lon,
-                          time_zone=body.time_zone or settings.default_time_zone, tags=body.tags)
+                          time_zone=body.time_zone, default_time_zone=settings.default_time_zone, tags=body.tags)
     conn.commit()
     return out
 

@@ -92,13 +92,17 @@ def add_municipality(conn: psycopg.Connection, *, actor: str, name: str, police_
 
 def add_site(conn: psycopg.Connection, *, actor: str, name: str, street: str, municipality_name: str,
              police_area: str | None = None, lat: float | None = None, lon: float | None = None,
-             time_zone: str = "Europe/Stockholm", tags: list[str] | None = None) -> SiteOut:
+             time_zone: str | None = None, default_time_zone: str = "Europe/Stockholm",
+             tags: list[str] | None = None) -> SiteOut:
     """A new site on ``street`` of ``municipality_name``. The street is created when new; the
-    municipality only when ``police_area`` is given (else an unknown one is an error). Never commits."""
+    municipality only when ``police_area`` is given (else an unknown one is an error). Without a
+    ``time_zone`` the site takes that of the municipality's other sites, or ``default_time_zone``.
+    Never commits."""
     name = _text("name", name)
     street = _text("street", street)
     municipality_name = _text("municipality", municipality_name)
-    checks.time_zone(time_zone)
+    if time_zone is not None:
+        checks.time_zone(time_zone)
     if (lat is None) != (lon is None):
         raise checks.invalid("lat" if lat is None else "lon", None, "give both lat and lon, or neither")
     if lat is not None and not -90 <= lat <= 90:
@@ -117,6 +121,9 @@ def add_site(conn: psycopg.Connection, *, actor: str, name: str, street: str, mu
                            errors=[{"record": None, "field": "municipality", "value": municipality_name,
                                     "reason": "unknown municipality"}])
         mun = add_municipality(conn, actor=actor, name=municipality_name, police_area=police_area)
+    if time_zone is None:
+        row = conn.execute(QUERIES["setup_municipality_zone"], {"municipality_id": mun.id}).fetchone()
+        time_zone = row[0] if row else checks.time_zone(default_time_zone, "default_time_zone")
     street_id, street_new = conn.execute(QUERIES["setup_street"], {"municipality_id": mun.id, "name": street}).fetchone()
     if street_new:
         audit.record(conn, actor=actor, action="create", entity="street", entity_id=street_id,

@@ -44,8 +44,9 @@ def check_protocol(name: str) -> str:
     """``name`` if the collector speaks it; the error lists the valid names."""
     if name in PROTOCOLS:
         return name
-    near = difflib.get_close_matches(name, list(PROTOCOLS), n=2, cutoff=0.3)
-    near += [p for p in PROTOCOLS if name and p.startswith(name.lower()) and p not in near]
+    typed = name.strip().lower()
+    near = [p for p in PROTOCOLS if typed and p.startswith(typed)]          # 'houston' → houston-dr500
+    near = near or difflib.get_close_matches(typed, list(PROTOCOLS), n=2, cutoff=0.6)
     hint = f"did you mean {', '.join(near)}? " if near else ""
     raise checks.invalid("protocol", name, "is not a collector protocol",
                          f"protocol {name!r} is not a collector protocol: {hint}valid names: {', '.join(PROTOCOLS)}")

@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     s.set_defaults(handler=set_)
 
-    ls = ps.add_parser("list", help="a site's limit history")
+    ls = ps.add_parser("list", help="a site's limit history",
+                       description="The legal-limit history of a site, oldest first: posted value and unit, the "
+                                   "km/h value used by the statistics (rounded down), and the local dates.")
     ls.add_argument("site", metavar="SITE", help="site name, a unique start of it, or its id")
     ls.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     ls.set_defaults(handler=list_)

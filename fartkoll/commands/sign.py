@@ -63,11 +63,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     a.set_defaults(handler=add)
 
-    ls = ps.add_parser("list", help="every sign and where it stands now")
+    ls = ps.add_parser("list", help="every sign and where it stands now",
+                       description="Every registered sign: serial number, protocol, unit, and the site and "
+                                   "display mode it stands at now (- when not deployed).")
     ls.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     ls.set_defaults(handler=list_)
 
-    sh = ps.add_parser("show", help="one sign and where it stands now")
+    sh = ps.add_parser("show", help="one sign and where it stands now",
+                       description="One sign: vendor, model, protocol, unit, rounding, configured limit, and its "
+                                   "deployment in force now (site, display mode, mounting angle, heading).")
     sh.add_argument("sign", metavar="SIGN", help="the sign's serial number (or id)")
     sh.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     sh.set_defaults(handler=show)
@@ -86,7 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _placement(m, keep_display=True)
     m.set_defaults(handler=move)
 
-    r = ps.add_parser("remove", help="take a sign down (end its deployment)")
+    r = ps.add_parser("remove", help="take a sign down (end its deployment)",
+                      description="End the deployment of a sign now (or --at): passes it sends afterwards are "
+                                  "refused until it is deployed again with `fartkoll sign deploy`.")
     r.add_argument("sign", metavar="SIGN", help="the sign's serial number (or id)")
     r.add_argument("--at", metavar="TIME", help="when: YYYY-MM-DD[THH:MM] local time of the site, or ISO 8601 "
                                                 "with an offset (default: now)")

@@ -34,18 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "(and the area) when it does not exist yet")
     a.add_argument("--lat", type=float, help="latitude in degrees (WGS 84), e.g. 59.3921")
     a.add_argument("--lon", type=float, help="longitude in degrees (WGS 84), e.g. 15.8420")
-    a.add_argument("--time-zone", help="IANA time zone of the site, e.g. Europe/London "
-                                       "(default: the default_time_zone setting)")
+    a.add_argument("--time-zone", help="IANA time zone of the site, e.g. Europe/London (default: that of the "
+                                       "municipality's other sites, else the default_time_zone setting)")
     a.add_argument("--tag", action="append", default=[], metavar="TAG",
                    help="a tag such as school (repeatable); school sites weigh more in the ranking")
     a.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     a.set_defaults(handler=add)
 
-    ls = ps.add_parser("list", help="list every site")
+    ls = ps.add_parser("list", help="list every site",
+                       description="Every site with its id, street, municipality, time zone and tags. Use the "
+                                   "name (or a unique start of it) or the id as SITE in other commands; "
+                                   "`fartkoll site show SITE` gives its limits and deployments.")
     ls.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     ls.set_defaults(handler=list_)
 
-    sh = ps.add_parser("show", help="one site with its speed-limit history and deployments")
+    sh = ps.add_parser("show", help="one site with its speed-limit history and deployments",
+                       description="One site: position, time zone, tags, its legal-limit history (posted value "
+                                   "and unit, local dates) and every sign deployment there, past and present.")
     sh.add_argument("site", metavar="SITE", help="site name, a unique start of it, or its id")
     sh.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     sh.set_defaults(handler=show)
@@ -57,7 +62,7 @@ def add(args: argparse.Namespace, settings: Settings) -> int:
     return out.run("site add", settings, lambda conn: add_site(
         conn, actor=out.actor(), name=args.name, street=args.street, municipality_name=args.municipality,
         police_area=args.police_area, lat=args.lat, lon=args.lon,
-        time_zone=args.time_zone or settings.default_time_zone, tags=args.tag), as_json=args.json)
+        time_zone=args.time_zone, default_time_zone=settings.default_time_zone, tags=args.tag), as_json=args.json)
 
 
 def list_(args: argparse.Namespace, settings: Settings) -> int:

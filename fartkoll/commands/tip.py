@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     a.set_defaults(handler=add)
 
-    ls = ps.add_parser("list", help="tips, newest first")
+    ls = ps.add_parser("list", help="tips, newest first",
+                       description="Citizen tips, newest first, with the site, street and municipality they are "
+                                   "about, how they came in and their status (new, linked, closed).")
     ls.add_argument("--municipality", metavar="NAME", help="only tips about streets of this municipality")
     ls.add_argument("--status", choices=["new", "linked", "closed"], help="only tips with this status")
     ls.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")

@@ -29,12 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     i.set_defaults(handler=issue)
 
-    ls = ps.add_parser("list", help="upload tokens (never the tokens themselves)")
+    ls = ps.add_parser("list", help="upload tokens (never the tokens themselves)",
+                       description="Upload tokens with their id, sign, label, when issued and when revoked. The "
+                                   "tokens themselves are not stored and cannot be shown again: issue a new one.")
     ls.add_argument("sign", metavar="SIGN", nargs="?", help="only this sign's (serial number or id)")
     ls.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     ls.set_defaults(handler=list_)
 
-    r = ps.add_parser("revoke", help="revoke an upload token: the sign's uploads with it stop at once")
+    r = ps.add_parser("revoke", help="revoke an upload token: the sign's uploads with it stop at once",
+                      description="Revoke an upload token by its id (from `fartkoll token list`). Uploads with "
+                                  "it are refused at once; revoking it again changes nothing.")
     r.add_argument("token_id", metavar="TOKEN_ID", type=int, help="the token's id, from `fartkoll token list`")
     r.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     r.set_defaults(handler=revoke)

@@ -215,3 +215,9 @@ WHERE (%(municipality_ids)s::integer[] IS NULL OR m.id = ANY (%(municipality_ids
   AND (%(id)s::integer IS NULL OR t.id = %(id)s)
 ORDER BY t.received_at DESC, t.id DESC
 LIMIT %(limit)s
+
+-- name: setup_municipality_zone
+-- The time zone most sites of a municipality have (none when it has no sites).
+SELECT s.time_zone FROM sites s JOIN streets st ON st.id = s.street_id
+WHERE st.municipality_id = %(municipality_id)s
+GROUP BY s.time_zone ORDER BY count(*) DESC, s.time_zone LIMIT 1
