@@ -9,7 +9,9 @@ import pytest
 from servers import running
 
 from api.app import create_app
+from api.auth import sign_principal
 from collector.tokens import PERSONAL_PREFIX, hash_token, new_token
+from core.errors import Unauthenticated
 from fartkoll.settings import Settings
 
 TECH = "tech@example.org"
@@ -24,6 +26,15 @@ def person(db: psycopg.Connection, email: str, role: str, *, municipality_id: in
     db.execute("INSERT INTO api_tokens (user_id, token_hash) VALUES (%s, %s)", (uid, hash_token(token)))
     db.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+def sign_of(db: psycopg.Connection, token: str) -> int:
+    """The sign id the API's sign authentication resolves ``token`` to."""
+    from starlette.requests import Request
+
+    request = Request({"type": "http", "headers": [(b"authorization", f"Bearer {token}".encode())]})
+    db.rollback()
+    return sign_principal(request, db).sign_id
 
 
 @pytest.fixture
@@ -72,6 +83,7 @@ def test_a_technician_sets_up_a_sign_without_sql(db, api):
     moved = r.json()
     assert moved["closed"]["id"] == dep["id"] and moved["closed"]["valid_to"] == "2026-03-15T09:00:00Z"
     assert moved["opened"]["site"] == "Cornmarket 1" and moved["opened"]["display"] == "stealth"
+    assert [m["name"] for m in api.get("/municipalities", headers=tech).json()] == ["Oxford"]
     shown = api.get(f"/signs/{sign['id']}", headers=tech).json()
     assert shown["deployment"]["id"] == moved["opened"]["id"]
 
@@ -84,12 +96,18 @@ def test_a_technician_sets_up_a_sign_without_sql(db, api):
     assert live == 1
     listed = api.get(f"/signs/{sign['id']}/tokens", headers=tech).json()
     assert [t["id"] for t in listed] == [issued["id"]] and all("token" not in t for t in listed)
+    assert sign_of(db, issued["token"]) == sign["id"]                  # what the ingest routes accept
     r = api.post(f"/signs/{sign['id']}/tokens/{issued['id']}/revoke", headers=tech)
     assert r.status_code == 200 and r.json()["revoked_at"] is not None
+    with pytest.raises(Unauthenticated):
+        sign_of(db, issued["token"])
+    assert api.post(f"/signs/{sign['id']}/tokens", headers=tech).status_code == 201     # no body: no label
     db.rollback()
     assert db.execute("SELECT count(*) FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
                       (hash_token(issued["token"]),)).fetchone()[0] == 0
 
+    r = api.post(f"/signs/{sign['id']}/remove", headers=tech)                    # no body: now
+    assert r.status_code == 200 and r.json()["valid_to"] is not None
     detail = api.get(f"/sites/{uk['id']}/setup", headers=tech).json()
     assert [d["id"] for d in detail["deployments"]] == [dep["id"]] and detail["limits"][0]["posted_unit"] == "mph"
 
@@ -98,7 +116,8 @@ def test_a_technician_sets_up_a_sign_without_sql(db, api):
     assert [(a[1], a[2]) for a in audit] == [
         ("create", "police_area"), ("create", "municipality"), ("create", "street"), ("create", "site"),
         ("create", "street"), ("create", "site"), ("set", "speed_limit"), ("create", "sign"),
-        ("deploy", "deployment"), ("move", "deployment"), ("issue", "sign_token"), ("revoke", "sign_token")]
+        ("deploy", "deployment"), ("move", "deployment"), ("issue", "sign_token"), ("revoke", "sign_token"),
+        ("issue", "sign_token"), ("remove", "deployment")]
 
 
 def _problem(r: httpx.Response, status: int, field: str, value) -> str:

@@ -81,6 +81,11 @@ class TokenIn(BaseModel):
     label: str = ""
 
 
+@router.get("/municipalities")
+def list_municipalities(conn: Conn, who: Viewer) -> list[MunicipalityOut]:
+    return places.list_municipalities(conn)
+
+
 @router.post("/municipalities", status_code=201)
 def add_municipality(body: MunicipalityIn, conn: Conn, who: Technician) -> MunicipalityOut:
     out = places.add_municipality(conn, actor=who.actor, name=body.name, police_area=body.police_area, code=body.code)
@@ -154,8 +159,8 @@ def move(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> MoveOu
 
 
 @router.post("/signs/{sign_id}/remove")
-def remove(sign_id: int, body: RemoveIn, conn: Conn, who: Technician) -> DeploymentOut:
-    out = deployments.remove(conn, actor=who.actor, sign_id=sign_id, at=body.at or _now())
+def remove(sign_id: int, conn: Conn, who: Technician, body: RemoveIn | None = None) -> DeploymentOut:
+    out = deployments.remove(conn, actor=who.actor, sign_id=sign_id, at=(body.at if body else None) or _now())
     conn.commit()
     return out
 
@@ -167,8 +172,8 @@ def list_deployments(conn: Conn, who: Viewer, sign_id: int | None = None, site_i
 
 
 @router.post("/signs/{sign_id}/tokens", status_code=201)
-def issue_token(sign_id: int, body: TokenIn, conn: Conn, who: Technician) -> IssuedToken:
-    out = sign_tokens.issue_token(conn, actor=who.actor, sign_id=sign_id, label=body.label)
+def issue_token(sign_id: int, conn: Conn, who: Technician, body: TokenIn | None = None) -> IssuedToken:
+    out = sign_tokens.issue_token(conn, actor=who.actor, sign_id=sign_id, label=body.label if body else "")
     conn.commit()
     return out
 

@@ -70,6 +70,12 @@ def municipality(conn: psycopg.Connection, name: str) -> MunicipalityOut | None:
     return None if r is None else MunicipalityOut(**r)
 
 
+def list_municipalities(conn: psycopg.Connection) -> list[MunicipalityOut]:
+    """Every municipality with its police area, by name."""
+    cur = conn.cursor(row_factory=dict_row)
+    return [MunicipalityOut(**r) for r in cur.execute(QUERIES["setup_municipalities"]).fetchall()]
+
+
 def add_municipality(conn: psycopg.Connection, *, actor: str, name: str, police_area: str,
                      code: str | None = None) -> MunicipalityOut:
     """A new municipality in a police area (the area is created when new). Never commits."""

@@ -15,6 +15,12 @@ SELECT m.id, m.name, m.code, m.police_area_id, p.name AS police_area
 FROM municipalities m JOIN police_areas p ON p.id = m.police_area_id
 WHERE m.name = %(name)s
 
+-- name: setup_municipalities
+-- Every municipality and its police area, by name.
+SELECT m.id, m.name, m.code, m.police_area_id, p.name AS police_area
+FROM municipalities m JOIN police_areas p ON p.id = m.police_area_id
+ORDER BY m.name
+
 -- name: setup_municipality_insert
 -- A new municipality in a police area.
 INSERT INTO municipalities (name, code, police_area_id)
