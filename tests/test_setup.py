@@ -194,3 +194,29 @@ def test_limits_written_by_kmh_alone_are_posted_in_kmh(db, site):
     assert db.execute("SELECT posted_value, posted_unit FROM speed_limits").fetchone() == (40, "kmh")
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("UPDATE speed_limits SET posted_unit = 'mph' WHERE site_id = %s", (site.id,))
+
+
+def test_two_technicians_deploying_one_sign_at_once_get_one_deployment_and_a_conflict(db, db_url, site):
+    import threading
+
+    g = signs.add_sign(db, actor=ACTOR, serial="S1", protocol="ops-json")
+    db.commit()
+    first = deployments.deploy(db, actor=ACTOR, sign_id=g.id, site_id=site.id, at=T0)   # not committed yet
+    outcome: list[BaseException | object] = []
+
+    def second() -> None:
+        with psycopg.connect(db_url) as other:
+            try:
+                outcome.append(deployments.deploy(other, actor="b@example.org", sign_id=g.id, site_id=site.id,
+                                                  at=T0 + timedelta(hours=1)))
+            except Conflict as e:
+                outcome.append(e)
+
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(1.0)
+    assert t.is_alive()             # waits on the first transaction's row
+    db.commit()
+    t.join(10)
+    assert isinstance(outcome[0], Conflict) and "S1" in str(outcome[0])
+    assert [d.id for d in deployments.list_deployments(db, sign_id=g.id)] == [first.id]

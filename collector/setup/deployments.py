@@ -83,10 +83,16 @@ def _open(conn: psycopg.Connection, *, sign: refs.SignRef, site: refs.SiteRef, a
             f"`fartkoll sign move {sign.serial} SITE` or end it with `fartkoll sign remove {sign.serial}`",
             errors=[{"record": None, "field": "at", "value": at.isoformat(),
                      "reason": f"overlaps deployment {d['id']}"}])
-    return conn.execute(QUERIES["setup_deployment_insert"], {
-        "sign_id": sign.id, "site_id": site.id, "valid_from": at, "display": DISPLAY_CODES[display],
-        "mount_angle_deg": mount_angle_deg, "approach_heading": approach_heading.strip(),
-        "note": note.strip()}).fetchone()[0]
+    try:
+        with conn.transaction():
+            return conn.execute(QUERIES["setup_deployment_insert"], {
+                "sign_id": sign.id, "site_id": site.id, "valid_from": at, "display": DISPLAY_CODES[display],
+                "mount_angle_deg": mount_angle_deg, "approach_heading": approach_heading.strip(),
+                "note": note.strip()}).fetchone()[0]
+    except psycopg.errors.ExclusionViolation:
+        # another writer deployed the same sign at the same moment
+        raise Conflict(f"sign {sign.serial} got another deployment overlapping {at.isoformat()} while this one "
+                       f"was made: `fartkoll sign show {sign.serial}` shows where it stands") from None
 
 
 def deploy(conn: psycopg.Connection, *, actor: str, sign_id: int, site_id: int, at: datetime,

@@ -113,9 +113,15 @@ def set_limit(conn: psycopg.Connection, *, actor: str, site_id: int, value: int,
                 f"{checks.local_date(first['valid_from'], site.time_zone)} (to) or set it from a later day",
                 errors=[{"record": None, "field": "to", "value": to_date.isoformat() if to_date else None,
                          "reason": "overlaps a later limit"}])
-        conn.execute(QUERIES["setup_limit_insert"], {
-            "site_id": site_id, "valid_from": valid_from, "valid_to": valid_to,
-            "limit_kmh": kmh_of(value, unit), "posted_value": value, "posted_unit": unit})
+        try:
+            with conn.transaction():
+                conn.execute(QUERIES["setup_limit_insert"], {
+                    "site_id": site_id, "valid_from": valid_from, "valid_to": valid_to,
+                    "limit_kmh": kmh_of(value, unit), "posted_value": value, "posted_unit": unit})
+        except (psycopg.errors.ExclusionViolation, psycopg.errors.UniqueViolation):
+            # another writer set an overlapping limit of this site at the same moment
+            raise Conflict(f"site {site.name!r} got another limit overlapping {_fmt(valid_from, valid_to, site.time_zone)} "
+                           "while this one was set: list them with `fartkoll limit list` and try again") from None
     after = {r.valid_from: r for r in list_limits(conn, site_id)}
     out = LimitSet(limit=after[valid_from], closed=after[closed] if closed is not None else None)
     audit.record(conn, actor=actor, action="set", entity="speed_limit", entity_id=site_id,
