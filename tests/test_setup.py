@@ -161,10 +161,16 @@ def test_tips_are_scoped_to_municipalities_and_size_limited(db, site):
     a = tips.add_tip(db, actor="anonymous", now=T0, site_id=site.id, text="Fort efter skolan")
     tips.add_tip(db, actor="anonymous", now=T0 + timedelta(minutes=1), site_id=far.id, text="Racing")
     pos = tips.add_tip(db, actor="anonymous", now=T0 + timedelta(minutes=2), lat=59.0, lon=15.0)
+    near = tips.add_tip(db, actor="anonymous", now=T0 + timedelta(minutes=3), lat=59.391, lon=15.845)  # ~0.3 km away
+    tips.add_tip(db, actor="anonymous", now=T0 + timedelta(minutes=4), lat=59.0, lon=15.0,
+                 municipality_id=far.municipality_id)
+    assert (pos.municipality, near.municipality, near.street) == (None, "Testkommun", None)
     assert (a.site, a.street, a.municipality, a.channel, a.status) == ("Skolgatan 12", "Skolgatan", "Testkommun", "web", "new")
-    assert [t.id for t in tips.list_tips(db, municipality_ids=[site.municipality_id])] == [a.id]
-    assert next(t.id for t in tips.list_tips(db, municipality_ids=None)) == pos.id
-    assert len(tips.list_tips(db, municipality_ids=None)) == 3
+    assert [t.id for t in tips.list_tips(db, municipality_ids=[site.municipality_id])] == [near.id, a.id]
+    assert [t.text for t in tips.list_tips(db, municipality_ids=[far.municipality_id])] == ["", "Racing"]
+    assert len(tips.list_tips(db, municipality_ids=None)) == 5
+    with pytest.raises(NotFound, match="municipality"):
+        tips.add_tip(db, actor="anonymous", now=T0, lat=59.0, lon=15.0, municipality_id=2**40)
     with pytest.raises(InvalidInput, match="longer than 2000"):
         tips.add_tip(db, actor="anonymous", now=T0, site_id=site.id, text="x" * 2001)
     with pytest.raises(InvalidInput, match="say where"):

@@ -167,3 +167,52 @@ def test_writes_need_a_technician_and_reads_a_person(db, api):
     assert api.get("/signs/1/tokens", headers=viewer).status_code == 403
     db.rollback()
     assert db.execute("SELECT actor FROM audit_log").fetchall() == [("admin@example.org",)]
+
+
+BIG = 2**40
+ODD = [
+    ("post", "/sites", {"name": "A\x00", "street": "S", "municipality": "M", "police_area": "P"}),
+    ("post", "/sites", {"name": "A", "street": "S", "municipality": "M", "police_area": "P", "time_zone": "\x00"}),
+    ("post", "/sites", {"name": "A" * 5000, "street": "S", "municipality": "M", "police_area": "P"}),
+    ("post", "/sites", {"name": "A", "street": "S", "municipality": "M", "police_area": "P", "lat": 1e308, "lon": 0}),
+    ("post", "/sites", {"name": "A", "street": "S", "municipality": "M", "police_area": "P", "tags": ["x" * 41]}),
+    ("post", f"/sites/{BIG}/limits", {"posted_value": 50, "from_date": "2026-01-01"}),
+    ("post", "/sites/1/limits", {"posted_value": BIG, "from_date": "2026-01-01"}),
+    ("post", "/sites/1/limits", {"posted_value": 50, "from_date": "9999-12-31"}),
+    ("post", "/sites/1/limits", {"posted_value": 50, "from_date": "2026-01-01", "to_date": "2025-01-01"}),
+    ("get", f"/sites/{BIG}/setup", None),
+    ("get", f"/sites/{BIG}/limits", None),
+    ("post", "/signs", {"serial": "\x00", "protocol": "ops-json"}),
+    ("post", "/signs", {"serial": "S2", "protocol": "ops-json", "configured_limit_kmh": BIG}),
+    ("post", "/signs", {"serial": "S2", "protocol": "ops-json", "unit": "furlongs"}),
+    ("get", f"/signs/{BIG}", None),
+    ("post", f"/signs/{BIG}/deploy", {"site_id": 1}),
+    ("post", "/signs/1/deploy", {"site_id": BIG}),
+    ("post", "/signs/1/deploy", {"site_id": 1, "at": "9999-01-01T00:00:00Z"}),
+    ("post", "/signs/1/deploy", {"site_id": 1, "at": "2026-01-01T00:00:00"}),
+    ("post", "/signs/1/deploy", {"site_id": 1, "display": "blink"}),
+    ("post", "/signs/1/deploy", {"site_id": 1, "note": "n\x00"}),
+    ("post", "/signs/1/move", {"site_id": 1}),
+    ("post", f"/signs/1/tokens/{BIG}/revoke", None),
+    ("post", "/signs/1/tokens", {"label": "\x00"}),
+    ("post", "/tips", {"site_id": BIG}),
+    ("post", "/tips", {"lat": 1e308, "lon": 0}),
+    ("post", "/tips", {"site_id": 1, "text": "a\x00b"}),
+    ("get", "/tips?limit=0", None),
+    ("get", "/tips?status=open", None),
+]
+
+
+def test_odd_input_is_refused_without_a_server_error(db, api):
+    tech = person(db, TECH, "admin")
+    assert api.post("/sites", headers=tech, json={"name": "A", "street": "S", "municipality": "M",
+                                                  "police_area": "P"}).status_code == 201
+    assert api.post("/signs", headers=tech, json={"serial": "S1", "protocol": "ops-json"}).status_code == 201
+    for method, path, body in ODD:
+        r = api.request(method, path, headers=tech, json=body)
+        assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json"), (path, r.text)
+    assert api.get(f"/deployments?sign_id={BIG}", headers=tech).json() == []
+    db.rollback()
+    assert db.execute("SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM signs), "
+                      "(SELECT count(*) FROM deployments), (SELECT count(*) FROM citizen_tips)").fetchone() == (1, 1, 0, 0)

@@ -29,6 +29,8 @@ class TipIn(BaseModel):
     """A tip: where (a site from the map, or a position) and what. No name or contact is needed."""
 
     site_id: int | None = None
+    municipality_id: int | None = Field(None, description="for a position: the municipality it lies in "
+                                                          "(default: that of the nearest site)")
     lat: float | None = None
     lon: float | None = None
     text: str = Field("", description=f"at most {tips.MAX_TEXT} characters")
@@ -63,7 +65,7 @@ def add_tip(body: TipIn, request: Request, conn: Conn, who: Public) -> TipOut:
     client = request.client.host if request.client else "unknown"
     tips.count_tip(conn, client=client, now=now, limit=RATE_LIMIT, window_s=RATE_WINDOW_S)
     out = tips.add_tip(conn, actor=who.actor, now=now, text=body.text, site_id=body.site_id, lat=body.lat,
-                       lon=body.lon, channel="web")
+                       lon=body.lon, municipality_id=body.municipality_id, channel="web")
     conn.commit()
     return out
 

@@ -21,8 +21,31 @@ def invalid(field: str, value: Any, reason: str, message: str | None = None) -> 
                         errors=[{"record": None, "field": field, "value": value, "reason": reason}])
 
 
+MAX_ID = 2**31 - 1                      # ids are PostgreSQL integers
+
+
+def text(field: str, value: str, max_len: int = 200, *, required: bool = True) -> str:
+    """``value`` stripped, if it is non-empty (when ``required``), at most ``max_len`` characters
+    and free of control characters (a NUL cannot be stored; the others are typing accidents)."""
+    value = value.strip()
+    if required and not value:
+        raise invalid(field, value, "must not be empty")
+    if len(value) > max_len:
+        raise invalid(field, value[:40] + "…", f"is longer than {max_len} characters ({len(value)})")
+    bad = next((c for c in value if ord(c) < 32 and c not in "\n\t"), None)
+    if bad is not None:
+        raise invalid(field, value[:40], f"contains the control character U+{ord(bad):04X}")
+    return value
+
+
+def is_id(value: int | None) -> bool:
+    """Whether ``value`` can be a row id (a positive PostgreSQL integer)."""
+    return value is not None and 0 < value <= MAX_ID
+
+
 def time_zone(value: str, field: str = "time_zone") -> str:
     """``value`` if it names an IANA time zone; the error suggests near names."""
+    value = text(field, value, 100)
     try:
         ZoneInfo(value)
         return value
@@ -53,13 +76,13 @@ def instant(value: datetime, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_local_time(text: str, tz: str, field: str = "at") -> datetime:
+def parse_local_time(typed: str, tz: str, field: str = "at") -> datetime:
     """What a person typed for a time at a site: ISO 8601 with an offset, or a local date
     (``2026-05-04``, local midnight) or local time (``2026-05-04T07:30``) in zone ``tz``."""
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(typed.strip())
     except ValueError:
-        raise invalid(field, text, "is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM])") from None
+        raise invalid(field, typed, "is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM])") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz))
     return instant(value, field)

@@ -50,6 +50,8 @@ class MoveOut(BaseModel):
 def list_deployments(conn: psycopg.Connection, *, sign_id: int | None = None, site_id: int | None = None,
                      at: datetime | None = None, deployment_id: int | None = None) -> list[DeploymentOut]:
     """Deployments, oldest first; filtered by sign, site, the instant ``at`` they cover, or id."""
+    if any(v is not None and not checks.is_id(v) for v in (sign_id, site_id, deployment_id)):
+        return []
     rows = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_deployments"], {
         "id": deployment_id, "sign_id": sign_id, "site_id": site_id, "at": at}).fetchall()
     return [DeploymentOut(**{**r, "display": DISPLAY_NAMES[r["display"]]}) for r in rows]
@@ -64,10 +66,8 @@ def _check(display: str, mount_angle_deg: float, approach_heading: str, note: st
         raise checks.invalid("display", display, "must be display (the sign shows speeds) or stealth")
     if not 0 <= mount_angle_deg < 90:
         raise checks.invalid("mount_angle_deg", mount_angle_deg, "must be at least 0 and below 90 degrees")
-    if len(approach_heading) > 40:
-        raise checks.invalid("approach_heading", approach_heading, "is longer than 40 characters (e.g. N, SW, northbound)")
-    if len(note) > 500:
-        raise checks.invalid("note", note[:40] + "…", "is longer than 500 characters")
+    checks.text("approach_heading", approach_heading, 40, required=False)
+    checks.text("note", note, 500, required=False)
 
 
 def _open(conn: psycopg.Connection, *, sign: refs.SignRef, site: refs.SiteRef, at: datetime, display: str,

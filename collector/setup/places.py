@@ -55,15 +55,6 @@ class SiteDetail(SiteOut):
     deployments: list[DeploymentOut] = Field(default_factory=list)
 
 
-def _text(field: str, value: str, max_len: int = 200) -> str:
-    value = value.strip()
-    if not value:
-        raise checks.invalid(field, value, "must not be empty")
-    if len(value) > max_len:
-        raise checks.invalid(field, value[:40] + "…", f"is longer than {max_len} characters")
-    return value
-
-
 def municipality(conn: psycopg.Connection, name: str) -> MunicipalityOut | None:
     """The municipality of this name, if any."""
     r = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_municipality_by_name"], {"name": name}).fetchone()
@@ -79,8 +70,10 @@ def list_municipalities(conn: psycopg.Connection) -> list[MunicipalityOut]:
 def add_municipality(conn: psycopg.Connection, *, actor: str, name: str, police_area: str,
                      code: str | None = None) -> MunicipalityOut:
     """A new municipality in a police area (the area is created when new). Never commits."""
-    name = _text("municipality", name)
-    police_area = _text("police_area", police_area)
+    name = checks.text("municipality", name)
+    police_area = checks.text("police_area", police_area)
+    if code is not None:
+        code = checks.text("code", code, 20, required=False) or None
     if municipality(conn, name) is not None:
         raise Conflict(f"municipality {name!r} exists already",
                        errors=[{"record": None, "field": "municipality", "value": name, "reason": "exists"}])
@@ -104,9 +97,9 @@ def add_site(conn: psycopg.Connection, *, actor: str, name: str, street: str, mu
     municipality only when ``police_area`` is given (else an unknown one is an error). Without a
     ``time_zone`` the site takes that of the municipality's other sites, or ``default_time_zone``.
     Never commits."""
-    name = _text("name", name)
-    street = _text("street", street)
-    municipality_name = _text("municipality", municipality_name)
+    name = checks.text("name", name)
+    street = checks.text("street", street)
+    municipality_name = checks.text("municipality", municipality_name)
     if time_zone is not None:
         checks.time_zone(time_zone)
     if (lat is None) != (lon is None):
@@ -115,7 +108,7 @@ def add_site(conn: psycopg.Connection, *, actor: str, name: str, street: str, mu
         raise checks.invalid("lat", lat, "must be between -90 and 90 degrees")
     if lon is not None and not -180 <= lon <= 180:
         raise checks.invalid("lon", lon, "must be between -180 and 180 degrees")
-    clean_tags = sorted({_text("tags", t, 40).lower() for t in (tags or [])})
+    clean_tags = sorted({checks.text("tags", t, 40).lower() for t in (tags or [])})
     mun = municipality(conn, municipality_name)
     if mun is None:
         if police_area is None:
@@ -158,8 +151,7 @@ def list_sites(conn: psycopg.Connection) -> list[SiteOut]:
 
 def show_site(conn: psycopg.Connection, site_id: int) -> SiteDetail:
     """One site with its limit history and deployments (404 for an unknown id)."""
+    refs.site_by_id(conn, site_id)      # the 404 for an unknown id
     found = _sites(conn, site_id)
-    if not found:
-        refs.site_by_id(conn, site_id)  # raises the 404
     return SiteDetail(**found[0].model_dump(), limits=list_limits(conn, site_id),
                       deployments=list_deployments(conn, site_id=site_id))

@@ -12,6 +12,8 @@ from psycopg.rows import dict_row
 from core.errors import InvalidInput, NotFound
 from sql import QUERIES
 
+from . import checks
+
 
 @dataclass(frozen=True)
 class SiteRef:
@@ -28,7 +30,7 @@ class SignRef:
 
 def site(conn: psycopg.Connection, ref: str | int) -> SiteRef:
     """The site whose name is ``ref``, whose name starts with it (when only one does), or whose id it is."""
-    typed = str(ref).strip()
+    typed = checks.text("site", str(ref))
     rows = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_site_refs"], {"ref": typed}).fetchall()
     exact = [r for r in rows if r["name"] == typed] or [r for r in rows if str(r["id"]) == typed]
     if not exact and len(rows) > 1:
@@ -47,6 +49,9 @@ def site(conn: psycopg.Connection, ref: str | int) -> SiteRef:
 
 def site_by_id(conn: psycopg.Connection, site_id: int) -> SiteRef:
     """The site with this id (404 otherwise)."""
+    if not checks.is_id(site_id):
+        raise NotFound(f"no site with id {site_id}",
+                       errors=[{"record": None, "field": "site_id", "value": site_id, "reason": "unknown site"}])
     r = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_site_refs"], {"ref": str(site_id)}).fetchall()
     r = [x for x in r if x["id"] == site_id]
     if not r:
@@ -57,7 +62,7 @@ def site_by_id(conn: psycopg.Connection, site_id: int) -> SiteRef:
 
 def sign(conn: psycopg.Connection, ref: str | int) -> SignRef:
     """The sign with serial number ``ref`` (or, failing that, id ``ref``)."""
-    typed = str(ref).strip()
+    typed = checks.text("sign", str(ref))
     rows = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_sign_refs"], {"ref": typed}).fetchall()
     if not rows:
         serials = [r[0] for r in conn.execute(QUERIES["setup_sign_serials"]).fetchall()]
@@ -71,6 +76,9 @@ def sign(conn: psycopg.Connection, ref: str | int) -> SignRef:
 
 def sign_by_id(conn: psycopg.Connection, sign_id: int) -> SignRef:
     """The sign with this id (404 otherwise)."""
+    if not checks.is_id(sign_id):
+        raise NotFound(f"no sign with id {sign_id}",
+                       errors=[{"record": None, "field": "sign_id", "value": sign_id, "reason": "unknown sign"}])
     rows = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_sign_refs"], {"ref": str(sign_id)}).fetchall()
     rows = [r for r in rows if r["id"] == sign_id]
     if not rows:

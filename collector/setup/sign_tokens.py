@@ -41,8 +41,7 @@ def _tokens(conn: psycopg.Connection, *, sign_id: int | None = None, token_id: i
 def issue_token(conn: psycopg.Connection, *, actor: str, sign_id: int, label: str = "") -> IssuedToken:
     """A new upload token for a sign. Never commits."""
     refs.sign_by_id(conn, sign_id)
-    if len(label) > 200:
-        raise checks.invalid("label", label[:40] + "…", "is longer than 200 characters")
+    label = checks.text("label", label, 200, required=False)
     token = new_token(SIGN_PREFIX)
     token_id = conn.execute(QUERIES["setup_token_insert"], {
         "sign_id": sign_id, "token_hash": hash_token(token), "label": label.strip()}).fetchone()[0]
@@ -63,7 +62,7 @@ def revoke_token(conn: psycopg.Connection, *, actor: str, token_id: int, at: dat
                  sign_id: int | None = None) -> TokenOut:
     """Revoke a sign's upload token from ``at`` on (revoking it again changes nothing).
     ``sign_id`` given: the token must be that sign's. Never commits."""
-    found = _tokens(conn, token_id=token_id)
+    found = _tokens(conn, token_id=token_id) if checks.is_id(token_id) else []
     if not found or (sign_id is not None and found[0].sign_id != sign_id):
         whose = f" of sign {sign_id}" if sign_id is not None else ""
         raise NotFound(f"no sign token with id {token_id}{whose}: `fartkoll token list` shows them",

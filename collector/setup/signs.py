@@ -56,9 +56,9 @@ def add_sign(conn: psycopg.Connection, *, actor: str, serial: str, protocol: str
              vendor: str = "", model: str = "", rounding: str = "truncate",
              configured_limit_kmh: int | None = None) -> SignOut:
     """Register a sign. Never commits."""
-    serial = serial.strip()
-    if not serial or len(serial) > 100:
-        raise checks.invalid("serial", serial, "must be 1–100 characters")
+    serial = checks.text("serial", serial, 100)
+    vendor = checks.text("vendor", vendor, 100, required=False)
+    model = checks.text("model", model, 100, required=False)
     check_protocol(protocol)
     if unit not in UNITS:
         raise checks.invalid("unit", unit, f"must be one of {', '.join(UNITS)}")

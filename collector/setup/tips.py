@@ -22,6 +22,7 @@ from sql import QUERIES
 from . import audit, checks, refs
 
 MAX_TEXT = 2000                       # characters; the table refuses longer ones too
+NEAR_KM = 5.0                         # a position this close to a site lies in that site's municipality
 Channel = Literal["web", "phone", "email", "letter", "meeting", "other"]
 Status = Literal["new", "linked", "closed"]
 
@@ -72,17 +73,20 @@ def count_tip(conn: psycopg.Connection, *, client: str, now: datetime, limit: in
 
 def _tips(conn: psycopg.Connection, *, municipality_ids: list[int] | None, status: str | None = None,
           tip_id: int | None = None, limit: int = 200) -> list[TipOut]:
+    if tip_id is not None and not checks.is_id(tip_id):
+        return []
     rows = conn.cursor(row_factory=dict_row).execute(QUERIES["setup_tips"], {
         "municipality_ids": municipality_ids, "status": status, "id": tip_id, "limit": limit}).fetchall()
     return [TipOut(**r) for r in rows]
 
 
 def add_tip(conn: psycopg.Connection, *, actor: str, now: datetime, text: str = "", site_id: int | None = None,
-            lat: float | None = None, lon: float | None = None, channel: str = "web") -> TipOut:
-    """Store a tip about a site or a position (one of them is needed). Never commits."""
-    text = text.strip()
-    if len(text) > MAX_TEXT:
-        raise checks.invalid("text", text[:40] + "…", f"is longer than {MAX_TEXT} characters ({len(text)})")
+            lat: float | None = None, lon: float | None = None, municipality_id: int | None = None,
+            channel: str = "web") -> TipOut:
+    """Store a tip about a site or a position (one of them is needed). A tip with only a
+    position belongs to ``municipality_id``, or else to the municipality of the nearest site
+    within :data:`NEAR_KM`. Never commits."""
+    text = checks.text("text", text, MAX_TEXT, required=False)
     if channel not in Channel.__args__:
         raise checks.invalid("channel", channel, f"must be one of {', '.join(Channel.__args__)}")
     if (lat is None) != (lon is None):
@@ -95,8 +99,20 @@ def add_tip(conn: psycopg.Connection, *, actor: str, now: datetime, text: str = 
         street_id = conn.execute(QUERIES["setup_street_of_site"], {"site_id": site_id}).fetchone()[0]
     elif lat is None:
         raise checks.invalid("site_id", None, "say where: a site, or a position (lat and lon)")
+    elif municipality_id is not None:
+        if not checks.is_id(municipality_id) or conn.execute(
+                QUERIES["setup_municipality_by_id"], {"id": municipality_id}).fetchone() is None:
+            raise NotFound(f"no municipality with id {municipality_id}",
+                           errors=[{"record": None, "field": "municipality_id", "value": municipality_id,
+                                    "reason": "unknown municipality"}])
+    else:
+        near = conn.execute(QUERIES["setup_nearest_site_municipality"], {"lat": lat, "lon": lon}).fetchone()
+        municipality_id = near[0] if near is not None and near[1] <= NEAR_KM else None
+    if site_id is not None:
+        municipality_id = None          # the site's street says which
     tip_id = conn.execute(QUERIES["setup_tip_insert"], {
         "received_at": checks.instant(now, "received_at"), "site_id": site_id, "street_id": street_id,
+        "municipality_id": municipality_id,
         "lat": lat, "lon": lon, "text": text, "channel": channel}).fetchone()[0]
     out = _tips(conn, municipality_ids=None, tip_id=tip_id)[0]
     # the audit row names the place and channel, not the text: a tip may mention people

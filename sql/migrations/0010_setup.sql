@@ -40,10 +40,13 @@ ALTER TABLE speed_limits
         OR (posted_unit = 'mph' AND posted_value BETWEEN 5 AND 80
             AND limit_kmh = floor(posted_value * 1.609344)));
 
--- Citizen tips: how the tip came in, and a bounded text (the form says how long).
+-- Citizen tips: how the tip came in, a bounded text (the form says how long), and for a tip
+-- with only a position the municipality it lies in (chosen, or that of the nearest site), so
+-- that the municipality's and police area's readers see it.
 ALTER TABLE citizen_tips
     ADD COLUMN channel text NOT NULL DEFAULT 'web'
         CHECK (channel IN ('web', 'phone', 'email', 'letter', 'meeting', 'other')),
+    ADD COLUMN municipality_id integer REFERENCES municipalities (id),
     ADD CONSTRAINT citizen_tips_text_length CHECK (char_length(text) <= 2000);
 
 -- Tips sent per client address and fixed window, so that any number of server processes share

@@ -203,9 +203,23 @@ SELECT street_id FROM sites WHERE id = %(site_id)s
 
 -- name: setup_tip_insert
 -- A citizen tip.
-INSERT INTO citizen_tips (received_at, site_id, street_id, lat, lon, text, channel)
-VALUES (%(received_at)s, %(site_id)s, %(street_id)s, %(lat)s, %(lon)s, %(text)s, %(channel)s)
+INSERT INTO citizen_tips (received_at, site_id, street_id, municipality_id, lat, lon, text, channel)
+VALUES (%(received_at)s, %(site_id)s, %(street_id)s, %(municipality_id)s, %(lat)s, %(lon)s, %(text)s, %(channel)s)
 RETURNING id
+
+-- name: setup_nearest_site_municipality
+-- The municipality of the site nearest a position, and the distance in km (equirectangular: fine
+-- at the few kilometres this is used for).
+SELECT st.municipality_id,
+       111.195 * sqrt(power(s.lat - %(lat)s, 2) + power((s.lon - %(lon)s) * cos(radians(%(lat)s)), 2)) AS km
+FROM sites s JOIN streets st ON st.id = s.street_id
+WHERE s.lat IS NOT NULL AND s.lon IS NOT NULL
+ORDER BY km
+LIMIT 1
+
+-- name: setup_municipality_by_id
+-- A municipality by id.
+SELECT id FROM municipalities WHERE id = %(id)s
 
 -- name: setup_tips
 -- Citizen tips, newest first, with their site, street and municipality; municipality_ids NULL: all,
@@ -215,7 +229,7 @@ SELECT t.id, t.received_at, t.site_id, s.name AS site, st.name AS street, m.id A
 FROM citizen_tips t
 LEFT JOIN sites s ON s.id = t.site_id
 LEFT JOIN streets st ON st.id = coalesce(t.street_id, s.street_id)
-LEFT JOIN municipalities m ON m.id = st.municipality_id
+LEFT JOIN municipalities m ON m.id = coalesce(st.municipality_id, t.municipality_id)
 WHERE (%(municipality_ids)s::integer[] IS NULL OR m.id = ANY (%(municipality_ids)s::integer[]))
   AND (%(status)s::text IS NULL OR t.status = %(status)s)
   AND (%(id)s::integer IS NULL OR t.id = %(id)s)
