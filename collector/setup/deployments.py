@@ -32,6 +32,7 @@ class DeploymentOut(BaseModel):
     serial: str
     site_id: int
     site: str
+    time_zone: str                       # the site's, for showing the times locally
     valid_from: datetime
     valid_to: datetime | None
     display: Display

@@ -32,6 +32,7 @@ class LimitOut(BaseModel):
 
     site_id: int
     site: str
+    time_zone: str                      # the site's: from_date and to_date are its local dates
     posted_value: int
     posted_unit: Unit
     limit_kmh: int                      # the posted value in km/h, rounded down
@@ -55,7 +56,7 @@ def kmh_of(value: int, unit: Unit) -> int:
 
 def _out(r: dict) -> LimitOut:
     tz = r["time_zone"]
-    return LimitOut(site_id=r["site_id"], site=r["site"], posted_value=r["posted_value"], posted_unit=r["posted_unit"],
+    return LimitOut(site_id=r["site_id"], site=r["site"], time_zone=tz, posted_value=r["posted_value"], posted_unit=r["posted_unit"],
                     limit_kmh=r["limit_kmh"], valid_from=r["valid_from"], valid_to=r["valid_to"],
                     from_date=checks.local_date(r["valid_from"], tz), to_date=checks.local_date(r["valid_to"], tz))
 

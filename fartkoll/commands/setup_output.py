@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from pydantic import BaseModel, TypeAdapter
@@ -55,46 +56,51 @@ def to_json(result: Result) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def _value(v: Any) -> str:
+def local(v: datetime, tz: str | None) -> str:
+    """An instant as a person reads it: local time of ``tz`` with the zone's abbreviation."""
+    if tz is None:
+        return v.isoformat(timespec="seconds")
+    return v.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _value(v: Any, tz: str | None = None) -> str:
     if v is None:
         return "-"
     if isinstance(v, datetime):
-        return v.isoformat(timespec="seconds")
+        return local(v, tz)
     if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, list):
-        return ", ".join(_value(x) for x in v) or "-"
+        return ", ".join(_value(x, tz) for x in v) or "-"
     return str(v)
 
 
-def format_text(result: Result) -> str:
-    """A model as ``field: value`` lines (nested models indented), a list as one such block each."""
+def format_text(result: Result, tz: str | None = None) -> str:
+    """A model as ``field: value`` lines (nested models indented), a list as one such block each.
+    Times are shown in the model's ``time_zone`` when it has one (else ``tz``, else UTC)."""
     if isinstance(result, list):
-        return "\n\n".join(format_text(r) for r in result) if result else "(none)"
+        return "\n\n".join(format_text(r, tz) for r in result) if result else "(none)"
+    tz = getattr(result, "time_zone", None) or tz
     lines: list[str] = []
     for name, v in result:
         if isinstance(v, BaseModel):
             lines.append(f"{name}:")
-            lines += ["  " + line for line in format_text(v).splitlines()]
+            lines += ["  " + line for line in format_text(v, tz).splitlines()]
         elif isinstance(v, list) and v and isinstance(v[0], BaseModel):
             lines.append(f"{name}:")
-            for item in v:
-                lines += ["  " + line for line in table_row(item).splitlines()]
+            lines += ["  " + line for line in table(v, list(type(v[0]).model_fields), tz).splitlines()]
         else:
-            lines.append(f"{name}: {_value(v)}")
+            lines.append(f"{name}: {_value(v, tz)}")
     return "\n".join(lines)
 
 
-def table(rows: list[BaseModel], columns: list[str]) -> str:
-    """Rows as an aligned table of the named fields."""
+def table(rows: list[BaseModel], columns: list[str], tz: str | None = None) -> str:
+    """Rows as an aligned table of the named fields (times in each row's time zone, else ``tz``)."""
     if not rows:
         return "(none)"
-    cells = [[_value(getattr(r, c)) for c in columns] for r in rows]
+    cells = [[_value(getattr(r, c), getattr(r, "time_zone", None) or tz) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
     return "\n".join(line.rstrip() for line in out)
 
-
-def table_row(item: BaseModel) -> str:
-    return "  ".join(f"{k}={_value(v)}" for k, v in item if not isinstance(v, BaseModel))

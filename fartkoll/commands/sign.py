@@ -119,7 +119,7 @@ def _sign_rows(rows) -> str:
 
     def where(s: SignOut) -> str:
         d = s.deployment
-        return "-" if d is None else f"{d.site} ({d.display}) since {d.valid_from:%Y-%m-%d %H:%M}Z"
+        return "-" if d is None else f"{d.site} ({d.display}) since {out.local(d.valid_from, d.time_zone)}"
 
     if not rows:
         return "(none)"

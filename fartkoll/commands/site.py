@@ -77,4 +77,14 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
     from collector.setup.places import show_site
 
     return out.run("site show", settings, lambda conn: show_site(conn, refs.site(conn, args.site).id),
-                   as_json=args.json)
+                   as_json=args.json, text=_detail)
+
+
+def _detail(site) -> str:
+    head = out.format_text(site.model_copy(update={"limits": [], "deployments": []})).splitlines()
+    head = [line for line in head if not line.startswith(("limits:", "deployments:"))]
+    return "\n".join([*head, "", "speed limits (local dates; to = the first day it no longer applies):",
+                      out.table(site.limits, ["posted_value", "posted_unit", "limit_kmh", "from_date", "to_date"]),
+                      "", f"deployments (times in {site.time_zone}):",
+                      out.table(site.deployments, ["id", "serial", "valid_from", "valid_to", "display",
+                                                   "mount_angle_deg", "approach_heading", "note"])])
