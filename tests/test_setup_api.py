@@ -216,3 +216,35 @@ def test_odd_input_is_refused_without_a_server_error(db, api):
     db.rollback()
     assert db.execute("SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM signs), "
                       "(SELECT count(*) FROM deployments), (SELECT count(*) FROM citizen_tips)").fetchone() == (1, 1, 0, 0)
+
+
+def test_a_technician_manages_only_the_sites_and_signs_of_their_municipality(db, api):
+    admin = person(db, "admin@example.org", "admin")
+    for name, mun, area in (("Home 1", "Hemkommun", "LPO A"), ("Away 1", "Bortkommun", "LPO B")):
+        assert api.post("/sites", headers=admin, json={"name": name, "street": "Gatan", "municipality": mun,
+                                                       "police_area": area}).status_code == 201
+    home, away = (api.get(f"/sites/{i}/setup", headers=admin).json() for i in (1, 2))
+    mine = api.post("/signs", headers=admin, json={"serial": "MINE", "protocol": "ops-json"}).json()
+    theirs = api.post("/signs", headers=admin, json={"serial": "THEIRS", "protocol": "ops-json"}).json()
+    assert api.post(f"/signs/{theirs['id']}/deploy", headers=admin, json={"site_id": away["id"]}).status_code == 201
+    tech = person(db, TECH, "technician", municipality_id=home["municipality_id"])
+
+    assert api.post(f"/signs/{mine['id']}/deploy", headers=tech, json={"site_id": home["id"]}).status_code == 201
+    assert api.post(f"/signs/{mine['id']}/tokens", headers=tech).status_code == 201
+    assert api.post(f"/sites/{home['id']}/limits", headers=tech,
+                    json={"posted_value": 40, "from_date": "2026-01-01"}).status_code == 201
+    assert api.post("/sites", headers=tech, json={"name": "Home 2", "street": "Vägen",
+                                                  "municipality": "Hemkommun"}).status_code == 201
+    # another municipality's site and sign: 404, as if they did not exist; adding there: 403
+    assert api.post(f"/sites/{away['id']}/limits", headers=tech,
+                    json={"posted_value": 40, "from_date": "2026-01-01"}).status_code == 404
+    assert api.post(f"/signs/{mine['id']}/move", headers=tech, json={"site_id": away["id"]}).status_code == 404
+    assert api.post(f"/signs/{theirs['id']}/remove", headers=tech).status_code == 404
+    assert api.post(f"/signs/{theirs['id']}/tokens", headers=tech).status_code == 404
+    assert api.get(f"/signs/{theirs['id']}/tokens", headers=tech).status_code == 404
+    assert api.post("/sites", headers=tech, json={"name": "Away 2", "street": "Gatan",
+                                                  "municipality": "Bortkommun"}).status_code == 403
+    assert api.post("/municipalities", headers=tech, json={"name": "Ny", "police_area": "LPO A"}).status_code == 403
+    db.rollback()
+    assert db.execute("SELECT count(*) FROM deployments WHERE valid_to IS NULL").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM speed_limits").fetchone()[0] == 1

@@ -4,6 +4,10 @@ a viewer; each change is audited with the authenticated person's e-mail.
 
 ``GET /sites`` (the public list with figures) lives in :mod:`api.routes.sites`; a site's set-up
 (limits, deployments) is ``GET /sites/{id}/setup``.
+
+Scope: a technician with a municipality (or police area) manages the sites there and the signs
+standing there (or standing nowhere); another municipality's site or sign answers 404, adding a
+site elsewhere 403. An admin, or a technician with neither, manages everything.
 """
 
 from __future__ import annotations
@@ -14,19 +18,45 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from collector.setup import deployments, limits, places, refs, sign_tokens, signs
+from collector.setup.checks import is_id
 from collector.setup.deployments import DeploymentOut, MoveOut
 from collector.setup.limits import LimitOut, LimitSet
 from collector.setup.places import MunicipalityOut, SiteDetail, SiteOut
 from collector.setup.sign_tokens import IssuedToken, TokenOut
 from collector.setup.signs import SignOut
+from core.errors import Forbidden, NotFound
+from sql import QUERIES
 
 from ..deps import AppSettings, Conn, Technician, Viewer
+from ..principal import Principal
+from .tips import visible_municipalities
 
 router = APIRouter(tags=["set-up"])
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _site_in_scope(conn, who: Principal, site_id: int) -> None:
+    """404 unless ``who`` manages the site (an unknown site is a 404 as well)."""
+    scope = visible_municipalities(conn, who)
+    if scope is None:
+        return
+    row = conn.execute(QUERIES["setup_site_municipality"], {"site_id": site_id}).fetchone() \
+        if is_id(site_id) else None
+    if row is None or row[0] not in scope:
+        raise NotFound(f"no site with id {site_id} among the sites you manage")
+
+
+def _sign_in_scope(conn, who: Principal, sign_id: int) -> None:
+    """404 unless ``who`` manages the sign: it stands in their municipalities now, or nowhere."""
+    scope = visible_municipalities(conn, who)
+    if scope is None:
+        return
+    refs.sign_by_id(conn, sign_id)
+    for d in deployments.list_deployments(conn, sign_id=sign_id, at=_now()):
+        _site_in_scope(conn, who, d.site_id)
 
 
 class MunicipalityIn(BaseModel):
@@ -88,6 +118,8 @@ def list_municipalities(conn: Conn, who: Viewer) -> list[MunicipalityOut]:
 
 @router.post("/municipalities", status_code=201)
 def add_municipality(body: MunicipalityIn, conn: Conn, who: Technician) -> MunicipalityOut:
+    if visible_municipalities(conn, who) is not None:
+        raise Forbidden("a technician of a municipality or police area cannot add municipalities: ask an admin")
     out = places.add_municipality(conn, actor=who.actor, name=body.name, police_area=body.police_area, code=body.code)
     conn.commit()
     return out
@@ -95,6 +127,11 @@ def add_municipality(body: MunicipalityIn, conn: Conn, who: Technician) -> Munic
 
 @router.post("/sites", status_code=201)
 def add_site(body: SiteIn, conn: Conn, settings: AppSettings, who: Technician) -> SiteOut:
+    scope = visible_municipalities(conn, who)
+    if scope is not None:
+        mun = places.municipality(conn, body.municipality.strip())
+        if mun is None or mun.id not in scope:
+            raise Forbidden(f"you set up sites in your own municipalities only, not in {body.municipality!r}")
     out = places.add_site(conn, actor=who.actor, name=body.name, street=body.street, municipality_name=body.municipality,
                           police_area=body.police_area, lat=body.lat, lon=body.lon,
                           time_zone=body.time_zone, default_time_zone=settings.default_time_zone, tags=body.tags)
@@ -115,6 +152,7 @@ def list_limits(site_id: int, conn: Conn, who: Viewer) -> list[LimitOut]:
 
 @router.post("/sites/{site_id}/limits", status_code=201)
 def set_limit(site_id: int, body: LimitIn, conn: Conn, who: Technician) -> LimitSet:
+    _site_in_scope(conn, who, site_id)
     out = limits.set_limit(conn, actor=who.actor, site_id=site_id, value=body.posted_value, unit=body.posted_unit,
                            from_date=body.from_date, to_date=body.to_date)
     conn.commit()
@@ -142,6 +180,8 @@ def show_sign(sign_id: int, conn: Conn, who: Viewer) -> SignOut:
 
 @router.post("/signs/{sign_id}/deploy", status_code=201)
 def deploy(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> DeploymentOut:
+    _sign_in_scope(conn, who, sign_id)
+    _site_in_scope(conn, who, body.site_id)
     out = deployments.deploy(conn, actor=who.actor, sign_id=sign_id, site_id=body.site_id, at=body.at or _now(),
                              display=body.display or "display", mount_angle_deg=body.mount_angle_deg,
                              approach_heading=body.approach_heading, note=body.note)
@@ -151,6 +191,8 @@ def deploy(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> Depl
 
 @router.post("/signs/{sign_id}/move")
 def move(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> MoveOut:
+    _sign_in_scope(conn, who, sign_id)
+    _site_in_scope(conn, who, body.site_id)
     out = deployments.move(conn, actor=who.actor, sign_id=sign_id, site_id=body.site_id, at=body.at or _now(),
                            display=body.display, mount_angle_deg=body.mount_angle_deg,
                            approach_heading=body.approach_heading, note=body.note)
@@ -160,6 +202,7 @@ def move(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> MoveOu
 
 @router.post("/signs/{sign_id}/remove")
 def remove(sign_id: int, conn: Conn, who: Technician, body: RemoveIn | None = None) -> DeploymentOut:
+    _sign_in_scope(conn, who, sign_id)
     out = deployments.remove(conn, actor=who.actor, sign_id=sign_id, at=(body.at if body else None) or _now())
     conn.commit()
     return out
@@ -173,6 +216,7 @@ def list_deployments(conn: Conn, who: Viewer, sign_id: int | None = None, site_i
 
 @router.post("/signs/{sign_id}/tokens", status_code=201)
 def issue_token(sign_id: int, conn: Conn, who: Technician, body: TokenIn | None = None) -> IssuedToken:
+    _sign_in_scope(conn, who, sign_id)
     out = sign_tokens.issue_token(conn, actor=who.actor, sign_id=sign_id, label=body.label if body else "")
     conn.commit()
     return out
@@ -180,11 +224,13 @@ def issue_token(sign_id: int, conn: Conn, who: Technician, body: TokenIn | None 
 
 @router.get("/signs/{sign_id}/tokens")
 def list_tokens(sign_id: int, conn: Conn, who: Technician) -> list[TokenOut]:
+    _sign_in_scope(conn, who, sign_id)
     return sign_tokens.list_tokens(conn, sign_id=sign_id)
 
 
 @router.post("/signs/{sign_id}/tokens/{token_id}/revoke")
 def revoke_token(sign_id: int, token_id: int, conn: Conn, who: Technician) -> TokenOut:
+    _sign_in_scope(conn, who, sign_id)
     out = sign_tokens.revoke_token(conn, actor=who.actor, token_id=token_id, at=_now(), sign_id=sign_id)
     conn.commit()
     return out

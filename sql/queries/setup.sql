@@ -241,3 +241,7 @@ LIMIT %(limit)s
 SELECT s.time_zone FROM sites s JOIN streets st ON st.id = s.street_id
 WHERE st.municipality_id = %(municipality_id)s
 GROUP BY s.time_zone ORDER BY count(*) DESC, s.time_zone LIMIT 1
+
+-- name: setup_site_municipality
+-- The municipality a site lies in.
+SELECT st.municipality_id FROM sites s JOIN streets st ON st.id = s.street_id WHERE s.id = %(site_id)s
