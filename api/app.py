@@ -16,7 +16,7 @@ from fartkoll.settings import Settings
 
 from . import logs, metrics, openapi, problems
 from .csrf import CsrfMiddleware
-from .routes import audit, auth, health, ingest, ops, sites, users
+from .routes import audit, auth, health, ingest, ops, setup, sites, tips, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,4 +46,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
     app.include_router(ingest.router, prefix="/api/v1")
+    app.include_router(setup.router, prefix="/api/v1")
+    app.include_router(tips.router, prefix="/api/v1")
     return app

@@ -32,11 +32,13 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
 def install(app: FastAPI) -> None:
     @app.exception_handler(FartkollError)
     async def _domain(request: Request, exc: FartkollError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = dict(getattr(exc, "headers", None) or {})   # e.g. Retry-After of a rate limit
         retry_after = getattr(exc, "retry_after", None)  # seconds, e.g. a throttled login
         if retry_after is not None:
-            headers = {"Retry-After": str(int(retry_after))}
-        return problem(exc.status, exc.title, str(exc), exc.errors, headers)
+            headers["Retry-After"] = str(int(retry_after))
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return problem(exc.status, exc.title, str(exc), exc.errors, headers or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -27,10 +27,12 @@ Sink = Callable[[SpoolBatch], object]
 """Stores a batch durably or raises; its return value is only logged."""
 
 REGISTER_HINT = (
-    "register the sign and deploy it at a site first, e.g. in psql: "
-    "INSERT INTO signs (serial_number, protocol, unit) VALUES ('{serial}', '<protocol>', '<unit>'); "
-    "INSERT INTO deployments (sign_id, site_id, valid_from, display) VALUES (<sign id>, <site id>, now(), 1)"
+    "register the sign and deploy it at a site first: "
+    "`fartkoll sign add {serial} --protocol {protocol} --unit {unit}`, then "
+    "`fartkoll sign deploy {serial} SITE` (`fartkoll site list` shows the sites, `fartkoll sign add --help` "
+    "the protocols)"
 )
+DEPLOY_HINT = "deploy it at a site first: `fartkoll sign deploy {serial} SITE`"
 
 
 @dataclass
@@ -182,7 +184,8 @@ def resolve_sources(settings: CollectorSettings, connect: Callable[[], Any],
         info = found.get(src.sign_serial)
         if info is None:
             raise SignLookupError(f"sign serial {src.sign_serial!r} of {where} is not in the "
-                                  "database; " + REGISTER_HINT.format(serial=src.sign_serial))
+                                  "database; " + REGISTER_HINT.format(
+                                      serial=src.sign_serial, protocol=src.protocol, unit=src.unit or "kmh"))
         if src.sign_id is not None and src.sign_id != info.sign_id:
             raise SignLookupError(f"{where} gives sign_id {src.sign_id} but sign "
                                   f"{src.sign_serial!r} has id {info.sign_id}; remove sign_id "
@@ -190,7 +193,7 @@ def resolve_sources(settings: CollectorSettings, connect: Callable[[], Any],
         if info.site_id is None:
             raise SignLookupError(f"sign {src.sign_serial!r} of {where} has no deployment covering "
                                   f"{now.isoformat(timespec='seconds')}, so its passes would be "
-                                  "refused; deploy it at a site first (INSERT INTO deployments ...)")
+                                  "refused; " + DEPLOY_HINT.format(serial=src.sign_serial))
         if info.mount_angle_deg and abs(info.mount_angle_deg - src.mounting_angle_deg) > 0.01:
             log.warning("sign %s: deployment says mounting angle %.1f° but %s has "
                         "mounting_angle_deg %.1f; speeds are corrected with the configured one",
@@ -251,7 +254,8 @@ class StoreSink:
             if unknown:
                 raise SignLookupError(
                     f"sign serial {unknown[0]!r} of batch {batch.batch_id} is not in the database; "
-                    "its passes stay spooled until it is; " + REGISTER_HINT.format(serial=unknown[0]))
+                    "its passes stay spooled until it is; " + REGISTER_HINT.format(
+                        serial=unknown[0], protocol="PROTOCOL", unit="UNIT"))
         return [e.vehicle if e.vehicle.sign_id is not None
                 else replace(e.vehicle, sign_id=self._ids[e.sign]) for e in batch.entries]
 

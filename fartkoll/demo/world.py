@@ -179,17 +179,17 @@ _SITES = [
 
 # serial, vendor, model, protocol, rounding, reports length, home site
 _SIGNS = [
-    ("ICOMS-TMS-21014", "ICOMS Detections", "TMS-SA", "icoms", "truncate", True, "storgatan"),
-    ("HR-SS300-88102", "Houston Radar", "SS300", "houston", "round", False, "skolvagen"),
-    ("OPS-243A-4410", "OmniPreSense", "OPS243-A (kommunbyggd skylt)", "ops", "exact", False, "bjorkvagen"),
-    ("ICOMS-TMS-21022", "ICOMS Detections", "TMS-SA", "icoms", "truncate", True, "kungsgatan"),
-    ("STK-SSS-70551", "Stalker", "Stationary Speed Sensor", "stalker", "truncate", True, "vastra-ringvagen"),
-    ("STK-SSS-70552", "Stalker", "Stationary Speed Sensor", "stalker", "truncate", True, "angsviksvagen"),
-    ("HR-SS300-88117", "Houston Radar", "SS300", "houston", "round", False, "jarnvagsgatan"),
-    ("DEC-SI3-3307", "Decatur", "SI-3", "decatur", "truncate", False, "kyrkogatan"),
-    ("HR-SS300-88125", "Houston Radar", "SS300", "houston", "round", False, "sjovagen"),
-    ("ICOMS-TMS-21031", "ICOMS Detections", "TMS-SA", "icoms", "truncate", True, "industrivagen"),
-    ("STK-SSS-70560", "Stalker", "Stationary Speed Sensor", "stalker", "truncate", True, "tallbackavagen"),
+    ("ICOMS-TMS-21014", "ICOMS Detections", "TMS-SA", "icoms-tma296", "truncate", True, "storgatan"),
+    ("HR-SS300-88102", "Houston Radar", "SS300", "houston-dr500", "round", False, "skolvagen"),
+    ("OPS-243A-4410", "OmniPreSense", "OPS243-A (kommunbyggd skylt)", "ops-json", "exact", False, "bjorkvagen"),
+    ("ICOMS-TMS-21022", "ICOMS Detections", "TMS-SA", "icoms-tma296", "truncate", True, "kungsgatan"),
+    ("STK-SSS-70551", "Stalker", "Stationary Speed Sensor", "stalker-a", "truncate", True, "vastra-ringvagen"),
+    ("STK-SSS-70552", "Stalker", "Stationary Speed Sensor", "stalker-a", "truncate", True, "angsviksvagen"),
+    ("HR-SS300-88117", "Houston Radar", "SS300", "houston-dr500", "round", False, "jarnvagsgatan"),
+    ("DEC-SI3-3307", "Decatur", "SI-3", "decatur-si3", "truncate", False, "kyrkogatan"),
+    ("HR-SS300-88125", "Houston Radar", "SS300", "houston-dr500", "round", False, "sjovagen"),
+    ("ICOMS-TMS-21031", "ICOMS Detections", "TMS-SA", "icoms-tma296", "truncate", True, "industrivagen"),
+    ("STK-SSS-70560", "Stalker", "Stationary Speed Sensor", "stalker-a", "truncate", True, "tallbackavagen"),
 ]
 
 MOVED_SIGN = "DEC-SI3-3307"           # stands at Prästgårdsgatan, then moves to Kyrkogatan

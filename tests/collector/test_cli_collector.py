@@ -130,7 +130,7 @@ def test_run_names_an_unregistered_or_undeployed_sign(db_url, monkeypatch, capsy
     assert main([*argv, "--sign", "SN-NEW"]) == 2
     err = capsys.readouterr().err
     assert "sign serial 'SN-NEW' of sources[0] (port /dev/ttyUSB7) is not in the database" in err
-    assert "INSERT INTO signs" in err
+    assert "`fartkoll sign add SN-NEW --protocol hlk-ld2415h --unit kmh`" in err and "INSERT" not in err
     with psycopg.connect(db_url) as conn:
         make_sign(conn, serial="SN-IDLE")
     assert main([*argv, "--sign", "SN-IDLE"]) == 2
