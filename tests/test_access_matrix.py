@@ -23,6 +23,7 @@ from api import personal_tokens
 from api.app import create_app
 from api.deps import Admin, Public
 from api.principal import Principal
+from collector.setup import sign_tokens
 from fartkoll.settings import Settings
 
 OK, UNAUTH, FORBIDDEN, HIDDEN = "allowed", "401", "403", "404"
@@ -188,6 +189,9 @@ def test_access_matrix_over_http(db, db_url):
                 values = _path_values(world, db, persona)
                 missing = params - set(values)
                 assert not missing, f"{method} {path}: add a value for {missing} to _path_values"
+                if path.startswith("/api/v1/signs/{sign_id}/tokens/"):  # there token_id is the sign's token
+                    values["token_id"] = sign_tokens.issue_token(db, actor="matrix", sign_id=world.sign_a).id
+                    db.commit()
                 url = re.sub(r"{(\w+)(?::\w+)?}", lambda m: str(values[m.group(1)]), path)
                 body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
                 headers = {"x-csrftoken": csrf, "cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}

@@ -20,11 +20,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 
 from collector.passes import VehiclePass
+from collector.plausible import TimeRule
 from collector.store import WriteResult, write_passes
 from core.errors import FartkollError, Unavailable
 from sql import QUERIES
@@ -59,17 +61,18 @@ class Job:
                 "rejected": problems}
 
 
-def store_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> WriteResult:
-    """The one call of the write path for uploads (the caller's transaction)."""
-    return write_passes(conn, passes)
+def store_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], rule: TimeRule) -> WriteResult:
+    """The one call of the write path for uploads (the caller's transaction), received now."""
+    return write_passes(conn, passes, received=datetime.now(timezone.utc), rule=rule)
 
 
 class GroupCommit:
     """A writer thread that stores queued jobs in shared transactions."""
 
-    def __init__(self, connect: Callable[[], psycopg.Connection], *, writers: int = 3,
-                 max_passes: int = 20_000) -> None:
+    def __init__(self, connect: Callable[[], psycopg.Connection], *, rule: TimeRule | None = None,
+                 writers: int = 3, max_passes: int = 20_000) -> None:
         self._connect = connect
+        self.rule = rule or TimeRule()
         self._max = max_passes
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._closed = False
@@ -112,6 +115,7 @@ class _Writer:
         self._queue = owner._queue
         self._max = owner._max
         self._connect = owner._connect
+        self.rule = owner.rule
         self._conn: psycopg.Connection | None = None
         self._held: deque[Job] = deque()
         self.thread = threading.Thread(target=self._run, name=f"ingest-group-commit-{number}", daemon=True)
@@ -183,7 +187,7 @@ class _Writer:
         results = self._one_call(conn, group)
         if results is None:  # some passes were already stored: exact figures job by job
             conn.rollback()
-            results = [_figures(job, store_passes(conn, job.passes), 0) for job in group]
+            results = [_figures(job, store_passes(conn, job.passes, self.rule), 0) for job in group]
         answers = [job.answer(*r) for job, r in zip(group, results, strict=True)]
         conn.execute(QUERIES["ingest_batches_record"], {
             "sign_ids": [j.sign_id for j in group], "batch_ids": [j.batch_id for j in group],
@@ -192,12 +196,11 @@ class _Writer:
         conn.commit()
         return answers
 
-    @staticmethod
-    def _one_call(conn: psycopg.Connection, group: list[Job]) -> list[tuple] | None:
+    def _one_call(self, conn: psycopg.Connection, group: list[Job]) -> list[tuple] | None:
         if len(group) == 1:
-            return [_figures(group[0], store_passes(conn, group[0].passes), 0)]
+            return [_figures(group[0], store_passes(conn, group[0].passes, self.rule), 0)]
         passes = [p for job in group for p in job.passes]
-        result = store_passes(conn, passes)
+        result = store_passes(conn, passes, self.rule)
         if result.duplicates:
             return None
         out, offset = [], 0

@@ -33,7 +33,8 @@ from psycopg.types.json import Jsonb
 
 from collector.passes import VehiclePass, pass_key
 from collector.plausible import TimeRule
-from collector.store import MAX_SPEED_KMH, Deployments
+from collector.checks import MAX_SPEED_KMH
+from collector.store import Deployments
 from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from sql import QUERIES
 
@@ -59,7 +60,8 @@ ANSWER_TIMEOUT_S = 60.0
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     dsn = app.state.settings.database_dsn()
-    app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, connect_timeout=10))
+    app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, connect_timeout=10),
+                                         rule=app.state.settings.collector.time_rule())
     admission.make_room(app)
     try:
         yield

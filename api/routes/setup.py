@@ -17,46 +17,22 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from collector.setup import deployments, limits, places, refs, sign_tokens, signs
-from collector.setup.checks import is_id
+from collector.setup import deployments, limits, places, sign_tokens, signs
 from collector.setup.deployments import DeploymentOut, MoveOut
 from collector.setup.limits import LimitOut, LimitSet
 from collector.setup.places import MunicipalityOut, SiteDetail, SiteOut
 from collector.setup.sign_tokens import IssuedToken, TokenOut
 from collector.setup.signs import SignOut
-from core.errors import Forbidden, NotFound
-from sql import QUERIES
+from core.errors import Forbidden
 
+from .. import scope
 from ..deps import AppSettings, Conn, Technician, Viewer
-from ..principal import Principal
-from .tips import visible_municipalities
 
 router = APIRouter(tags=["set-up"])
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _site_in_scope(conn, who: Principal, site_id: int) -> None:
-    """404 unless ``who`` manages the site (an unknown site is a 404 as well)."""
-    scope = visible_municipalities(conn, who)
-    if scope is None:
-        return
-    row = conn.execute(QUERIES["setup_site_municipality"], {"site_id": site_id}).fetchone() \
-        if is_id(site_id) else None
-    if row is None or row[0] not in scope:
-        raise NotFound(f"no site with id {site_id} among the sites you manage")
-
-
-def _sign_in_scope(conn, who: Principal, sign_id: int) -> None:
-    """404 unless ``who`` manages the sign: it stands in their municipalities now, or nowhere."""
-    scope = visible_municipalities(conn, who)
-    if scope is None:
-        return
-    refs.sign_by_id(conn, sign_id)
-    for d in deployments.list_deployments(conn, sign_id=sign_id, at=_now()):
-        _site_in_scope(conn, who, d.site_id)
 
 
 class MunicipalityIn(BaseModel):
@@ -118,7 +94,7 @@ def list_municipalities(conn: Conn, who: Viewer) -> list[MunicipalityOut]:
 
 @router.post("/municipalities", status_code=201)
 def add_municipality(body: MunicipalityIn, conn: Conn, who: Technician) -> MunicipalityOut:
-    if visible_municipalities(conn, who) is not None:
+    if scope.municipality_ids(conn, who) is not None:
         raise Forbidden("a technician of a municipality or police area cannot add municipalities: ask an admin")
     out = places.add_municipality(conn, actor=who.actor, name=body.name, police_area=body.police_area, code=body.code)
     conn.commit()
@@ -127,10 +103,10 @@ def add_municipality(body: MunicipalityIn, conn: Conn, who: Technician) -> Munic
 
 @router.post("/sites", status_code=201)
 def add_site(body: SiteIn, conn: Conn, settings: AppSettings, who: Technician) -> SiteOut:
-    scope = visible_municipalities(conn, who)
-    if scope is not None:
+    allowed = scope.municipality_ids(conn, who)
+    if allowed is not None:
         mun = places.municipality(conn, body.municipality.strip())
-        if mun is None or mun.id not in scope:
+        if mun is None or mun.id not in allowed:
             raise Forbidden(f"you set up sites in your own municipalities only, not in {body.municipality!r}")
     out = places.add_site(conn, actor=who.actor, name=body.name, street=body.street, municipality_name=body.municipality,
                           police_area=body.police_area, lat=body.lat, lon=body.lon,
@@ -141,18 +117,19 @@ def add_site(body: SiteIn, conn: Conn, settings: AppSettings, who: Technician) -
 
 @router.get("/sites/{site_id}/setup")
 def show_site(site_id: int, conn: Conn, who: Viewer) -> SiteDetail:
+    scope.require_site(conn, who, site_id)
     return places.show_site(conn, site_id)
 
 
 @router.get("/sites/{site_id}/limits")
 def list_limits(site_id: int, conn: Conn, who: Viewer) -> list[LimitOut]:
-    refs.site_by_id(conn, site_id)
+    scope.require_site(conn, who, site_id)
     return limits.list_limits(conn, site_id)
 
 
 @router.post("/sites/{site_id}/limits", status_code=201)
 def set_limit(site_id: int, body: LimitIn, conn: Conn, who: Technician) -> LimitSet:
-    _site_in_scope(conn, who, site_id)
+    scope.require_site(conn, who, site_id)
     out = limits.set_limit(conn, actor=who.actor, site_id=site_id, value=body.posted_value, unit=body.posted_unit,
                            from_date=body.from_date, to_date=body.to_date)
     conn.commit()
@@ -175,13 +152,14 @@ def add_sign(body: SignIn, conn: Conn, who: Technician) -> SignOut:
 
 @router.get("/signs/{sign_id}")
 def show_sign(sign_id: int, conn: Conn, who: Viewer) -> SignOut:
+    scope.require_sign(conn, who, sign_id)
     return signs.show_sign(conn, sign_id, at=_now())
 
 
 @router.post("/signs/{sign_id}/deploy", status_code=201)
 def deploy(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> DeploymentOut:
-    _sign_in_scope(conn, who, sign_id)
-    _site_in_scope(conn, who, body.site_id)
+    scope.require_sign(conn, who, sign_id)
+    scope.require_site(conn, who, body.site_id)
     out = deployments.deploy(conn, actor=who.actor, sign_id=sign_id, site_id=body.site_id, at=body.at or _now(),
                              display=body.display or "display", mount_angle_deg=body.mount_angle_deg,
                              approach_heading=body.approach_heading, note=body.note)
@@ -191,8 +169,8 @@ def deploy(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> Depl
 
 @router.post("/signs/{sign_id}/move")
 def move(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> MoveOut:
-    _sign_in_scope(conn, who, sign_id)
-    _site_in_scope(conn, who, body.site_id)
+    scope.require_sign(conn, who, sign_id)
+    scope.require_site(conn, who, body.site_id)
     out = deployments.move(conn, actor=who.actor, sign_id=sign_id, site_id=body.site_id, at=body.at or _now(),
                            display=body.display, mount_angle_deg=body.mount_angle_deg,
                            approach_heading=body.approach_heading, note=body.note)
@@ -202,7 +180,7 @@ def move(sign_id: int, body: PlacementIn, conn: Conn, who: Technician) -> MoveOu
 
 @router.post("/signs/{sign_id}/remove")
 def remove(sign_id: int, conn: Conn, who: Technician, body: RemoveIn | None = None) -> DeploymentOut:
-    _sign_in_scope(conn, who, sign_id)
+    scope.require_sign(conn, who, sign_id)
     out = deployments.remove(conn, actor=who.actor, sign_id=sign_id, at=(body.at if body else None) or _now())
     conn.commit()
     return out
@@ -216,7 +194,7 @@ def list_deployments(conn: Conn, who: Viewer, sign_id: int | None = None, site_i
 
 @router.post("/signs/{sign_id}/tokens", status_code=201)
 def issue_token(sign_id: int, conn: Conn, who: Technician, body: TokenIn | None = None) -> IssuedToken:
-    _sign_in_scope(conn, who, sign_id)
+    scope.require_sign(conn, who, sign_id)
     out = sign_tokens.issue_token(conn, actor=who.actor, sign_id=sign_id, label=body.label if body else "")
     conn.commit()
     return out
@@ -224,13 +202,13 @@ def issue_token(sign_id: int, conn: Conn, who: Technician, body: TokenIn | None 
 
 @router.get("/signs/{sign_id}/tokens")
 def list_tokens(sign_id: int, conn: Conn, who: Technician) -> list[TokenOut]:
-    _sign_in_scope(conn, who, sign_id)
+    scope.require_sign(conn, who, sign_id)
     return sign_tokens.list_tokens(conn, sign_id=sign_id)
 
 
 @router.post("/signs/{sign_id}/tokens/{token_id}/revoke")
 def revoke_token(sign_id: int, token_id: int, conn: Conn, who: Technician) -> TokenOut:
-    _sign_in_scope(conn, who, sign_id)
+    scope.require_sign(conn, who, sign_id)
     out = sign_tokens.revoke_token(conn, actor=who.actor, token_id=token_id, at=_now(), sign_id=sign_id)
     conn.commit()
     return out

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from planner.siteoverview import SiteSummary, sites_overview
 from planner.sitestats import SiteFigures, site_statistics
 
+from .. import scope
 from ..deps import AppSettings, Conn, Public, Viewer
 
 router = APIRouter()
@@ -28,6 +29,7 @@ def site_stats(site_id: int, conn: Conn, settings: AppSettings, who: Viewer,
                date_to: Annotated[date | None, Query(alias="to", description="last local day, inclusive")] = None,
                ) -> SiteFigures:
     """Spot-speed figures of one site (as ``fartkoll stats SITE --json``)."""
+    scope.require_site(conn, who, site_id)
     _, figures = site_statistics(conn, settings.planner, site_id, over_kmh=settings.threshold_over_kmh,
                                  date_from=date_from, date_to=date_to)
     return figures

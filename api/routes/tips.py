@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from collector.setup import tips
 from collector.setup.tips import TipOut
 from core.errors import TooLarge
-from sql import QUERIES
 
+from .. import scope
 from ..deps import Conn, Public, Viewer
-from ..principal import Principal
 
 router = APIRouter(tags=["tips"])
 
@@ -36,25 +34,6 @@ class TipIn(BaseModel):
     text: str = Field("", description=f"at most {tips.MAX_TEXT} characters")
 
 
-def visible_municipalities(conn: psycopg.Connection, who: Principal) -> list[int] | None:
-    """The municipalities whose tips ``who`` may read (None: all). An admin sees all; an officer
-    every municipality of the police area; others their municipality (or, with only a police
-    area, its municipalities); a person with neither is unrestricted (principal.Principal)."""
-    if who.role == "admin":
-        return None
-    if who.role == "officer" and who.police_area_id is not None:
-        return _area(conn, who.police_area_id)
-    if who.municipality_id is not None:
-        return [who.municipality_id]
-    if who.police_area_id is not None:
-        return _area(conn, who.police_area_id)
-    return None
-
-
-def _area(conn: psycopg.Connection, police_area_id: int) -> list[int]:
-    return [r[0] for r in conn.execute(QUERIES["setup_municipalities_of_area"], {"police_area_id": police_area_id})]
-
-
 @router.post("/tips", status_code=201)
 def add_tip(body: TipIn, request: Request, conn: Conn, who: Public) -> TipOut:
     # FastAPI has read the body by now; a declared size over the cap is refused all the same
@@ -72,4 +51,4 @@ def add_tip(body: TipIn, request: Request, conn: Conn, who: Public) -> TipOut:
 
 @router.get("/tips")
 def list_tips(conn: Conn, who: Viewer, status: str | None = None, limit: int = 200) -> list[TipOut]:
-    return tips.list_tips(conn, municipality_ids=visible_municipalities(conn, who), status=status, limit=limit)
+    return tips.list_tips(conn, municipality_ids=scope.municipality_ids(conn, who), status=status, limit=limit)

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
+from collector.checks import MAX_LENGTH_M, MAX_SPEED_KMH  # the readings and binned_counts CHECKs
+
 INT4_MAX = 2**31 - 1
-MAX_SPEED_KMH = 300.0          # readings.speed_kmh and binned_counts.speed_* CHECK: < 300
-MAX_LENGTH_M = 40.0            # readings.length_m CHECK: < 40
 
 
 def real(value: float) -> float:
