@@ -185,7 +185,8 @@ def test_edge_mode_forwards_passes_to_the_central_ingest_endpoint(tmp_path):
             assert self.path == "/api/v1/ingest/passes"
             assert self.headers["Authorization"] == "Bearer edge-token"
             received.append(body)
-            reply = json.dumps({"inserted": len(body["passes"]), "duplicates": 0}).encode()
+            reply = json.dumps({"batch_id": body["batch_id"], "accepted": len(body["passes"]), "duplicates": 0,
+                                "rejected": []}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(reply)))
