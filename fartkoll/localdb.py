@@ -19,6 +19,8 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,9 @@ class Status:
             return "local TimescaleDB: not installed (run `fartkoll db up`)"
         if not self.running:
             return f"local TimescaleDB: installed, stopped (port {self.port}; run `fartkoll db up`)"
+        if self.password_file is None:
+            return (f"local TimescaleDB: running on 127.0.0.1:{self.port}, without a password "
+                    "(run `fartkoll db up` as its owner to set one)")
         return f"local TimescaleDB: running on 127.0.0.1:{self.port} (password in {self.password_file})"
 
 
@@ -71,7 +76,8 @@ def status(cfg: LocalDbSettings) -> Status:
     ready = (root / PG_BIN.lstrip("/") / "pg_ctl").exists() and _timescaledb_present(root)
     initialised = (root / DATA.lstrip("/") / "PG_VERSION").exists()
     running = ready and initialised and _pg_ctl(cfg, "status", check=False).returncode == 0
-    return Status(ready, initialised, running, cfg.port, password_file(cfg))
+    pw = password_file(cfg)
+    return Status(ready, initialised, running, cfg.port, pw if pw.exists() else None)
 
 
 def up(cfg: LocalDbSettings, log=print) -> Status:
@@ -84,26 +90,53 @@ def up(cfg: LocalDbSettings, log=print) -> Status:
     if st.running and os.geteuid() != 0:  # not the owner: nothing to convert, use the password
         _ensure_database(cfg, _password_connect)
         return st
-    if not st.running:
-        _require_root_and_debian()
-        if not st.root_ready:
-            _bootstrap(cfg, log)
-        if not (cfg.root / DATA.lstrip("/") / "PG_VERSION").exists():
-            _initdb(cfg, log)
-    secure(cfg, running=st.running, log=log)
-    if not st.running:
-        log(f"starting TimescaleDB on 127.0.0.1:{cfg.port} ...")
-        res = _pg_ctl(cfg, "start", "-w", "-t", "60", "-l", LOG, "-o", _server_options(cfg.port), check=False)
-        if res.returncode != 0:
-            tail = _log_tail(cfg)
-            raise LocalDbError(
-                f"PostgreSQL did not start on port {cfg.port} (pg_ctl exit {res.returncode}).\n"
-                f"{res.stderr.strip()}\nLast lines of {cfg.root}{LOG}:\n{tail}\n"
-                "If the port is taken, set FARTKOLL_LOCALDB__PORT to a free one."
-            )
-    _set_role_password(cfg)
-    _ensure_database(cfg)
+    with _owner_lock(cfg):  # one `db up` at a time: parallel test sessions all call it
+        st = status(cfg)
+        if not st.running:
+            _require_root_and_debian()
+            if not st.root_ready:
+                _bootstrap(cfg, log)
+            if not (cfg.root / DATA.lstrip("/") / "PG_VERSION").exists():
+                _initdb(cfg, log)
+        secure(cfg, running=st.running, log=log)
+        if not st.running:
+            log(f"starting TimescaleDB on 127.0.0.1:{cfg.port} ...")
+            res = _pg_ctl(cfg, "start", "-w", "-t", "60", "-l", LOG, "-o", _server_options(cfg.port), check=False)
+            if res.returncode != 0:
+                tail = _log_tail(cfg)
+                raise LocalDbError(
+                    f"PostgreSQL did not start on port {cfg.port} (pg_ctl exit {res.returncode}).\n"
+                    f"{res.stderr.strip()}\nLast lines of {cfg.root}{LOG}:\n{tail}\n"
+                    "If the port is taken, set FARTKOLL_LOCALDB__PORT to a free one."
+                )
+        if not _password_works(cfg):
+            _set_role_password(cfg)
+        _ensure_database(cfg)
     return status(cfg)
+
+
+@contextmanager
+def _owner_lock(cfg: LocalDbSettings) -> Iterator[None]:
+    """An exclusive lock (a file beside the root) held while ``up`` provisions or converts."""
+    import fcntl
+
+    cfg.root.parent.mkdir(parents=True, exist_ok=True)
+    with open(cfg.root.parent / f"{cfg.root.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _password_works(cfg: LocalDbSettings) -> bool:
+    import psycopg
+
+    try:
+        _password_connect(cfg).close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 def password_file(cfg: LocalDbSettings, data: str = DATA) -> Path:
@@ -340,8 +373,9 @@ class ScratchCluster:
         """Its address with its password (a secret: redact before showing)."""
         from urllib.parse import quote
 
-        password = quote(read_password(self.cfg, self.data) or "", safe="")
-        return f"postgresql://postgres:{password}@127.0.0.1:{self.cfg.port}/{database}"
+        password = read_password(self.cfg, self.data)
+        auth = "postgres" + (f":{quote(password, safe='')}" if password else "")
+        return f"postgresql://{auth}@127.0.0.1:{self.cfg.port}/{database}"
 
     def start(self) -> None:
         res = _pg_ctl(self.cfg, "start", "-w", "-t", "60", "-l", self.data + ".log",
