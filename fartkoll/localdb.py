@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .settings import LocalDbSettings
@@ -71,57 +72,60 @@ class Status:
         return f"local TimescaleDB: running on 127.0.0.1:{self.port} (password in {self.password_file})"
 
 
-def status(cfg: LocalDbSettings) -> Status:
+def status(cfg: LocalDbSettings, *, data: str = DATA) -> Status:
     root = cfg.root
     ready = (root / PG_BIN.lstrip("/") / "pg_ctl").exists() and _timescaledb_present(root)
-    initialised = (root / DATA.lstrip("/") / "PG_VERSION").exists()
-    running = ready and initialised and _pg_ctl(cfg, "status", check=False).returncode == 0
-    pw = password_file(cfg)
+    initialised = (root / data.lstrip("/") / "PG_VERSION").exists()
+    running = ready and initialised and _pg_ctl(cfg, "status", check=False, data=data).returncode == 0
+    pw = password_file(cfg, data)
     return Status(ready, initialised, running, cfg.port, pw if pw.exists() else None)
 
 
-def up(cfg: LocalDbSettings, log=print) -> Status:
+def up(cfg: LocalDbSettings, log=print, *, data: str = DATA) -> Status:
     """Install (once), initialise (once), secure (password, no trust) and start the server.
 
     On a running server this only converts what is not yet secured and makes sure the database
-    exists; data is never touched.
+    exists; data is never touched. ``data`` is the cluster's directory inside the root (another
+    than the default only for scratch clusters).
     """
-    st = status(cfg)
+    st = status(cfg, data=data)
     if st.running and os.geteuid() != 0:  # not the owner: nothing to convert, use the password
-        _ensure_database(cfg, _password_connect)
+        _ensure_database(cfg, partial(_password_connect, data=data))
         return st
-    with _owner_lock(cfg):  # one `db up` at a time: parallel test sessions all call it
-        st = status(cfg)
+    log_file = LOG if data == DATA else data + ".log"
+    with _owner_lock(cfg, data):  # one `db up` at a time: parallel test sessions all call it
+        st = status(cfg, data=data)
         if not st.running:
             _require_root_and_debian()
             if not st.root_ready:
                 _bootstrap(cfg, log)
-            if not (cfg.root / DATA.lstrip("/") / "PG_VERSION").exists():
-                _initdb(cfg, log)
-        secure(cfg, running=st.running, log=log)
+            if not (cfg.root / data.lstrip("/") / "PG_VERSION").exists():
+                _initdb(cfg, log, data=data)
+        secure(cfg, running=st.running, data=data, log=log)
         if not st.running:
             log(f"starting TimescaleDB on 127.0.0.1:{cfg.port} ...")
-            res = _pg_ctl(cfg, "start", "-w", "-t", "60", "-l", LOG, "-o", _server_options(cfg.port), check=False)
+            res = _pg_ctl(cfg, "start", "-w", "-t", "60", "-l", log_file, "-o", _server_options(cfg.port),
+                          check=False, data=data)
             if res.returncode != 0:
-                tail = _log_tail(cfg)
+                tail = _log_tail(cfg, log_file)
                 raise LocalDbError(
                     f"PostgreSQL did not start on port {cfg.port} (pg_ctl exit {res.returncode}).\n"
-                    f"{res.stderr.strip()}\nLast lines of {cfg.root}{LOG}:\n{tail}\n"
+                    f"{res.stderr.strip()}\nLast lines of {cfg.root}{log_file}:\n{tail}\n"
                     "If the port is taken, set FARTKOLL_LOCALDB__PORT to a free one."
                 )
-        if not _password_works(cfg):
-            _set_role_password(cfg)
+        if not _password_works(cfg, data):
+            _set_role_password(cfg, data)
         _ensure_database(cfg)
-    return status(cfg)
+    return status(cfg, data=data)
 
 
 @contextmanager
-def _owner_lock(cfg: LocalDbSettings) -> Iterator[None]:
+def _owner_lock(cfg: LocalDbSettings, data: str = DATA) -> Iterator[None]:
     """An exclusive lock (a file beside the root) held while ``up`` provisions or converts."""
     import fcntl
 
     cfg.root.parent.mkdir(parents=True, exist_ok=True)
-    with open(cfg.root.parent / f"{cfg.root.name}.lock", "a") as f:
+    with open(password_file(cfg, data).with_suffix(".lock"), "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -129,11 +133,11 @@ def _owner_lock(cfg: LocalDbSettings) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _password_works(cfg: LocalDbSettings) -> bool:
+def _password_works(cfg: LocalDbSettings, data: str = DATA) -> bool:
     import psycopg
 
     try:
-        _password_connect(cfg).close()
+        _password_connect(cfg, data=data).close()
     except psycopg.OperationalError:
         return False
     return True
@@ -396,6 +400,7 @@ class ScratchCluster:
             path = self.cfg.root / p.lstrip("/")
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         password_file(self.cfg, self.data).unlink(missing_ok=True)
+        password_file(self.cfg, self.data).with_suffix(".lock").unlink(missing_ok=True)
 
 
 def scratch_cluster(cfg: LocalDbSettings, name: str, port: int, *, secured: bool = True) -> ScratchCluster:
@@ -416,8 +421,8 @@ def scratch_cluster(cfg: LocalDbSettings, name: str, port: int, *, secured: bool
     return cluster
 
 
-def _log_tail(cfg: LocalDbSettings, lines: int = 15) -> str:
-    p = cfg.root / LOG.lstrip("/")
+def _log_tail(cfg: LocalDbSettings, log_file: str = LOG, lines: int = 15) -> str:
+    p = cfg.root / log_file.lstrip("/")
     return "\n".join(p.read_text(errors="replace").splitlines()[-lines:]) if p.exists() else "(no log)"
 
 
@@ -429,12 +434,12 @@ def _ensure_database(cfg: LocalDbSettings, connect=None) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg.database)))
 
 
-def _password_connect(cfg: LocalDbSettings, database: str = "postgres"):
+def _password_connect(cfg: LocalDbSettings, database: str = "postgres", *, data: str = DATA):
     """A connection as the postgres role over loopback with the password from its file."""
     import psycopg
 
     return psycopg.connect(host="127.0.0.1", port=cfg.port, user="postgres", dbname=database,
-                           password=read_password(cfg) or "", autocommit=True, connect_timeout=5)
+                           password=read_password(cfg, data) or "", autocommit=True, connect_timeout=5)
 
 
 def _wait_for(cfg: LocalDbSettings, data: str = DATA, seconds: float = 30, connect=None):

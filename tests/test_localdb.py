@@ -153,6 +153,27 @@ def test_up_converts_a_running_trust_cluster_keeping_its_data(trust_cluster):
 
 
 @needs_root_cluster
+def test_db_up_converts_running_and_stopped_trust_clusters_even_when_called_in_parallel(trust_cluster):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg, data = trust_cluster.cfg, trust_cluster.data
+    pw_file = localdb.password_file(cfg, data)
+    with ThreadPoolExecutor(4) as pool:  # test sessions starting together all call `db up`
+        states = list(pool.map(lambda _: localdb.up(cfg, lambda m: None, data=data), range(4)))
+    assert all(s.running and s.password_file == pw_file for s in states)
+    _assert_password_only(cfg.port, pw_file)
+    with psycopg.connect(trust_cluster.url(cfg.database)) as conn:  # and made the database
+        assert conn.execute("SELECT current_database()").fetchone()[0] == cfg.database
+    # a stopped trust cluster is secured before it starts, so it never listens with trust
+    trust_cluster.stop("fast")
+    (cfg.root / data.lstrip("/") / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+    pw_file.unlink()
+    assert localdb.status(cfg, data=data).running is False
+    assert localdb.up(cfg, lambda m: None, data=data).running
+    _assert_password_only(cfg.port, pw_file)
+
+
+@needs_root_cluster
 def test_a_new_cluster_is_secured_before_it_first_starts():
     cluster = localdb.scratch_cluster(Settings.load().localdb, f"new-{os.getpid()}", free_port())
     try:
