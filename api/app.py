@@ -1,4 +1,9 @@
-"""The HTTP application: the lifespan owns the connection pool; routers do the rest."""
+"""The HTTP application: the lifespan owns the connection pool; routers do the rest.
+
+Middleware (outermost first): the access log (request id, one line per request), then the
+request-latency metrics. ``/docs`` is Swagger UI from the package's own files (api.routes.ops);
+``/redoc`` is off, as ReDoc is not vendored.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,15 @@ from psycopg_pool import ConnectionPool
 
 from fartkoll.settings import Settings
 
-from . import problems
-from .routes import health, sites
+from . import logs, metrics, openapi, problems
+from .routes import health, ops, sites
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pool = ConnectionPool(settings.database_dsn(), min_size=1, max_size=10, open=False,
-                              kwargs={"connect_timeout": 10})
+                              kwargs={"connect_timeout": 10}, name="api")
         pool.open(wait=False)
         app.state.pool = pool
         app.state.settings = settings
@@ -26,8 +31,13 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             pool.close()
 
-    app = FastAPI(title="Fartkoll", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Fartkoll", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     problems.install(app)
+    openapi.install(app)
+    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(logs.AccessLog)  # added last: runs first, so every line has the request id
+
+    app.include_router(ops.router(settings.api))
     app.include_router(health.router)
     app.include_router(sites.router, prefix="/api/v1")
     return app

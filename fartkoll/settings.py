@@ -14,7 +14,7 @@ import tomllib
 import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -49,8 +49,16 @@ class LocalDbSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """The HTTP server: where it listens, how it logs, how long it lets requests finish."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # /metrics for anyone (a scraper on the same network) or for admins only
+    metrics_public: bool = True
+    # "json": one JSON object a line (time, level, logger, message, request fields)
+    log_format: Literal["text", "json"] = "text"
+    # on SIGTERM/SIGINT, seconds to let in-flight requests finish before closing them
+    shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
 
 
 class Settings(BaseSettings):
