@@ -213,7 +213,26 @@ def secure(cfg: LocalDbSettings, *, running: bool, data: str = DATA, log=print) 
     log(f"local database: password (scram-sha-256) over TCP, Unix socket for its owner ({', '.join(stale)} rewritten)")
     if running:
         _pg_ctl(cfg, "reload", data=data)
+        _wait_until_closed(cfg)
     return True
+
+
+def _wait_until_closed(cfg: LocalDbSettings, seconds: float = 10) -> None:
+    """Wait until the reloaded server refuses a wrong password, which trust accepts (the reload is
+    asynchronous: the postmaster reads the new access file when it gets to the signal)."""
+    import psycopg
+
+    wrong = "wrong-" + secrets.token_hex(8)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            psycopg.connect(host="127.0.0.1", port=cfg.port, user="postgres", dbname="postgres",
+                            password=wrong, connect_timeout=5).close()
+        except psycopg.OperationalError:
+            return
+        time.sleep(0.1)
+    raise LocalDbError(f"the server on port {cfg.port} still lets connections in without a password "
+                       f"after reloading {cfg.root}{DATA}/pg_hba.conf; see its log")
 
 
 def _admin_connect(cfg: LocalDbSettings, database: str = "postgres"):
