@@ -237,10 +237,11 @@ def _env_names(model: type[BaseModel], at: str = PREFIX) -> Iterator[str]:
 
 def _resolve(model: type[BaseModel], parts: list[str], i: int = 0) -> tuple[int | None, Any]:
     """Follow a variable's ``__``-separated parts through the fields: (index of the first part
-    that names nothing, None) or (None, the annotation of the field it sets)."""
+    that names nothing, the model it should name a field of, or None) or (None, the annotation
+    of the field it sets)."""
     field = model.model_fields.get(parts[i])
     if field is None:
-        return i, None
+        return i, model
     annotation = field.annotation
     if i + 1 == len(parts):
         return None, annotation
@@ -266,7 +267,10 @@ def _environment_problems(model: type[BaseModel], environ: Mapping[str, str]) ->
         bad, annotation = _resolve(model, parts)
         if bad is not None:
             names = names or sorted({*_env_names(model), *OUTSIDE_SETTINGS})
-            near = difflib.get_close_matches(var.upper(), names, n=1, cutoff=0.6)
+            here = [PREFIX + "__".join([*parts[:bad], f]).upper() for f in annotation.model_fields] \
+                if bad and annotation is not None else []
+            near = difflib.get_close_matches(var.upper(), here, n=1, cutoff=0.6) or \
+                difflib.get_close_matches(var.upper(), names, n=1, cutoff=0.6)
             hint = f"did you mean {near[0]}?" if near else "see the settings table in the README"
             yield f"{var}: no such setting ({'.'.join(parts[:bad + 1])} is unknown); {hint}"
         elif _model_of(annotation) is not None or _items_of(annotation) is not None:

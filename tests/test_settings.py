@@ -118,6 +118,8 @@ def test_known_nested_keys_in_the_file_are_accepted(tmp_path, monkeypatch):
         ("FARTKOLL_DATABASE_URI", "FARTKOLL_DATABASE_URL"),
         ("FARTKOLL_CONFG", "FARTKOLL_CONFIG"),
         ("fartkoll_api__prot", "FARTKOLL_API__PORT"),
+        ("FARTKOLL_PLANNER__THRESHOLD_BY_POLICE_AREA__SYD__OVERKMH",
+         "FARTKOLL_PLANNER__THRESHOLD_BY_POLICE_AREA__SYD__OVER_KMH"),
     ],
 )
 def test_unknown_variable_names_it_and_the_nearest(monkeypatch, var, nearest):
