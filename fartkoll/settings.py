@@ -7,14 +7,10 @@ honoured as well, as most hosting platforms set it.
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import tomllib
-import types
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -28,15 +24,13 @@ from collector.config import CollectorSettings
 from planner.jobs.settings import JobsSettings
 from planner.settings import PlannerSettings, known_time_zone
 
+from .setting_names import OUTSIDE_SETTINGS, environment_problems, unknown_keys
+
+__all__ = ["OUTSIDE_SETTINGS", "ApiSettings", "LocalDbSettings", "Settings", "SettingsError"]
+
 
 class SettingsError(Exception):
     """The settings are invalid; the message names each field, its value and the problem."""
-
-
-PREFIX = "FARTKOLL_"
-# FARTKOLL_* variables read outside the settings object (the settings file itself; the PDF
-# renderer's browser). Any other FARTKOLL_* variable must name a setting.
-OUTSIDE_SETTINGS = frozenset({"FARTKOLL_CONFIG", "FARTKOLL_CHROMIUM"})
 
 
 class LocalDbSettings(BaseModel):
@@ -111,8 +105,8 @@ class Settings(BaseSettings):
         """Read the TOML file (``FARTKOLL_CONFIG`` if no path is given), then the environment."""
         path = toml_path or os.environ.get("FARTKOLL_CONFIG")
         file_values = _read_toml(Path(path)) if path else {}
-        problems = [f"  {p}" for p in _unknown_keys(cls, file_values, ())]
-        problems += [f"  {p}" for p in _environment_problems(cls, os.environ)]
+        problems = [f"  {p}" for p in unknown_keys(cls, file_values, ())]
+        problems += [f"  {p}" for p in environment_problems(cls, os.environ)]
         if problems:
             where = f"file {path} and environment" if path else "environment"
             raise SettingsError(f"invalid settings ({where}):\n" + "\n".join(problems))
@@ -170,118 +164,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"settings file {path} is not valid TOML: {e}") from None
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The model a field holds directly or as ``X | None``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Union, types.UnionType):
-        for arg in get_args(annotation):
-            if (m := _model_of(arg)) is not None:
-                return m
-    return None
-
-
-def _items_of(annotation: Any) -> tuple[str, Any] | None:
-    """("list", item type) or ("dict", value type) for a container field, else None."""
-    origin = get_origin(annotation)
-    args = get_args(annotation)
-    if origin in (list, tuple, set, frozenset) and args:
-        return "list", args[0]
-    if origin in (dict, Mapping) and len(args) == 2:
-        return "dict", args[1]
-    return None
-
-
-def _suggest(key: str, valid: list[str]) -> str:
-    near = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    return f"did you mean {near[0]!r}?" if near else f"valid keys here: {', '.join(sorted(valid))}"
-
-
-def _unknown_keys(model: type[BaseModel], values: Any, at: tuple[str, ...]) -> Iterator[str]:
-    """A message for each key in ``values`` (nested TOML tables, arrays of tables) that no field of
-    ``model`` takes, naming the key and the nearest valid one."""
-    if not isinstance(values, dict):
-        return
-    fields = model.model_fields
-    for key, value in values.items():
-        field = fields.get(key)
-        if field is None:
-            name = ".".join((*at, key))
-            yield f"{name}: unknown setting; {_suggest(key, list(fields))}"
-            continue
-        yield from _unknown_in_value(field.annotation, value, (*at, key))
-
-
-def _unknown_in_value(annotation: Any, value: Any, at: tuple[str, ...]) -> Iterator[str]:
-    if (sub := _model_of(annotation)) is not None:
-        yield from _unknown_keys(sub, value, at)
-    elif (items := _items_of(annotation)) is not None:
-        kind, item = items
-        if kind == "list" and isinstance(value, list):
-            for i, v in enumerate(value):
-                yield from _unknown_in_value(item, v, (*at[:-1], f"{at[-1]}[{i}]"))
-        elif kind == "dict" and isinstance(value, dict):
-            for k, v in value.items():
-                yield from _unknown_in_value(item, v, (*at, str(k)))
-
-
-def _env_names(model: type[BaseModel], at: str = PREFIX) -> Iterator[str]:
-    """Every variable name that sets a field (sections too: they take JSON)."""
-    for key, field in model.model_fields.items():
-        yield (at + key).upper()
-        if (sub := _model_of(field.annotation)) is not None:
-            yield from _env_names(sub, at + key + "__")
-
-
-def _resolve(model: type[BaseModel], parts: list[str], i: int = 0) -> tuple[int | None, Any]:
-    """Follow a variable's ``__``-separated parts through the fields: (index of the first part
-    that names nothing, the model it should name a field of, or None) or (None, the annotation
-    of the field it sets)."""
-    field = model.model_fields.get(parts[i])
-    if field is None:
-        return i, model
-    annotation = field.annotation
-    if i + 1 == len(parts):
-        return None, annotation
-    if (sub := _model_of(annotation)) is not None:
-        return _resolve(sub, parts, i + 1)
-    items = _items_of(annotation)
-    if items is not None and items[0] == "dict":  # parts[i + 1] is a key of the dict
-        if i + 2 == len(parts):
-            return None, items[1]
-        sub = _model_of(items[1])
-        return _resolve(sub, parts, i + 2) if sub is not None else (None, Any)
-    return i + 1, None
-
-
-def _environment_problems(model: type[BaseModel], environ: Mapping[str, str]) -> Iterator[str]:
-    """A message for each ``FARTKOLL_*`` variable that names no setting (with the nearest name)
-    and for each whose JSON value (a section or a list) does not parse."""
-    names: list[str] = []
-    for var in sorted(environ):
-        if not var.upper().startswith(PREFIX) or var.upper() in OUTSIDE_SETTINGS:
-            continue
-        parts = var[len(PREFIX):].lower().split("__")
-        bad, annotation = _resolve(model, parts)
-        if bad is not None:
-            names = names or sorted({*_env_names(model), *OUTSIDE_SETTINGS})
-            here = [PREFIX + "__".join([*parts[:bad], f]).upper() for f in annotation.model_fields] \
-                if bad and annotation is not None else []
-            near = difflib.get_close_matches(var.upper(), here, n=1, cutoff=0.6) or \
-                difflib.get_close_matches(var.upper(), names, n=1, cutoff=0.6)
-            hint = f"did you mean {near[0]}?" if near else "see the settings table in the README"
-            yield f"{var}: no such setting ({'.'.join(parts[:bad + 1])} is unknown); {hint}"
-        elif _model_of(annotation) is not None or _items_of(annotation) is not None:
-            try:
-                parsed = json.loads(environ[var])
-            except ValueError as e:
-                shape = "a JSON object {...}" if _model_of(annotation) or _items_of(annotation)[0] == "dict" \
-                    else "a JSON array [...]"
-                yield f"{var}: not valid JSON ({e}); this setting takes {shape}"
-                continue
-            yield from (f"{var}: {p}" for p in _unknown_in_value(annotation, parsed, tuple(parts)))
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

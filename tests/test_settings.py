@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fartkoll.settings import (
-    OUTSIDE_SETTINGS,
-    Settings,
-    SettingsError,
-    _environment_problems,
-)
+from fartkoll.setting_names import OUTSIDE_SETTINGS, environment_problems
+from fartkoll.settings import Settings, SettingsError
 
 
 def test_environment_overrides_file_and_nested_keys(tmp_path, monkeypatch):
@@ -152,7 +148,7 @@ def test_every_fartkoll_variable_the_code_reads_is_a_setting_or_listed():
                 found.setdefault(name, py.relative_to(REPO))
     assert "FARTKOLL_CONFIG" in found and "FARTKOLL_CHROMIUM" in found  # the scan sees them
     problems = {name: str(where) for name, where in found.items()
-                if any("no such setting" in p for p in _environment_problems(Settings, {name: "x"}))}
+                if any("no such setting" in p for p in environment_problems(Settings, {name: "x"}))}
     assert problems == {}
     assert OUTSIDE_SETTINGS <= set(found)  # nothing listed that no code reads
 
