@@ -1,5 +1,8 @@
 FROM python:3.11-slim
 WORKDIR /app
+# psql, for `fartkoll db shell`
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY fartkoll ./fartkoll
 COPY collector ./collector

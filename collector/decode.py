@@ -25,6 +25,7 @@ Stamp = datetime | Callable[[], datetime]
 def decode(
     protocol: str,
     data: bytes | Iterable[bytes],
+    /,
     *,
     received_at: Stamp,
     unit: str | None = None,
@@ -94,8 +95,16 @@ def run_decode(
     reading of it was malformed (most likely the wrong protocol, unit or baud rate). Raises
     ``ValueError`` for an unknown protocol, unit or option.
     """
-    readings = decode(protocol, _chunks(source, CHUNK), received_at=now, unit=unit,
-                      **dict(options or {}))
+    opts = dict(options or {})
+    if "unit" in opts:  # `-o unit=kmh`: the same as --unit
+        given = opts.pop("unit")
+        if unit is not None and given != unit:
+            raise ValueError(f"--unit {unit!r} and -o unit={given!r} disagree: give the unit once")
+        unit = given
+    if unit is not None and not isinstance(unit, str):
+        raise ValueError(f"unit {unit!r} is not a unit name: use kmh, mps, mph, fps or cms")
+    parser = make_parser(protocol, **({"unit": unit} if unit is not None else {}), **opts)
+    readings = _readings(parser, _chunks(source, CHUNK), now)
     grouper = Grouper(gap_s=gap_s, angle_deg=angle_deg) if group else None
     seen = understood = 0
     for reading in readings:

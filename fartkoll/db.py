@@ -27,9 +27,40 @@ def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connecti
     try:
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as e:
-        hint = (
-            "set DATABASE_URL correctly"
-            if settings.database_url
-            else "run `fartkoll db up` to start the local TimescaleDB, or set DATABASE_URL"
-        )
-        raise DatabaseUnavailable(f"cannot reach the database at {redact(dsn)}: {str(e).strip()}. Fix: {hint}.") from None
+        if settings.database_url:
+            hint = "set DATABASE_URL correctly"
+        elif "password" in str(e):
+            from .localdb import password_file
+
+            hint = (f"the local TimescaleDB needs the password in {password_file(settings.localdb)}: run "
+                    "`fartkoll db up` as the user who owns it (it makes the file), or set DATABASE_URL")
+        else:
+            hint = "run `fartkoll db up` to start the local TimescaleDB, or set DATABASE_URL"
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {redact(dsn)}: {redact(str(e).strip())}. Fix: {hint}.") from None
+
+
+def psql_command(settings: Settings, sql_text: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The psql command line and its environment for the configured database.
+
+    The password goes only into the child's environment (PGPASSWORD), never on its command line,
+    where any user could read it in the process list.
+    """
+    import os
+    import shutil
+
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    exe = shutil.which("psql")
+    if exe is None:
+        raise DatabaseUnavailable("psql is not installed: `apt-get install postgresql-client` (Debian) "
+                                  "or use a machine that has it")
+    params = conninfo_to_dict(settings.database_dsn())
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = password
+    argv = [exe, make_conninfo(**params)]
+    if sql_text is not None:
+        argv += ["-v", "ON_ERROR_STOP=1", "-c", sql_text]
+    return argv, env

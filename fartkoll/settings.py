@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings import SettingsError as SourceError
 
 from collector.config import CollectorSettings
 from core.errors import InvalidInput
 from planner.jobs.settings import JobsSettings
 from planner.settings import PlannerSettings, known_time_zone
+
+from .setting_names import OUTSIDE_SETTINGS, environment_problems, unknown_keys
+
+__all__ = ["OUTSIDE_SETTINGS", "ApiSettings", "LocalDbSettings", "Settings", "SettingsError"]
 
 
 class SettingsError(InvalidInput):
@@ -95,30 +104,69 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
     @classmethod
-    def load(cls, toml_path: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, toml_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
         """Read the TOML file (``FARTKOLL_CONFIG`` if no path is given), then the environment."""
         path = toml_path or os.environ.get("FARTKOLL_CONFIG")
-        file_values: dict[str, Any] = {}
-        if path:
-            try:
-                file_values = tomllib.loads(Path(path).read_text())
-            except FileNotFoundError:
-                raise SettingsError(f"settings file {path} does not exist; unset FARTKOLL_CONFIG or create it") from None
-            except tomllib.TOMLDecodeError as e:
-                raise SettingsError(f"settings file {path} is not valid TOML: {e}") from None
+        file_values = _read_toml(Path(path)) if path else {}
+        problems = [f"  {p}" for p in unknown_keys(cls, file_values, ())]
+        problems += [f"  {p}" for p in environment_problems(cls, os.environ)]
+        if problems:
+            where = f"file {path} and environment" if path else "environment"
+            raise SettingsError(f"invalid settings ({where}):\n" + "\n".join(problems))
         try:
             env_only = cls(**overrides)  # environment and overrides
             merged = _deep_merge(file_values, env_only.model_dump(exclude_unset=True))
             return cls.model_validate(merged) if merged else env_only
         except ValidationError as e:
             raise SettingsError(_describe(e, path)) from None
+        except SourceError as e:  # a variable's value the checks above did not foresee
+            raise SettingsError(f"invalid settings (environment): {e}") from None
 
     def database_dsn(self) -> str:
-        """The DATABASE_URL if set, else the local TimescaleDB's address."""
+        """The DATABASE_URL if set, else the local TimescaleDB's address with its password.
+
+        The password comes from the file ``fartkoll db up`` writes (``localdb.password_file``);
+        the result is a secret: show it only through ``fartkoll.db.redact``.
+        """
         if self.database_url:
             return self.database_url
+        from urllib.parse import quote
+
+        from .localdb import read_password
+
         db = self.localdb
-        return f"postgresql://postgres@127.0.0.1:{db.port}/{db.database}"
+        password = read_password(db)
+        auth = "postgres" + (f":{quote(password, safe='')}" if password else "")
+        return f"postgresql://{auth}@127.0.0.1:{db.port}/{db.database}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file's values; every way the file can be unusable is a SettingsError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist; unset FARTKOLL_CONFIG or create it") from None
+    except IsADirectoryError:
+        raise SettingsError(f"settings file {path} is a folder; give the path of a TOML file in it") from None
+    except PermissionError:
+        raise SettingsError(f"settings file {path} cannot be read by this user (permission denied); "
+                            "check its owner and mode") from None
+    except OSError as e:
+        raise SettingsError(f"settings file {path} cannot be read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise SettingsError(
+            f"settings file {path} is not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start} "
+            f"(line {line}); a settings file is TOML saved as UTF-8") from None
+    if "\x00" in text:
+        raise SettingsError(f"settings file {path} contains NUL bytes (offset {text.index(chr(0))}): "
+                            "it is a binary file, not TOML")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"settings file {path} is not valid TOML: {e}") from None
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

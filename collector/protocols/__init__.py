@@ -78,7 +78,7 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
 }
 
 
-def make_parser(name: str, **options: Any) -> Parser:
+def make_parser(name: str, /, **options: Any) -> Parser:
     """A new parser for protocol ``name``, configured by ``options`` (``unit=``, ...).
 
     Raises ``ValueError`` for an unknown name (listing the known ones) or a bad option.

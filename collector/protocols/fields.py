@@ -11,6 +11,11 @@ from collector.reading import Kind, Reading
 from collector.units import KMH_PER_UNIT, unit_name
 
 
+MAX_READING_KMH = 500.0
+"""No road vehicle reads faster, even as a near-field spike (up to ~180 % of a fast car's speed):
+a decoded speed above this is a broken line or a wrong unit, reported as malformed."""
+
+
 class FieldError(ValueError):
     """A field of one line or frame could not be read; the message names field and value."""
 
@@ -43,6 +48,38 @@ def internal_error(
     )
 
 
+MAX_COUNT = 1_000_000
+"""More vehicles than any sign counts in one bin."""
+
+
+def in_range(protocol: str, reading: Reading) -> Reading:
+    """``reading``, or a ``malformed`` one naming the value when a speed is not finite or outside
+    0..MAX_READING_KMH (a speed-bearing kind needs one above 0) or a count is not 0..MAX_COUNT."""
+    problem = None
+    for name, value in (("speed_kmh", reading.speed_kmh), ("mean_kmh", reading.mean_kmh)):
+        if value is None:
+            continue
+        low_ok = value > 0 if name == "speed_kmh" and reading.kind in ("vehicle", "reading") else value >= 0
+        if not (math.isfinite(value) and low_ok and value <= MAX_READING_KMH):
+            problem = (f"{name} {value:.6g} is outside 0..{MAX_READING_KMH:g} km/h: a broken line "
+                       "or a wrong unit")
+            break
+    if problem is None and reading.count is not None and not 0 <= reading.count <= MAX_COUNT:
+        problem = f"count {reading.count!r} is outside 0..{MAX_COUNT}"
+    for name, value in (("length_m", reading.length_m), ("interval_s", reading.interval_s),
+                        ("time", reading.device_time)):
+        if problem is None and value is not None and not (math.isfinite(value) and (name == "time" or value >= 0)):
+            problem = f"{name} {value!r} is not a finite number{'' if name == 'time' else ' of at least 0'}"
+    if problem is None:
+        for key, value in reading.detail.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                problem = f"{key} {value!r} is not a finite number"
+                break
+    if problem is None:
+        return reading
+    return malformed(protocol, reading.received_at, reading.raw, problem, binary=reading.binary)
+
+
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 
 
@@ -50,8 +87,11 @@ def parse_number(text: str, field: str) -> float:
     """A plain decimal number (optional sign, digits, optional fraction); no exponents."""
     stripped = text.strip()
     if not _NUMBER.fullmatch(stripped):
-        raise bad(field, text, "is not a decimal number")
-    return float(stripped)
+        raise bad(field, text[:60], "is not a decimal number")
+    value = float(stripped)
+    if not math.isfinite(value):
+        raise bad(field, text[:60], "is too large")
+    return value
 
 
 def json_number(value: object, field: str) -> float:
@@ -59,9 +99,13 @@ def json_number(value: object, field: str) -> float:
     if isinstance(value, bool):
         raise bad(field, value, "is not a number")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits
+            raise bad(field, str(value)[:60], "is too large") from None
+        if not math.isfinite(number):
             raise bad(field, value, "is not a finite number")
-        return float(value)
+        return number
     if isinstance(value, str):
         return parse_number(value, field)
     raise bad(field, value, "is not a number")

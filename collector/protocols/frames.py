@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 
-from collector.protocols.fields import internal_error, malformed
+from collector.protocols.fields import in_range, internal_error, malformed
 from collector.reading import Reading
 
 MAX_GARBAGE = 64
@@ -49,7 +49,7 @@ class FrameParser(ABC):
             frame = buf[pos : pos + length]
             pos += length
             try:
-                out.append(self.decode(frame, received_at))
+                out.append(in_range(self.name, self.decode(frame, received_at)))
             except Exception as exc:  # a parser bug must not stop a collector: report it
                 out.append(internal_error(self.name, received_at, frame, exc, binary=True))
         self._buf = buf[pos:]

@@ -6,7 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from datetime import datetime
 
-from collector.protocols.fields import internal_error, malformed
+from collector.protocols.fields import in_range, internal_error, malformed
 from collector.reading import Reading
 
 MAX_LINE = 4096
@@ -88,7 +88,7 @@ class LineParser(ABC):
                 )
             ]
         try:
-            return self.parse_line(line, received_at)
+            return [in_range(self.name, r) for r in self.parse_line(line, received_at)]
         except Exception as exc:  # a parser bug must not stop a collector: report it
             return [internal_error(self.name, received_at, line, exc)]
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from collector.passes import Direction
 from collector.protocols.fields import (
     bad, parse_number, plus_direction, resolve_unit, sign_direction, speed_kind,
+    in_range,
     internal_error,
 )
 from collector.protocols.frames import FrameParser
@@ -110,7 +111,7 @@ class HikvisionMode2Parser:
             return
         raw, self._token = bytes(self._token), bytearray()
         try:
-            out.append(self._parse(raw, received_at))
+            out.append(in_range(self.name, self._parse(raw, received_at)))
         except Exception as exc:  # FieldError or a parser bug: report, never raise
             out.append(internal_error(self.name, received_at, raw, exc))
 

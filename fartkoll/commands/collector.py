@@ -192,11 +192,17 @@ def run_decode(args: argparse.Namespace, settings: Settings) -> int:
     gap = DEFAULT_GAP_S if args.gap is None else args.gap
     try:
         if args.file == "-":
-            return decode(args.protocol, args.unit, sys.stdin.buffer, sys.stdout, args.group,
-                          options=options, gap_s=gap, angle_deg=args.angle)
-        with open(args.file, "rb") as source:
-            return decode(args.protocol, args.unit, source, sys.stdout, args.group,
-                          options=options, gap_s=gap, angle_deg=args.angle)
+            rc = decode(args.protocol, args.unit, sys.stdin.buffer, sys.stdout, args.group,
+                        options=options, gap_s=gap, angle_deg=args.angle)
+        else:
+            with open(args.file, "rb") as source:
+                rc = decode(args.protocol, args.unit, source, sys.stdout, args.group,
+                            options=options, gap_s=gap, angle_deg=args.angle)
+        if rc == 1:
+            print(f"fartkoll collector decode: no reading of the input was understood as {args.protocol}: "
+                  "check --protocol, --unit and the baud rate (`fartkoll collector probe PORT`)",
+                  file=sys.stderr)
+        return rc
     except ValueError as e:
         return _fail("decode", e)
     except OSError as e:

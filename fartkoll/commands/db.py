@@ -1,4 +1,4 @@
-"""`fartkoll db up | down | status | migrate`."""
+"""`fartkoll db up | down | status | migrate | shell`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     db_sub.add_parser("down", help="stop the local TimescaleDB")
     db_sub.add_parser("status", help="say whether the local TimescaleDB is installed and running")
     db_sub.add_parser("migrate", help="apply pending schema migrations (re-runnable)")
+    shell = db_sub.add_parser(
+        "shell", help="psql on the configured database with its credentials (operators, technicians)")
+    shell.add_argument("-c", "--command", dest="sql", metavar="SQL",
+                       help="run this SQL and exit (psql -c; stops at the first error)")
     db.set_defaults(handler=run)
 
 
@@ -30,6 +34,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             done = migrate(conn)
         print("applied: " + ", ".join(done) if done else "schema is up to date")
         return 0
+    if args.db_cmd == "shell":
+        import subprocess
+
+        from ..db import psql_command
+
+        argv, env = psql_command(settings, args.sql)
+        return subprocess.run(argv, env=env, check=False).returncode
     if settings.database_url:
         print(
             "DATABASE_URL is set: Fartkoll uses that server and does not manage a local one. "
