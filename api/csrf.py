@@ -80,6 +80,10 @@ async def _refused(scope: dict[str, Any], send: Callable, message_id: Any) -> No
                         "GET /api/v1/me answers the token as csrf_token")
 
 
+# operations endpoints: no forms, no cookies, and they must answer while the database is down
+UNGUARDED = frozenset({"/healthz", "/metrics"})
+
+
 class CsrfMiddleware:
     """asgi-csrf around the application, built at the first request once the pool is open."""
 
@@ -114,7 +118,7 @@ class CsrfMiddleware:
                         outer[key] = scope[key]
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in UNGUARDED:
             await self.app(scope, receive, send)
             return
         protected = self._protected

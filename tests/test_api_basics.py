@@ -64,9 +64,12 @@ def test_sites_list_latest_figures_per_direction_and_display_mode(db, db_url):
     assert g["n"] == 10 and g["over_limit"] is None and g["mean_kmh"] is None and g["warnings"]
 
 
-def _viewer_token(conn: psycopg.Connection) -> str:
+def _viewer_token(conn: psycopg.Connection, site_id: int) -> str:
+    """A personal token of a viewer of the site's municipality."""
     token = new_token(PERSONAL_PREFIX)
-    user = conn.execute("INSERT INTO users (email, role) VALUES ('viewer@example.se', 'viewer') RETURNING id").fetchone()[0]
+    user = conn.execute(
+        "INSERT INTO users (email, role, municipality_id) SELECT 'viewer@example.se', 'viewer', st.municipality_id "
+        "FROM sites s JOIN streets st ON st.id = s.street_id WHERE s.id = %s RETURNING id", (site_id,)).fetchone()[0]
     conn.execute("INSERT INTO api_tokens (user_id, token_hash, label) VALUES (%s, %s, 'test')", (user, hash_token(token)))
     conn.commit()
     return token
@@ -80,12 +83,12 @@ def _cli_json(capsys, *argv: str) -> dict:
 def test_site_stats_are_the_same_json_from_the_cli_and_the_api_with_the_police_areas_threshold(
         seeded_url, monkeypatch, capsys):
     with psycopg.connect(seeded_url) as conn:
-        token = _viewer_token(conn)
         site_id, name, area, limit = conn.execute(
             "SELECT s.id, s.name, pa.name, l.limit_kmh FROM sites s JOIN streets st ON st.id = s.street_id "
             "JOIN municipalities m ON m.id = st.municipality_id JOIN police_areas pa ON pa.id = m.police_area_id "
             "JOIN speed_limits l ON l.site_id = s.id AND l.valid_to IS NULL "
             "WHERE EXISTS (SELECT 1 FROM rollup_hourly r WHERE r.site_id = s.id) ORDER BY s.id LIMIT 1").fetchone()
+        token = _viewer_token(conn, site_id)
     monkeypatch.setenv("DATABASE_URL", seeded_url)
     # the site's police area reports from limit + 10 km/h (the default elsewhere: limit + 6)
     monkeypatch.setenv("FARTKOLL_PLANNER__THRESHOLD_BY_POLICE_AREA", json.dumps({area: {"over_kmh": 10}}))

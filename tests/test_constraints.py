@@ -224,9 +224,7 @@ def test_the_id_guard_on_readings_is_an_update_trigger_only(db):
     assert events == {("readings_refs_exist", "UPDATE")}  # no INSERT trigger: ingest pays nothing for it
 
 
-_ALL_BUT_READINGS = ("police_areas, municipalities, streets, sites, speed_limits, signs, deployments, rollup_hourly, "
-                     "binned_counts, sign_heartbeats, coverage_hourly, users, api_tokens, controls, citizen_tips, "
-                     "audit_log, planner_site_rules, plans, planned_controls, cell_weeks, cell_series, cell_weeks_state")
+ALL_BUT_READINGS = "every table but readings"  # named from the catalogue: migrations add tables
 
 
 @pytest.mark.parametrize("statement,emptied", [
@@ -234,9 +232,14 @@ _ALL_BUT_READINGS = ("police_areas, municipalities, streets, sites, speed_limits
     ("TRUNCATE signs CASCADE", "signs"),
     ("TRUNCATE streets CASCADE", "sites"),       # reaches sites through the cascade
     ("TRUNCATE police_areas CASCADE", "sites"),
-    (f"TRUNCATE {_ALL_BUT_READINGS}", "signs"),  # every table named: no foreign key stops it, the guard does
+    (ALL_BUT_READINGS, "signs"),  # every table named: no foreign key stops it, the guard does
 ])
 def test_tables_readings_point_into_cannot_be_truncated_while_readings_exist(db, statement, emptied):
+    if statement == ALL_BUT_READINGS:
+        statement = "TRUNCATE " + db.execute(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'readings'").fetchone()[0]
+        db.commit()
     site = make_site(db)
     sign = make_sign(db, "S-TR")
     _insert_reading(db, site, sign_id=sign)
