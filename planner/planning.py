@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -38,8 +39,12 @@ class PlanError(InvalidInput):
 
 
 class PlannedControlView(BaseModel):
-    """One control of a plan; times are ISO 8601 in the site's zone (with offset)."""
+    """One control of a plan; times are ISO 8601 in the site's zone (with offset).
 
+    ``id`` is the plan item (``fartkoll planner control done ID``); ``control_id`` the logged
+    control that carried it out (null: not done yet)."""
+
+    id: int | None = None
     site_id: int
     site_name: str
     direction: DirectionName
@@ -51,6 +56,11 @@ class PlannedControlView(BaseModel):
     score: float
     reason: str
     """'score', 'complaints' or 'focus street'."""
+    street: str = ""
+    control_id: int | None = None
+
+
+PlanStatus = Literal["draft", "approved", "cancelled"]
 
 
 class PlanView(BaseModel):
@@ -67,6 +77,12 @@ class PlanView(BaseModel):
     data_to: datetime
     controls: list[PlannedControlView]
     unmet: list[str]
+    status: PlanStatus = "draft"
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    language: Literal["sv", "en"] = "sv"
 
 
 @dataclass(frozen=True)
