@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--csv", help="write the plan as CSV to this file")
     pl.add_argument("--html", help="write a printable HTML page of the plan to this file")
     pl.add_argument("--pdf", help="write the same printable page as an A4 PDF to this file (needs chromium)")
+    pl.add_argument("--language", choices=("sv", "en"), default="sv",
+                    help="language of the calendar and the printout (default sv)")
     pl.add_argument("--actor", help="who makes the plan (default: the login name)")
     pl.add_argument("--json", action="store_true", help="print the stored plan as JSON (as the API gives it)")
 
@@ -65,6 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true")
     q = pps.add_parser("show", help="show a plan and its controls (the item ids for `control done`)")
     q.add_argument("plan_id", type=int, metavar="PLAN")
+    q.add_argument("--ics", help="write the plan as iCalendar to this file")
+    q.add_argument("--csv", help="write the plan as CSV to this file")
+    q.add_argument("--html", help="write the printable plan as HTML to this file")
+    q.add_argument("--pdf", help="write the printable plan as an A4 PDF to this file (needs chromium)")
+    q.add_argument("--actor", help="who exports it, for the audit log (default: the login name)")
     q.add_argument("--json", action="store_true")
     for name, text in (("approve", "approve a draft plan"), ("cancel", "cancel a draft or approved plan")):
         q = pps.add_parser(name, help=text)
@@ -132,7 +139,7 @@ def _dispatch(args, settings: Settings, conn) -> int:
     if cmd == "pins":
         return _pins(args, conn)
     if cmd == "plans":
-        return _plans(args, conn)
+        return _plans(args, settings, conn)
     if cmd == "control":
         return _control(args, settings, conn)
     return _followup(args, settings, conn)
@@ -209,43 +216,63 @@ def format_ranking(result, limit: int) -> str:
     return "\n".join(out)
 
 
+def _page_url(settings: Settings, plan_id: int) -> str:
+    scheme = "https" if settings.api.https else "http"
+    return f"{scheme}://{settings.api.host}:{settings.api.port}/api/v1/plans/{plan_id}"
+
+
+def _write_exports(args, settings: Settings, conn, view) -> None:
+    """The --pdf, --ics, --csv and --html files of a stored plan, each export audited."""
+    from psycopg.types.json import Jsonb
+
+    from planner.calendar_export import plan_calendar, plan_csv
+    from planner.plan_html import plan_page
+    from planner.report.pdf import html_to_pdf
+    from sql import QUERIES
+
+    url = _page_url(settings, view.plan_id)
+    writers = {"pdf": lambda path: html_to_pdf(plan_page(view, url), path),
+               "ics": lambda path: Path(path).write_text(plan_calendar(view, url), encoding="utf-8", newline=""),
+               "csv": lambda path: Path(path).write_text(plan_csv(view), encoding="utf-8", newline=""),
+               "html": lambda path: Path(path).write_text(plan_page(view, url), encoding="utf-8")}
+    for fmt, write in writers.items():  # pdf first: if Chromium fails, nothing else names the plan
+        path = getattr(args, fmt, None)
+        if path:
+            write(path)
+            conn.execute(QUERIES["planner_audit"], {"actor": _actor(args), "action": "plan.export", "entity": "plans",
+                                                    "entity_id": str(view.plan_id),
+                                                    "detail": Jsonb({"format": fmt, "file": str(path)})})
+
+
 def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
-    from planner.calendar_export import to_csv, to_icalendar
-    from planner.plan_html import plan_html
+    from planner.planlife import plan_view
     from planner.planning import propose_plan, read_slots
-    from planner.report.pdf import find_chromium, html_to_pdf
+    from planner.report.pdf import find_chromium
+    from sql import QUERIES
 
     # no Chromium, no plan: fail before one is drawn and stored
-    chromium = find_chromium() if args.pdf else None
+    if args.pdf:
+        find_chromium()
     tz = settings.default_time_zone
     slots = read_slots(args.slots) if args.slots else None
     actor = _actor(args)
     out = propose_plan(conn, settings.planner, now=datetime.now(timezone.utc), tz=tz, actor=actor, slots=slots,
                        first_day=args.first_day, weeks=args.weeks, seed=args.seed,
                        over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
+    conn.execute(QUERIES["plans_set_language"], {"plan_id": out.plan_id, "language": args.language})
+    view = plan_view(conn, out.plan_id)
     controls = out.plan.controls
     if args.json:
-        print(out.view().model_dump_json(indent=2))
+        print(view.model_dump_json(indent=2))
     else:
         print(f"plan {out.plan_id}: {len(controls)} controls, seed {out.seed}, data {out.ranking.period}")
         for c in controls:
-            print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
+            print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M %Z} unit {c.unit}: "
                   f"{out.site_names.get(c.site_id, c.site_id)} {direction_name(c.direction)} "
                   f"({c.reason}, score {c.weight:.1f})")
         for u in out.plan.unmet:
             print(f"  not met: {u}")
-    page = plan_html(controls, plan_id=out.plan_id, created_at=out.created_at, created_by=actor,
-                     site_names=out.site_names, data_from=out.ranking.period.start,
-                     data_to=out.ranking.period.end, seed=out.seed, unmet=out.plan.unmet)
-    if args.pdf:  # first: if Chromium fails, the plan is rolled back before any other file names it
-        html_to_pdf(page, args.pdf, chromium=chromium)
-    if args.ics:
-        Path(args.ics).write_text(to_icalendar(controls, out.created_at, site_names=out.site_names, sites=out.sites,
-                                               use_tzid=True, tz=tz), encoding="utf-8", newline="")
-    if args.csv:
-        Path(args.csv).write_text(to_csv(controls, out.site_names), encoding="utf-8", newline="")
-    if args.html:
-        Path(args.html).write_text(page, encoding="utf-8")
+    _write_exports(args, settings, conn, view)
     return 0
 
 
@@ -286,7 +313,7 @@ def _print_plan(v) -> None:
         print(f"  not met: {u}")
 
 
-def _plans(args, conn) -> int:
+def _plans(args, settings: Settings, conn) -> int:
     from planner.planlife import approve_plan, cancel_plan, list_plans, plan_view
 
     now = datetime.now(timezone.utc)
@@ -309,6 +336,7 @@ def _plans(args, conn) -> int:
         return 0
     if args.plans_cmd == "show":
         view = plan_view(conn, args.plan_id)
+        _write_exports(args, settings, conn, view)
     elif args.plans_cmd == "approve":
         view = approve_plan(conn, args.plan_id, _actor(args), now)
     else:

@@ -64,7 +64,7 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     # 3 slot-hours for 3 units: travel between the demo's towns leaves room for fewer than 10 controls
     assert 4 <= n_controls <= 2 * 4 + 2 and ics.count("BEGIN:VEVENT") == n_controls
     assert n_controls == 2 * 4 + 2 or unmet > 0  # a stretch left empty is reported
-    assert "Kontrollplan 1" in html and "Control plan 1" in html and "<td>" in html
+    assert "Kontrollplan 1" in html and "Kontrollerade fordon" in html and "Endast för polisen" in html
     code, out2, _ = cli(*argv[:-6])
     assert out2.replace("plan 2:", "plan 1:") == out  # same seed, same plan
     code, _, err = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-30T08:00",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, time
 
 import psycopg
@@ -103,3 +104,50 @@ def test_slots_outside_the_period_are_refused_naming_the_slot():
                                         r"period 2024-11-04 .. 2024-11-10") as e:
         check_slots_in_period(slots, date(2024, 11, 4), date(2024, 11, 10))
     assert e.value.errors[0]["field"] == "date"
+
+
+def test_plan_life_from_the_cli(pdemo_url, monkeypatch, capsys, tmp_path):
+    from fartkoll.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", pdemo_url)
+    monkeypatch.delenv("FARTKOLL_CONFIG", raising=False)
+
+    def cli(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    slots = tmp_path / "slots.csv"
+    slots.write_text("date,start,end,units,overnight\n2024-11-05,07:00,09:00,2,\n2024-11-06,22:00,00:30,1,yes\n")
+    code, out, err = cli("planner", "plan", "--slots", str(slots), "--seed", "3", "--actor", "planner", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    pid, item = plan["plan_id"], plan["controls"][0]
+    assert plan["status"] == "draft" and item["id"] and item["street"]
+    code, _, err = cli("planner", "control", "done", str(item["id"]), "--vehicles", "30")
+    assert code != 0 and "approve it before" in err
+    code, out, _ = cli("planner", "plans", "approve", str(pid), "--actor", "chief")
+    assert code == 0 and f"plan {pid}:" in out and "approved by chief" in out
+    code, out, err = cli("planner", "plans", "approve", str(pid), "--actor", "chief")
+    assert code != 0 and "not a draft" in err
+    ics = tmp_path / "p.ics"
+    code, out, _ = cli("planner", "plans", "show", str(pid), "--ics", str(ics), "--actor", "chief")
+    assert code == 0 and f"item {item['id']:5d}" in out and "to do" in out
+    text = ics.read_text(encoding="utf-8").replace("\r\n ", "")
+    assert "Hastighetskontroll" in text and "Vald för" in text and f"/api/v1/plans/{pid}" in text
+    code, out, err = cli("planner", "control", "done", str(item["id"]), "--vehicles", "30", "--reports", "2",
+                         "--actor", "officer")
+    assert code == 0, err
+    assert f"plan item {item['id']} done" in out
+    code, out, _ = cli("planner", "plans", "list", "--status", "approved")
+    assert f"{pid:5d}" in out and f"1 of {len(plan['controls'])} done" in out
+    code, out, _ = cli("planner", "control", "list", "--json")
+    logged = json.loads(out)
+    assert [(c["site_id"], c["vehicles_checked"], c["reports_written"], c["plan_id"]) for c in logged][:1] == [
+        (item["site_id"], 30, 2, pid)]
+    code, out, _ = cli("planner", "plans", "cancel", str(pid), "--actor", "chief", "--note", "storm")
+    assert code == 0 and "cancelled by chief" in out
+    with psycopg.connect(pdemo_url) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity = 'plans' AND entity_id = %s"
+                                              " ORDER BY id", (str(pid),))]
+    assert actions == ["plan.create", "plan.approve", "plan.export", "plan.cancel"]
