@@ -146,3 +146,61 @@ def to_csv(controls: Iterable[Control], site_names: Mapping[int, str] | None = N
                     c.end.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     c.unit, c.slot, c.hour_of_week, f"{c.weight:.3f}", c.reason])
     return buf.getvalue()
+
+
+_WORDS = {
+    "sv": {"title": "Hastighetskontroll", "calendar": "Fartkoll hastighetskontroller", "unit": "enhet",
+           "direction": {"approaching": "mot skylten", "receding": "från skylten", "unknown": "okänd riktning"},
+           "reason": {"score": "hög poäng i rankningen", "complaints": "medborgarklagomål",
+                      "focus street": "fokusgata"},
+           "chosen": "Vald för", "score": "poäng", "plan": "Plan", "street": "Gata"},
+    "en": {"title": "Speed control", "calendar": "Fartkoll speed controls", "unit": "unit",
+           "direction": {"approaching": "approaching the sign", "receding": "leaving the sign",
+                         "unknown": "direction unknown"},
+           "reason": {"score": "a high ranking score", "complaints": "citizen complaints",
+                      "focus street": "focus street"},
+           "chosen": "Chosen for", "score": "score", "plan": "Plan", "street": "Street"},
+}
+
+
+def plan_calendar(view, page_url: str, uid_domain: str = "fartkoll.invalid") -> str:
+    """A stored plan (planner.planning.PlanView) as iCalendar in the plan's language: site name,
+    street, direction in words, why it was chosen, and a link to the plan's page."""
+    w = _WORDS.get(view.language, _WORDS["sv"])
+    tz = view.time_zone
+    zone = ZoneInfo(tz)
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             f"X-WR-CALNAME:{escape_text(w['calendar'] + ' – ' + w['plan'] + ' ' + str(view.plan_id))}"]
+    if view.controls:
+        lines += vtimezone(tz, min(c.start for c in view.controls), max(c.end for c in view.controls))
+    stamp = _utc(view.created_at)
+    for c in view.controls:
+        direction = w["direction"].get(c.direction, c.direction)
+        reason = w["reason"].get(c.reason, c.reason)
+        desc = (f"{w['street']}: {c.street}\n{c.site_name}, {direction}, {w['unit']} {c.unit}.\n"
+                f"{w['chosen']} {reason} ({w['score']} {c.score:.1f}).\n{w['plan']} {view.plan_id}: {page_url}")
+        uid = f"plan{view.plan_id}-item{c.id}@{uid_domain}"
+        lines += ["BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{stamp}",
+                  f"DTSTART;TZID={tz}:{c.start.astimezone(zone):%Y%m%dT%H%M%S}",
+                  f"DTEND;TZID={tz}:{c.end.astimezone(zone):%Y%m%dT%H%M%S}",
+                  f"SUMMARY:{escape_text(w['title'] + ': ' + c.site_name + ' (' + direction + ')')}",
+                  f"DESCRIPTION:{escape_text(desc)}", f"LOCATION:{escape_text(c.site_name + ', ' + c.street)}",
+                  f"URL:{page_url}", "CLASS:CONFIDENTIAL", "TRANSP:OPAQUE", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "".join(fold(line) + "\r\n" for line in lines)
+
+
+PLAN_CSV_COLUMNS = ("item", "site_id", "site_name", "street", "direction", "date", "start", "end", "utc_offset",
+                    "unit", "reason", "score", "done_by_control")
+
+
+def plan_csv(view) -> str:
+    """A stored plan as CSV (RFC 4180, CRLF): local date and times with their UTC offset, one row per item."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\r\n")
+    out.writerow(PLAN_CSV_COLUMNS)
+    for c in view.controls:
+        out.writerow([c.id, c.site_id, c.site_name, c.street, c.direction, c.start.date().isoformat(),
+                      f"{c.start:%H:%M}", f"{c.end:%H:%M}", c.start.strftime("%z"), c.unit, c.reason,
+                      f"{c.score:.3f}", c.control_id or ""])
+    return buf.getvalue()

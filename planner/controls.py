@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
@@ -49,6 +50,10 @@ class ControlInput:
     """The stored code (planner.names.direction_code of approaching, receding, unknown); None: both."""
     note: str = ""
     plan_id: int | None = None
+    second_unit: bool = False
+    """Another unit controlled the same site at the same time: not a duplicate."""
+    plan_item_id: int | None = None
+    """The planned control this one carried out (its plan is ``plan_id``)."""
 
 
 @dataclass(frozen=True)
@@ -120,16 +125,31 @@ def validate_control(c: ControlInput, now: datetime) -> None:
 def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> int:
     """Validate and insert a control (and link its planned control); returns the control id."""
     validate_control(c, now)
-    if not conn.execute("SELECT 1 FROM sites WHERE id = %s", (c.site_id,)).fetchone():
+    zone = conn.execute("SELECT time_zone FROM sites WHERE id = %s", (c.site_id,)).fetchone()
+    if not zone:
         raise ControlError("site", c.site_id, "no such site")
-    if c.plan_id is not None and not conn.execute(QUERIES["planner_plan"], {"plan_id": c.plan_id}).fetchone():
-        raise ControlError("plan_id", c.plan_id, "no such plan; `fartkoll planner plan` prints plan ids")
-    control_id = conn.execute(QUERIES["planner_control_insert"], {
+    if c.plan_id is not None:
+        _check_plan(conn, c, ZoneInfo(zone[0]))
+    if not c.second_unit:
+        with conn.cursor(row_factory=dict_row) as cur:
+            for e in cur.execute(QUERIES["controls_overlapping"],
+                                 {"site_id": c.site_id, "start": c.start, "end": c.end}).fetchall():
+                z = ZoneInfo(zone[0])
+                a, b = e["start_time"].astimezone(z), e["end_time"].astimezone(z)
+                raise ControlError("start", c.start.isoformat(),
+                                   f"overlaps control {e['id']} at this site ({a:%Y-%m-%d %H:%M}–{b:%H:%M}); "
+                                   "if a second unit was there too, mark it as a second unit")
+    control_id = conn.execute(QUERIES["controls_insert"], {
         "site_id": c.site_id, "direction": c.direction, "start_time": c.start, "end_time": c.end,
         "method": c.method, "vehicles_checked": c.vehicles_checked, "reports_written": c.reports_written,
-        "note": c.note, "plan_id": c.plan_id}).fetchone()[0]
+        "note": c.note, "plan_id": c.plan_id, "second_unit": c.second_unit}).fetchone()[0]
     linked = None
-    if c.plan_id is not None:
+    if c.plan_item_id is not None:
+        row = conn.execute(QUERIES["plans_item_done"], {"control_id": control_id, "item_id": c.plan_item_id}).fetchone()
+        if not row:
+            raise ControlError("plan_item", c.plan_item_id, "is already marked done by another control")
+        linked = row[0]
+    elif c.plan_id is not None:
         row = conn.execute(QUERIES["planner_planned_control_link"], {
             "control_id": control_id, "plan_id": c.plan_id, "site_id": c.site_id, "start_time": c.start}).fetchone()
         linked = row[0] if row else None
@@ -138,8 +158,25 @@ def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: date
         "detail": Jsonb({"site_id": c.site_id, "start": c.start.isoformat(), "end": c.end.isoformat(),
                          "method": c.method, "vehicles_checked": c.vehicles_checked,
                          "reports_written": c.reports_written, "plan_id": c.plan_id,
-                         "planned_control_id": linked})})
+                         "planned_control_id": linked, "second_unit": c.second_unit})})
     return int(control_id)
+
+
+def _check_plan(conn: psycopg.Connection, c: ControlInput, zone: ZoneInfo) -> None:
+    """A plan link must name a live plan, one of its sites, and a day it covers."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        plan = cur.execute(QUERIES["plans_header"], {"plan_id": c.plan_id}).fetchone()
+        if not plan:
+            raise ControlError("plan_id", c.plan_id, "no such plan; `fartkoll planner plans list` prints plan ids")
+        if plan["status"] == "cancelled":
+            raise ControlError("plan_id", c.plan_id, "that plan was cancelled; log the control without a plan")
+        sites = {r["site_id"] for r in cur.execute(QUERIES["plans_plan_sites"], {"plan_id": c.plan_id})}
+    if c.site_id not in sites:
+        raise ControlError("plan_id", c.plan_id, f"plan {c.plan_id} has no control at site {c.site_id}")
+    day = c.start.astimezone(zone).date()
+    if not plan["first_day"] <= day <= plan["last_day"]:
+        raise ControlError("start", c.start.isoformat(), f"is on {day}, outside plan {c.plan_id}'s days "
+                           f"{plan['first_day']} .. {plan['last_day']}")
 
 
 def record_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> ControlView:

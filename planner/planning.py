@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -38,8 +39,12 @@ class PlanError(InvalidInput):
 
 
 class PlannedControlView(BaseModel):
-    """One control of a plan; times are ISO 8601 in the site's zone (with offset)."""
+    """One control of a plan; times are ISO 8601 in the site's zone (with offset).
 
+    ``id`` is the plan item (``fartkoll planner control done ID``); ``control_id`` the logged
+    control that carried it out (null: not done yet)."""
+
+    id: int | None = None
     site_id: int
     site_name: str
     direction: DirectionName
@@ -51,6 +56,11 @@ class PlannedControlView(BaseModel):
     score: float
     reason: str
     """'score', 'complaints' or 'focus street'."""
+    street: str = ""
+    control_id: int | None = None
+
+
+PlanStatus = Literal["draft", "approved", "cancelled"]
 
 
 class PlanView(BaseModel):
@@ -67,6 +77,12 @@ class PlanView(BaseModel):
     data_to: datetime
     controls: list[PlannedControlView]
     unmet: list[str]
+    status: PlanStatus = "draft"
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    language: Literal["sv", "en"] = "sv"
 
 
 @dataclass(frozen=True)
@@ -120,8 +136,15 @@ def _slot(rec: dict, where: str) -> PatrolSlot:
         except ValueError:
             raise PlanError(f"{where}: date {rec['date']!r} is not a date like 2024-11-05") from None
     start, end = _time(rec["start"], where, "start"), _time(rec["end"], where, "end")
+    label = f"{where} ({d} {start:%H:%M}–{end:%H:%M})"
     if start == end:
-        raise PlanError(f"{where}: start and end are both {start:%H:%M}; give the slot's end")
+        raise _slot_error(label, "end", f"{end:%H:%M}", f"start and end are both {start:%H:%M}; give the slot's end")
+    overnight = _flag(rec.get("overnight", False), label)
+    if end < start and not overnight:
+        raise _slot_error(label, "end", f"{end:%H:%M}", f"ends before its start {start:%H:%M}; mark the slot "
+                          "overnight (column overnight = yes) if it runs past midnight")
+    if end > start and overnight:
+        raise _slot_error(label, "overnight", "yes", "marked overnight but ends the same day")
     units = rec.get("units", 1)
     try:
         units = int(units if units not in (None, "") else 1)
@@ -129,7 +152,31 @@ def _slot(rec: dict, where: str) -> PatrolSlot:
         raise PlanError(f"{where}: units {units!r} is not a whole number") from None
     if not 1 <= units <= 20:
         raise PlanError(f"{where}: units {units} must be between 1 and 20")
-    return PatrolSlot(d, start, end, units)
+    return PatrolSlot(d, start, end, units, overnight, str(rec.get("area") or "").strip())
+
+
+def _flag(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text in ("", "no", "false", "0", "nej"):
+        return False
+    if text in ("yes", "true", "1", "ja"):
+        return True
+    raise _slot_error(where, "overnight", value, "must be yes or no")
+
+
+def _slot_error(where: str, field: str, value: object, reason: str) -> PlanError:
+    return PlanError(f"{where}: {field} {value!r}: {reason}",
+                     errors=[{"record": where, "field": field, "value": str(value), "reason": reason}])
+
+
+def check_slots_in_period(slots: list[PatrolSlot], first_day: date, last_day: date) -> None:
+    """Refuse, naming it, a slot that starts before ``first_day`` or after ``last_day`` (local days)."""
+    for s in slots:
+        if not first_day <= s.day <= last_day:
+            raise _slot_error(s.label(), "date", s.day.isoformat(),
+                              f"outside the plan's period {first_day} .. {last_day}")
 
 
 def parse_slots(text: str, fmt: str) -> list[PatrolSlot]:
@@ -169,7 +216,8 @@ def schedule_sites(result: RankResult) -> dict[int, Site]:
     for sid, s in result.site_info.items():
         if s.lat is None or s.lon is None:
             continue
-        out[sid] = Site(s.lat, s.lon, s.street, complaints=result.tips.get(sid, 0) > 0 or sid in result.pinned)
+        out[sid] = Site(s.lat, s.lon, s.street, complaints=result.tips.get(sid, 0) > 0 or sid in result.pinned,
+                        areas=frozenset({s.municipality, s.police_area}), name=s.name)
     return out
 
 
@@ -240,10 +288,12 @@ def propose_plan(conn: psycopg.Connection, planner: PlannerSettings, *, now: dat
     """Draw and store a plan: the given slots, or the settings' weekly patrol slots for ``weeks`` weeks
     from ``first_day`` (default: the Monday after ``now`` in ``tz``). No seed: an unpredictable one,
     stored with the plan. The same data, slots and seed give the same plan. The caller commits."""
+    check_weeks(weeks)
     if slots is None:
-        check_weeks(weeks)
         first = first_day or next_monday(now.astimezone(ZoneInfo(tz)).date())
         slots = planner.slots_for(first, weeks)
+    elif first_day is not None:
+        check_slots_in_period(slots, first_day, first_day + timedelta(days=7 * weeks - 1))
     seed = secrets.randbelow(2**31) if seed is None else seed
     return make_plan(conn, planner, slots=slots, seed=seed, actor=actor, tz=tz, over_kmh=over_kmh,
                      period=period, pins=pins, excludes=excludes)

@@ -51,12 +51,15 @@ class ThresholdRule(BaseModel):
 
 
 class SlotSetting(BaseModel):
-    """A weekly patrol slot: weekday (mon..sun), local start and end (end <= start: next day), units."""
+    """A weekly patrol slot: weekday (mon..sun), local start and end, units; end before start only
+    with ``overnight = true``; ``area`` (municipality or police area) keeps its units there."""
 
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     start: time
     end: time
     units: int = Field(1, ge=1, le=20)
+    overnight: bool = False
+    area: str = ""
 
 
 class WeightsSetting(BaseModel):
@@ -87,6 +90,14 @@ class RulesSetting(BaseModel):
     spacing_minutes: int = Field(60, ge=0, le=24 * 60)
     weekly_complaint_sites: bool = True
     focus_streets: list[str] = []
+    travel_kmh: float = Field(40.0, gt=0, le=200)
+    """Average driving speed between sites, km/h."""
+    detour_factor: float = Field(1.4, ge=1, le=5)
+    """Road distance / great-circle distance."""
+    setup_minutes: int = Field(5, ge=0, le=120)
+    """Time to set up at a new site, minutes."""
+    min_score_share: float = Field(0.1, ge=0, le=1)
+    """Candidates scoring below this share of the best score are not drawn."""
 
 
 def _default_slots() -> list[SlotSetting]:
@@ -126,6 +137,11 @@ class PlannerSettings(BaseModel):
         for s in v:
             if s.start == s.end:
                 raise ValueError(f"patrol slot {s.weekday} {s.start} has start == end; give an end time")
+            if s.end < s.start and not s.overnight:
+                raise ValueError(f"patrol slot {s.weekday} {s.start}–{s.end} ends before it starts; "
+                                 "set overnight = true if it runs past midnight")
+            if s.end > s.start and s.overnight:
+                raise ValueError(f"patrol slot {s.weekday} {s.start}–{s.end} is marked overnight but ends the same day")
         return v
 
     def threshold_kmh(self, limit_kmh: float, police_area: str | None, default_over_kmh: float = 6.0) -> float:
@@ -138,7 +154,9 @@ class PlannerSettings(BaseModel):
         return Rules(control_minutes=self.control_minutes, gap_minutes=r.gap_minutes,
                      min_days_between_visits=r.min_days_between_visits, min_distance_km=r.min_distance_km,
                      spacing_minutes=r.spacing_minutes, weekly_complaint_sites=r.weekly_complaint_sites,
-                     focus_streets=frozenset(r.focus_streets))
+                     focus_streets=frozenset(r.focus_streets), travel_kmh=r.travel_kmh,
+                     detour_factor=r.detour_factor, setup_minutes=r.setup_minutes,
+                     min_score_share=r.min_score_share)
 
     def slots_for(self, first_day: date, weeks: int = 1) -> list[PatrolSlot]:
         """The weekly patrol slots on the ``7·weeks`` days from ``first_day``."""
@@ -147,5 +165,5 @@ class PlannerSettings(BaseModel):
             day = first_day + timedelta(days=k)
             for s in self.patrol_slots:
                 if WEEKDAY_NAMES.index(s.weekday) == day.weekday():
-                    out.append(PatrolSlot(day, s.start, s.end, s.units))
+                    out.append(PatrolSlot(day, s.start, s.end, s.units, s.overnight, s.area))
         return sorted(out, key=lambda p: (p.day, p.start))

@@ -153,7 +153,7 @@ def _path_values(world, conn, persona: str) -> dict[str, object]:
     conn.commit()
     return {"site_id": world.site_a, "sign_id": world.sign_a, "street_id": street,
             "municipality_id": world.mun_a, "user_id": world.users["viewer"].id,
-            "token_id": token.id, "session_id": session, "path": "vendor/swagger-ui/NOTICE"}
+            "token_id": token.id, "session_id": session, "path": "vendor/swagger-ui/NOTICE", "plan_id": 1}
 
 
 def _outcome(status: int, scoped: bool) -> str:

@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--csv", help="write the plan as CSV to this file")
     pl.add_argument("--html", help="write a printable HTML page of the plan to this file")
     pl.add_argument("--pdf", help="write the same printable page as an A4 PDF to this file (needs chromium)")
+    pl.add_argument("--language", choices=("sv", "en"), default="sv",
+                    help="language of the calendar and the printout (default sv)")
     pl.add_argument("--actor", help="who makes the plan (default: the login name)")
     pl.add_argument("--json", action="store_true", help="print the stored plan as JSON (as the API gives it)")
 
@@ -58,6 +60,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("site", metavar="SITE")
     q.add_argument("--actor")
 
+    pp = ps.add_parser("plans", help="stored plans: list, show, approve, cancel")
+    pps = pp.add_subparsers(dest="plans_cmd", required=True, metavar="ACTION")
+    q = pps.add_parser("list", help="list plans, newest first")
+    q.add_argument("--status", choices=("draft", "approved", "cancelled"))
+    q.add_argument("--json", action="store_true")
+    q = pps.add_parser("show", help="show a plan and its controls (the item ids for `control done`)")
+    q.add_argument("plan_id", type=int, metavar="PLAN")
+    q.add_argument("--ics", help="write the plan as iCalendar to this file")
+    q.add_argument("--csv", help="write the plan as CSV to this file")
+    q.add_argument("--html", help="write the printable plan as HTML to this file")
+    q.add_argument("--pdf", help="write the printable plan as an A4 PDF to this file (needs chromium)")
+    q.add_argument("--actor", help="who exports it, for the audit log (default: the login name)")
+    q.add_argument("--json", action="store_true")
+    for name, text in (("approve", "approve a draft plan"), ("cancel", "cancel a draft or approved plan")):
+        q = pps.add_parser(name, help=text)
+        q.add_argument("plan_id", type=int, metavar="PLAN")
+        q.add_argument("--actor")
+        if name == "cancel":
+            q.add_argument("--note", default="", help="why it was cancelled")
+        q.add_argument("--json", action="store_true")
+
     c = ps.add_parser("control", help="the control log")
     cs = c.add_subparsers(dest="control_cmd", required=True, metavar="ACTION")
     ca = cs.add_parser("add", help="log a control that was held")
@@ -70,9 +93,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     ca.add_argument("--direction", choices=("approaching", "receding", "unknown"),
                     help="the direction controlled (default: both)")
     ca.add_argument("--plan-id", type=int, help="the plan this control carried out")
+    ca.add_argument("--second-unit", action="store_true",
+                    help="another unit controlled the same site at the same time (not a duplicate)")
     ca.add_argument("--note", default="")
     ca.add_argument("--actor")
     ca.add_argument("--json", action="store_true", help="print the stored control as JSON")
+    cd = cs.add_parser("done", help="mark a planned control done: log it prefilled from the plan item")
+    cd.add_argument("item", type=int, metavar="PLAN-ITEM", help="the item id (`fartkoll planner plans show PLAN`)")
+    cd.add_argument("--vehicles", type=int, help="vehicles checked")
+    cd.add_argument("--reports", type=int, help="reports written")
+    cd.add_argument("--method", default="laser", help="laser (default), radar, camera, presence or other")
+    cd.add_argument("--start", help="when it really started, if not as planned (ISO date-time)")
+    cd.add_argument("--end", help="when it really ended, if not as planned")
+    cd.add_argument("--note", default="")
+    cd.add_argument("--actor")
+    cd.add_argument("--json", action="store_true", help="print the stored control as JSON")
     cl = cs.add_parser("list", help="list logged controls")
     cl.add_argument("--site", help="only this site")
     cl.add_argument("--json", action="store_true")
@@ -103,6 +138,8 @@ def _dispatch(args, settings: Settings, conn) -> int:
         return _rank_or_plan(args, settings, conn)
     if cmd == "pins":
         return _pins(args, conn)
+    if cmd == "plans":
+        return _plans(args, settings, conn)
     if cmd == "control":
         return _control(args, settings, conn)
     return _followup(args, settings, conn)
@@ -179,43 +216,63 @@ def format_ranking(result, limit: int) -> str:
     return "\n".join(out)
 
 
+def _page_url(settings: Settings, plan_id: int) -> str:
+    scheme = "https" if settings.api.https else "http"
+    return f"{scheme}://{settings.api.host}:{settings.api.port}/api/v1/plans/{plan_id}"
+
+
+def _write_exports(args, settings: Settings, conn, view) -> None:
+    """The --pdf, --ics, --csv and --html files of a stored plan, each export audited."""
+    from psycopg.types.json import Jsonb
+
+    from planner.calendar_export import plan_calendar, plan_csv
+    from planner.plan_html import plan_page
+    from planner.report.pdf import html_to_pdf
+    from sql import QUERIES
+
+    url = _page_url(settings, view.plan_id)
+    writers = {"pdf": lambda path: html_to_pdf(plan_page(view, url), path),
+               "ics": lambda path: Path(path).write_text(plan_calendar(view, url), encoding="utf-8", newline=""),
+               "csv": lambda path: Path(path).write_text(plan_csv(view), encoding="utf-8", newline=""),
+               "html": lambda path: Path(path).write_text(plan_page(view, url), encoding="utf-8")}
+    for fmt, write in writers.items():  # pdf first: if Chromium fails, nothing else names the plan
+        path = getattr(args, fmt, None)
+        if path:
+            write(path)
+            conn.execute(QUERIES["planner_audit"], {"actor": _actor(args), "action": "plan.export", "entity": "plans",
+                                                    "entity_id": str(view.plan_id),
+                                                    "detail": Jsonb({"format": fmt, "file": str(path)})})
+
+
 def _plan(args, settings: Settings, conn, period, pins, excludes) -> int:
-    from planner.calendar_export import to_csv, to_icalendar
-    from planner.plan_html import plan_html
+    from planner.planlife import plan_view
     from planner.planning import propose_plan, read_slots
-    from planner.report.pdf import find_chromium, html_to_pdf
+    from planner.report.pdf import find_chromium
+    from sql import QUERIES
 
     # no Chromium, no plan: fail before one is drawn and stored
-    chromium = find_chromium() if args.pdf else None
+    if args.pdf:
+        find_chromium()
     tz = settings.default_time_zone
     slots = read_slots(args.slots) if args.slots else None
     actor = _actor(args)
     out = propose_plan(conn, settings.planner, now=datetime.now(timezone.utc), tz=tz, actor=actor, slots=slots,
                        first_day=args.first_day, weeks=args.weeks, seed=args.seed,
                        over_kmh=settings.threshold_over_kmh, period=period, pins=pins, excludes=excludes)
+    conn.execute(QUERIES["plans_set_language"], {"plan_id": out.plan_id, "language": args.language})
+    view = plan_view(conn, out.plan_id)
     controls = out.plan.controls
     if args.json:
-        print(out.view().model_dump_json(indent=2))
+        print(view.model_dump_json(indent=2))
     else:
         print(f"plan {out.plan_id}: {len(controls)} controls, seed {out.seed}, data {out.ranking.period}")
         for c in controls:
-            print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M} unit {c.unit}: "
+            print(f"  {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M %Z} unit {c.unit}: "
                   f"{out.site_names.get(c.site_id, c.site_id)} {direction_name(c.direction)} "
                   f"({c.reason}, score {c.weight:.1f})")
         for u in out.plan.unmet:
             print(f"  not met: {u}")
-    page = plan_html(controls, plan_id=out.plan_id, created_at=out.created_at, created_by=actor,
-                     site_names=out.site_names, data_from=out.ranking.period.start,
-                     data_to=out.ranking.period.end, seed=out.seed, unmet=out.plan.unmet)
-    if args.pdf:  # first: if Chromium fails, the plan is rolled back before any other file names it
-        html_to_pdf(page, args.pdf, chromium=chromium)
-    if args.ics:
-        Path(args.ics).write_text(to_icalendar(controls, out.created_at, site_names=out.site_names, sites=out.sites,
-                                               use_tzid=True, tz=tz), encoding="utf-8", newline="")
-    if args.csv:
-        Path(args.csv).write_text(to_csv(controls, out.site_names), encoding="utf-8", newline="")
-    if args.html:
-        Path(args.html).write_text(page, encoding="utf-8")
+    _write_exports(args, settings, conn, view)
     return 0
 
 
@@ -240,6 +297,57 @@ def _pins(args, conn) -> int:
     return 0
 
 
+def _print_plan(v) -> None:
+    zone = ZoneInfo(v.time_zone)
+    life = {"draft": "draft", "approved": f"approved by {v.approved_by} at "
+            f"{v.approved_at.astimezone(zone):%Y-%m-%d %H:%M %Z}" if v.approved_at else "approved",
+            "cancelled": f"cancelled by {v.cancelled_by} at {v.cancelled_at.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+            if v.cancelled_at else "cancelled"}[v.status]
+    print(f"plan {v.plan_id}: {v.first_day} .. {v.last_day}, {len(v.controls)} controls, {life}; "
+          f"made by {v.created_by} at {v.created_at.astimezone(zone):%Y-%m-%d %H:%M %Z}, seed {v.seed}")
+    for c in v.controls:
+        done = f"done (control {c.control_id})" if c.control_id else "to do"
+        print(f"  item {c.id:5d} {c.start:%a %Y-%m-%d %H:%M}–{c.end:%H:%M %Z} unit {c.unit}: {c.site_name} "
+              f"({c.street}) {c.direction}, {c.reason} — {done}")
+    for u in v.unmet:
+        print(f"  not met: {u}")
+
+
+def _plans(args, settings: Settings, conn) -> int:
+    from planner.planlife import approve_plan, cancel_plan, list_plans, plan_view
+
+    now = datetime.now(timezone.utc)
+    if args.plans_cmd == "list":
+        rows = list_plans(conn, args.status)
+        if args.json:
+            from pydantic import TypeAdapter
+
+            from planner.planlife import PlanSummary
+
+            print(TypeAdapter(list[PlanSummary]).dump_json(rows, indent=2).decode())
+            return 0
+        for r in rows:
+            zone = ZoneInfo(r.time_zone)
+            who = {"approved": f" by {r.approved_by}", "cancelled": f" by {r.cancelled_by}"}.get(r.status, "")
+            print(f"{r.plan_id:5d} {r.first_day} .. {r.last_day} {r.status}{who}: {r.done} of {r.controls} done; "
+                  f"made {r.created_at.astimezone(zone):%Y-%m-%d %H:%M %Z} by {r.created_by}")
+        if not rows:
+            print("no plans" + (f" with status {args.status}" if args.status else ""))
+        return 0
+    if args.plans_cmd == "show":
+        view = plan_view(conn, args.plan_id)
+        _write_exports(args, settings, conn, view)
+    elif args.plans_cmd == "approve":
+        view = approve_plan(conn, args.plan_id, _actor(args), now)
+    else:
+        view = cancel_plan(conn, args.plan_id, _actor(args), now, args.note)
+    if args.json:
+        print(view.model_dump_json(indent=2))
+    else:
+        _print_plan(view)
+    return 0
+
+
 def _when(value: str, field: str, tz: str) -> datetime:
     from planner.controls import ControlError
 
@@ -255,11 +363,30 @@ def _control(args, settings: Settings, conn) -> int:
     from planner.load import load_sites, resolve_site
 
     sites = load_sites(conn)
+    if args.control_cmd == "done":
+        from planner.planlife import control_from_item
+
+        ci = control_from_item(conn, args.item, method=args.method, vehicles_checked=args.vehicles,
+                               reports_written=args.reports, note=args.note)
+        tz = sites[ci.site_id].time_zone
+        if args.start or args.end:
+            from dataclasses import replace
+
+            ci = replace(ci, start=_when(args.start, "start", tz) if args.start else ci.start,
+                         end=_when(args.end, "end", tz) if args.end else ci.end)
+        logged = record_control(conn, ci, _actor(args), datetime.now(timezone.utc))
+        zone = ZoneInfo(tz)
+        print(logged.model_dump_json(indent=2) if args.json else
+              f"control {logged.id} logged at {logged.site_name} "
+              f"{logged.start_time.astimezone(zone):%Y-%m-%d %H:%M}–{logged.end_time.astimezone(zone):%H:%M %Z}: "
+              f"plan item {args.item} done")
+        return 0
     if args.control_cmd == "add":
         site = resolve_site(sites, args.site)
         ci = ControlInput(site.id, _when(args.start, "start", site.time_zone), _when(args.end, "end", site.time_zone),
                           args.method, args.checked, args.reports,
-                          None if args.direction is None else direction_code(args.direction), args.note, args.plan_id)
+                          None if args.direction is None else direction_code(args.direction), args.note, args.plan_id,
+                          args.second_unit)
         logged = record_control(conn, ci, _actor(args), datetime.now(timezone.utc))
         print(logged.model_dump_json(indent=2) if args.json else f"control {logged.id} logged at {site.name}")
         return 0

