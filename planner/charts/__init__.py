@@ -6,6 +6,6 @@ alternative), print-safe colours and no script; the page or report puts the data
 
 from .bars import bar_chart
 from .distribution import distribution_chart
-from .frame import PALETTE, share_colour, SHARE_BANDS
+from .frame import PALETTE, SHARE_BANDS, share_colour
 
 __all__ = ["PALETTE", "SHARE_BANDS", "bar_chart", "distribution_chart", "share_colour"]
