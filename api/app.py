@@ -15,7 +15,9 @@ from psycopg_pool import ConnectionPool
 from fartkoll.settings import Settings
 
 from . import logs, metrics, openapi, problems
+from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import public as public_pages
 from .routes import audit, auth, controls, health, ingest, ops, plans, setup, sites, tips, users
 
 
@@ -37,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     openapi.install(app)
     app.add_middleware(CsrfMiddleware, secure=settings.api.https)  # innermost: refusals are logged and counted
     app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(ContentSecurityPolicy, tiles_url=settings.web.tiles_url)
     app.add_middleware(logs.AccessLog)  # added last: runs first, so every line has the request id
 
     app.include_router(ops.router(settings.api))
@@ -50,4 +53,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tips.router, prefix="/api/v1")
     app.include_router(plans.router, prefix="/api/v1")
     app.include_router(controls.router, prefix="/api/v1")
+    app.include_router(public_pages.router)
     return app

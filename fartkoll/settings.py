@@ -58,6 +58,22 @@ class ApiSettings(BaseModel):
     shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
 
 
+class WebSettings(BaseModel):
+    """The pages: where the map's background tiles come from (None: a plain background)."""
+
+    # e.g. "https://tiles.example.org/{z}/{x}/{y}.png"; its origin joins the Content-Security-Policy
+    tiles_url: str | None = None
+    # the credit line the tile provider asks for, shown on the map
+    tiles_attribution: str = ""
+
+    @field_validator("tiles_url")
+    @classmethod
+    def _tiles_url(cls, v: str | None) -> str | None:
+        if v and (not v.startswith(("https://", "http://")) or "{z}" not in v):
+            raise ValueError(f"tiles_url {v!r} must be an http(s) URL with {{z}}, {{x}} and {{y}}")
+        return v or None
+
+
 class Settings(BaseSettings):
     """Everything Fartkoll can be told, validated at start-up."""
 
@@ -73,6 +89,7 @@ class Settings(BaseSettings):
     )
     localdb: LocalDbSettings = LocalDbSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
     collector: CollectorSettings = CollectorSettings()
     # Reporting threshold: a vehicle is reportable at v >= limit + threshold_over_kmh.
     threshold_over_kmh: float = Field(6.0, ge=0, le=50)

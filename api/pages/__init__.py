@@ -1,0 +1,1 @@
+"""HTML pages, one module per area, rendered from ``api/templates`` with the one catalogue."""
