@@ -4,6 +4,7 @@ credited with one; the control log validates, links to its plan and audits."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -27,12 +28,18 @@ def test_demo_control_effect_is_found_with_a_halo(pdemo_ro):
     r = f.report
     assert f.display == 0 and len(f.comparison_sites) >= 5 and tall not in f.comparison_sites
     assert f.selected_on == f.control.start_time.date() - timedelta(days=7)
-    assert r.baseline_days >= 20
+    # the baseline starts at the site's first data, and counts only days with data in the kept mode
+    first = pdemo_ro.execute("SELECT min(hour) FROM rollup_hourly WHERE site_id = %s", (tall,)).fetchone()[0]
+    assert r.baseline_start == max(first.astimezone(ZoneInfo("Europe/Stockholm")).date(),
+                                   f.selected_on - timedelta(weeks=4))
+    assert r.computed and 7 <= r.baseline_days <= (r.baseline_end - r.baseline_start).days
+    assert any(f"{r.baseline_days} of 28 requested" in n for n in r.notes)
+    assert f.planned == f.control.planned
     during, day1 = r.share_over_limit["during"], r.share_over_limit["+1 day"]
     assert during.significant and during.did < -0.05
     assert day1.significant and day1.did < 0
     assert r.v85["during"].high < 0
-    assert r.halo_days is not None and r.halo_days >= 1 and r.revisit is not None
+    assert r.halo_days is not None and r.halo_days >= 1 and r.return_from is not None
     # sites with controls in the window are never comparison sites
     controlled = {c.site_id for c in list_controls(pdemo_ro)}
     assert not controlled & set(f.comparison_sites)
