@@ -26,7 +26,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg.rows import class_row
 
+from core.errors import NotFound
 from planner.controls import ControlRow, list_controls
 from planner.effect import EffectReport, SiteSeries, evaluate_control
 from planner.exceedance import BinnedTails, limit_at
@@ -210,3 +212,16 @@ def followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: int |
     sites = load_sites(conn)
     latest = latest_data_hour(conn)
     return [followup_control(conn, c, planner, sites, latest) for c in list_controls(conn, site_id)]
+
+
+class ControlNotFound(NotFound):
+    """No logged control with this id."""
+
+
+def control_followup(conn: psycopg.Connection, planner: PlannerSettings, control_id: int) -> Followup:
+    """Follow-up of one logged control (404 when there is none)."""
+    with conn.cursor(row_factory=class_row(ControlRow)) as cur:
+        c = cur.execute(QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    if c is None:
+        raise ControlNotFound(f"no control {control_id}")
+    return followup_control(conn, c, planner, load_sites(conn), latest_data_hour(conn))

@@ -38,6 +38,7 @@ th { font-size: 8.3pt; }
 tr { break-inside: avoid; }
 .warn { color: #a04000; font-size: 8pt; }
 .muted { color: #666; }
+.nw { white-space: nowrap; }
 .legend { font-size: 8.5pt; margin: 1mm 0; }
 .key { margin-right: 4mm; white-space: nowrap; }
 .swatch { display: inline-block; width: 3mm; height: 3mm; margin-right: 1mm; vertical-align: middle; }
@@ -112,9 +113,8 @@ def _top(pic: SituationPicture, w: Words) -> str:
         notes = ([w("school")] if c.school else []) + ([w("tips_1") if c.tips == 1 else w("tips_n", n=c.tips)] if c.tips else [])
         warn = "".join(f'<br><span class="warn">{escape(x)}</span>' for x in w.quality(c.flags))
         hours = c.best_hours or ()
-        when = "<br>".join(escape(f"{w.weekday(h.weekday)} {h.hour:02d}–{(h.hour + 1) % 24:02d}, {w.direction(h.direction)}")
-                           for h in hours) or escape(f"{w.weekday(c.weekday)} {c.hour:02d}–{(c.hour + 1) % 24:02d}, "
-                                                     f"{w.direction(c.direction)}")
+        when = "<br>".join(f'<span class="nw">{escape(f"{w.weekday(h.weekday)} {h.hour:02d}–{(h.hour + 1) % 24:02d}")}'
+                           f'</span> <span class="muted">{escape(w.direction(h.direction))}</span>' for h in hours)
         rows.append([
             str(c.rank), escape(c.site_name), when,
             escape(w.number(c.vehicles_per_hour)), escape(w.percent(c.share_over_threshold)),
