@@ -150,3 +150,14 @@ def test_pdf_page_count_and_no_table_wider_than_the_page(pics, lang, tmp_path):
     assert lay["tables"] and max(lay["tables"]) <= min(lay["body_right"], PRINT_WIDTH_PX), lay
     # page 1 is not left two-thirds empty: the ranking table starts on it
     assert lay["top_table_y"] is not None and lay["top_table_y"] < PRINT_HEIGHT_PX * 0.8, lay
+
+
+def test_local_times_across_the_autumn_change():
+    from planner.report.texts import Words
+
+    w = Words("sv", "Europe/Stockholm")
+    assert w.moment(datetime(2024, 10, 26, 12, tzinfo=UTC)) == "2024-10-26 14:00 CEST"
+    assert w.moment(datetime(2024, 10, 27, 0, 30, tzinfo=UTC)) == "2024-10-27 02:30 CEST"
+    assert w.moment(datetime(2024, 10, 27, 1, 30, tzinfo=UTC)) == "2024-10-27 02:30 CET"  # the repeated hour
+    assert w.moment(datetime(2024, 10, 28, 12, tzinfo=UTC)) == "2024-10-28 13:00 CET"
+    assert (w.days(1), w.days(2), Words("en").days(1)) == ("1 dag", "2 dagar", "1 day")

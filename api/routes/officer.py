@@ -28,7 +28,10 @@ router = APIRouter()
 
 
 class PeriodError(InvalidInput):
-    """A period whose last day is before its first."""
+    """A period whose last day is before its first, or a day outside the supported range."""
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 @router.get("/ranking", response_model=RankingView)
@@ -39,6 +42,11 @@ def ranking(conn: Conn, settings: AppSettings, who: Officer,
             ) -> RankingView:
     """Sites (each once, with its best hours) and cells ranked for enforcement, every score part
     shown (as ``fartkoll planner rank --json``); only sites in municipalities you may see."""
+    for name, day in (("from", date_from), ("to", date_to)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise PeriodError(f"{name} {day} is outside {FIRST_DAY} .. {LAST_DAY}",
+                              errors=[{"record": None, "field": name, "value": str(day),
+                                       "reason": f"outside {FIRST_DAY} .. {LAST_DAY}"}])
     if date_from and date_to and date_to < date_from:
         raise PeriodError(f"to {date_to} is before from {date_from}",
                           errors=[{"record": None, "field": "to", "value": str(date_to),

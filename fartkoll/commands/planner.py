@@ -140,6 +140,10 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
         if args.limit < 1:
             print(f"fartkoll planner rank: --limit {args.limit} must be 1 or more", file=sys.stderr)
             return 2
+        if args.date_from and args.date_to and args.date_to < args.date_from:
+            print(f"fartkoll planner rank: --to {args.date_to} is before --from {args.date_from} "
+                  f"(both local days, --to inclusive)", file=sys.stderr)
+            return 2
         result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period,
                       pins=pins, excludes=excludes)
         if args.json:

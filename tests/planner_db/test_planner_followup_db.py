@@ -3,6 +3,8 @@ credited with one; the control log validates, links to its plan and audits."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -95,3 +97,57 @@ def test_control_log_validates_links_plan_and_audits(pdemo_url):
         assert row.planned and row.plan_id == plan.plan_id and row.plan_created_at == plan.created_at
         audit = conn.execute("SELECT actor, detail->>'plan_id' FROM audit_log WHERE action = 'control.add'").fetchall()
         assert audit == [("officer@example", str(plan.plan_id))]
+
+
+@pytest.fixture
+def cli(pdemo_url, monkeypatch, capsys):
+    """`fartkoll …` on a seeded demo copy: (exit code, stdout, stderr)."""
+    from fartkoll.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", pdemo_url)
+    monkeypatch.delenv("FARTKOLL_CONFIG", raising=False)
+
+    def run(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_followup_text_in_local_time_and_report_out_refuses_other_extensions(cli, tmp_path):
+    code, out, _ = cli("planner", "followup", "Tallbackavägen")
+    assert code == 0 and "return from" in out and "revisit" not in out
+    assert re.search(r"control \d+: .*, 2024-\d\d-\d\d \d\d:\d\d–\d\d:\d\d CES?T \(", out)
+    assert re.search(r"baseline \S+ \.\. \S+ \(exclusive\): rests on \d+ days with data of 28 requested", out)
+    assert "Z–" not in out and " d " in out  # days beside each figure
+    code, out, _ = cli("planner", "followup", "--json")
+    d = json.loads(out)
+    assert all(re.search(r"\+0[12]:00$", x["start"]) for x in d)
+    assert all(x["effect"]["computed"] == bool(x["effect"]["share_over_limit"]) for x in d if x["effect"])
+    for bad in ("picture.txt", "picture"):
+        code, _, err = cli("planner", "report", "--week", "2024-W44", "--out", str(tmp_path / bad))
+        assert code == 2 and f"--out '{tmp_path / bad}'" in err and ".html or .pdf" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_followup_offsets_follow_summer_and_winter_time(cli):
+    code, out, _ = cli("planner", "followup", "--json")
+    d = json.loads(out)
+    seen = set()
+    for x in d:
+        day = x["start"][:10]
+        offset = "+02:00" if day < "2024-10-27" else "+01:00"
+        assert x["start"].endswith(offset) and x["end"].endswith(offset), x["start"]
+        seen.add(offset)
+    code, text, _ = cli("planner", "followup")
+    zones = set(re.findall(r"\d\d:\d\d–\d\d:\d\d (CES?T) \(", text))
+    assert zones == {"+02:00": {"CEST"}, "+01:00": {"CET"}}.get(seen.pop()) if len(seen) == 1 else zones == {"CEST", "CET"}
+
+
+def test_rank_period_errors_repeat_what_was_typed(cli, capsys):
+    code, _, err = cli("planner", "rank", "--from", "2024-10-20", "--to", "2024-10-13")
+    assert code == 2 and "--to 2024-10-13 is before --from 2024-10-20" in err
+    with pytest.raises(SystemExit) as e:
+        cli("planner", "rank", "--from", "2024-13-01")
+    assert e.value.code == 2 and "'2024-13-01'" in capsys.readouterr().err
