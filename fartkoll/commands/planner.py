@@ -133,16 +133,16 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
         from planner.planning import check_weeks
 
         check_weeks(args.weeks)  # before the ranking: a wrong option is named first
+    if args.planner_cmd == "rank" and args.date_from and args.date_to and args.date_to < args.date_from:
+        print(f"fartkoll planner rank: --to {args.date_to} is before --from {args.date_from} "
+              f"(both local days, --to inclusive)", file=sys.stderr)
+        return 2
     sites = load_sites(conn)
     pins, excludes = _site_ids(sites, args.pin), _site_ids(sites, args.exclude)
     period = _period(args, settings, conn)
     if args.planner_cmd == "rank":
         if args.limit < 1:
             print(f"fartkoll planner rank: --limit {args.limit} must be 1 or more", file=sys.stderr)
-            return 2
-        if args.date_from and args.date_to and args.date_to < args.date_from:
-            print(f"fartkoll planner rank: --to {args.date_to} is before --from {args.date_from} "
-                  f"(both local days, --to inclusive)", file=sys.stderr)
             return 2
         result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period,
                       pins=pins, excludes=excludes)
