@@ -12,7 +12,12 @@ Method (docs/statistics.md):
 - with sub-daily bins (hourly), each window is compared with the baseline's bins at the same
   times of day, so the 10:00 control hour is set against other days' 10:00 hours;
 - time halo: the first day after the control whose d is back inside the baseline's confidence
-  interval of mean d (on the side the control moved it from).
+  interval of mean d (on the side the control moved it from);
+- the baseline starts no earlier than the site's first data (``first_day``) and says how many days
+  with data it rests on; under ``min_baseline_days`` nothing is estimated (the report is flagged);
+- "return from" is the day the effect has worn off (the halo's end, at least ``min_revisit_days``
+  after the control): the day a new control is worth holding again;
+- each estimate reads as a decrease, an increase or no measurable effect (its interval holds 0).
 
 Shares are 0..1, V85 in km/h. Times are numpy datetime64 in the site's local time, all series on
 the same grid of bin starts.
@@ -29,6 +34,8 @@ from numpy.typing import ArrayLike
 from planner.wilson import Z95
 
 DAY = np.timedelta64(1, "D")
+MIN_BASELINE_DAYS = 7
+"""Fewer baseline days with data than this: the effect is not estimated."""
 DEFAULT_WINDOWS: dict[str, tuple[int, int]] = {"+1 day": (1, 1), "+1 week": (7, 1), "+4 weeks": (28, 1)}
 """Window name → (first day after the control day, number of days)."""
 
@@ -60,19 +67,37 @@ class Estimate:
     def significant(self) -> bool:
         return bool(self.low > 0 or self.high < 0)
 
+    @property
+    def verdict(self) -> str:
+        """'decrease' or 'increase' (interval excludes 0), 'no measurable effect', or 'unknown'."""
+        if not np.isfinite(self.did) or not np.isfinite(self.low):
+            return "unknown"
+        if self.high < 0:
+            return "decrease"
+        if self.low > 0:
+            return "increase"
+        return "no measurable effect"
+
 
 @dataclass(frozen=True)
 class EffectReport:
     baseline_start: date
+    """The later of the requested start and the site's first day with data."""
     baseline_end: date
     """Exclusive: the selection date."""
     baseline_days: int
+    """Days with data in the baseline: what every estimate rests on."""
+    baseline_requested_days: int
     share_over_limit: dict[str, Estimate]
+    """Empty when the baseline is too short (``computed`` False)."""
     v85: dict[str, Estimate]
     halo_days: int | None
     """Days after the control day until the share was back inside the baseline's interval."""
-    revisit: date | None
+    return_from: date | None
+    """The day the effect has worn off: a control is worth holding again from then."""
     notes: tuple[str, ...]
+    computed: bool = True
+    """False: the baseline has fewer than MIN_BASELINE_DAYS days with data; nothing estimated."""
 
 
 def t_quantile(z: float, df: int) -> float:
@@ -145,11 +170,14 @@ def evaluate_control(
     windows: dict[str, tuple[int, int]] = DEFAULT_WINDOWS,
     z: float = Z95,
     min_revisit_days: int = 2,
+    first_day: ArrayLike | None = None,
+    min_baseline_days: int = MIN_BASELINE_DAYS,
 ) -> EffectReport:
     """Estimate a control's effect on the share over the limit and on V85.
 
     ``control_start``/``control_end``: local datetime64 (or naive datetime); ``selected_on``:
-    the date the site was chosen. Comparison sites are pooled; their series share the
+    the date the site was chosen; ``first_day``: the treated site's first local day with data
+    (default: the first day of ``treated`` with vehicles; the baseline never starts before it). Comparison sites are pooled; their series share the
     treated site's ``times``.
     """
     times = np.asarray(treated.times).astype("datetime64[s]")
@@ -167,12 +195,26 @@ def evaluate_control(
     tod = times - days.astype("datetime64[s]")
     d0 = start.astype("datetime64[D]")
     sel = _as_date(selected_on)
-    b_start = sel - baseline_weeks * 7 * DAY
+    requested = sel - baseline_weeks * 7 * DAY
+    if first_day is None:  # the treated series' first day with vehicles
+        has = np.flatnonzero(t[0] > 0)
+        first_day = days[has[0]] if has.size else sel
+    b_start = max(requested, _as_date(first_day))
+    b_start = min(b_start, sel)
     in_base = (days >= b_start) & (days < sel)
     notes = [] if comparison else ["no comparison sites: before/after only, not difference in differences"]
     if d0 < sel:
         raise ValueError(f"control on {d0} precedes the selection date {sel}")
 
+    base_all = _Daily(days, in_base, t, c)
+    n_base = int(np.isfinite(base_all.t_share).sum())
+    if b_start > requested:
+        notes.append(f"baseline starts {b_start.astype(date)}, the site's first data, not {requested.astype(date)}")
+    if n_base < min_baseline_days:
+        notes.append(f"baseline rests on {n_base} days with data (at least {min_baseline_days} needed): "
+                     f"effect not computed")
+        return EffectReport(b_start.astype(date), sel.astype(date), n_base, baseline_weeks * 7, {}, {}, None, None,
+                            tuple(notes), computed=False)
     masks = {"during": (times < end) & (times + bin_len > start)}
     for name, (offset, length) in windows.items():
         masks[name] = (days >= d0 + offset * DAY) & (days < d0 + (offset + length) * DAY)
@@ -182,22 +224,25 @@ def evaluate_control(
         win = _Daily(days, mask, t, c)
         share[name] = _estimate(name, base, win, "share", z)
         v85[name] = _estimate(name, base, win, "v85", z)
-    base_all = _Daily(days, in_base, t, c)
-    if base_all.days.size < 7:
-        notes.append(f"baseline has only {base_all.days.size} days with data")
+    if n_base < baseline_weeks * 7:
+        notes.append(f"baseline rests on {n_base} of {baseline_weeks * 7} requested days")
 
-    halo = _halo(base_all, _Daily(days, days > d0, t, c), share["during"], d0, z, notes)
-    revisit = None
-    if halo is not None or not share["during"].significant:
-        revisit = (d0 + max(halo or 0, min_revisit_days) * DAY).astype(date)
-    return EffectReport(b_start.astype(date), sel.astype(date), int(base_all.days.size), share, v85,
-                        halo, revisit, tuple(notes))
+    during = share["during"]
+    halo = _halo(base_all, _Daily(days, days > d0, t, c), during, d0, z, notes)
+    return_from = None
+    if halo is not None or during.verdict != "decrease":
+        return_from = (d0 + max(halo or 0, min_revisit_days) * DAY).astype(date)
+    return EffectReport(b_start.astype(date), sel.astype(date), n_base, baseline_weeks * 7, share, v85,
+                        halo, return_from, tuple(notes))
 
 
 def _halo(base: _Daily, after: _Daily, during: Estimate, d0, z, notes: list[str]) -> int | None:
     """First day after the control whose daily difference is back inside the baseline CI."""
-    if not during.significant:
-        notes.append("no measurable effect during the control: no halo; revisit soon")
+    if during.verdict == "increase":
+        notes.append("the share over the limit rose during the control (a significant increase): no halo")
+        return None
+    if during.verdict != "decrease":
+        notes.append("no measurable effect during the control: no halo; return soon")
         return None
     diff = base.t_share - base.c_share
     diff = diff[np.isfinite(diff)]

@@ -1,9 +1,11 @@
 """Follow-up of logged controls: hourly series from rollup_hourly → planner.effect.evaluate_control.
 
 For each control:
+- planned or not: the control log's own ``planned`` flag, the one fact every output repeats;
 - selection date: the creation of the plan it came from, else ``followup_selection_days`` before
   the control (the decision to go there was taken earlier than the visit);
-- baseline: ``followup_baseline_weeks`` before the selection date;
+- baseline: ``followup_baseline_weeks`` before the selection date, never before the site's first
+  data (effect.py says on how many days it rests and refuses too short a baseline);
 - comparison sites: sites with data, no control overlapping the whole window, and one legal limit
   throughout (a limit change would move their share over the limit);
 - series: hourly bins in the site's local time (the repeated autumn hour merged), with vehicles,
@@ -24,7 +26,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg.rows import class_row
 
+from core.errors import NotFound
 from planner.controls import ControlRow, list_controls
 from planner.effect import EffectReport, SiteSeries, evaluate_control
 from planner.exceedance import BinnedTails, limit_at
@@ -43,6 +47,10 @@ AFTER_DAYS = 29
 @dataclass(frozen=True)
 class Followup:
     control: ControlRow
+    time_zone: str
+    """The site's zone: every human-facing time of this follow-up is in it."""
+    planned: bool
+    """The control log's flag (the report and the follow-up say the same)."""
     selected_on: date
     selection_basis: str
     comparison_sites: tuple[int, ...]
@@ -123,17 +131,18 @@ def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSe
     d0 = _local_date(c.start_time, zone)
     notes: list[str] = []
     if c.plan_id is not None and c.plan_created_at is not None:
-        selected, basis = _local_date(c.plan_created_at, zone), f"plan {c.plan_id} created"
+        selected, basis = _local_date(c.plan_created_at, zone), f"planned: plan {c.plan_id} created"
     else:
         selected = d0 - timedelta(days=planner.followup_selection_days)
-        basis = f"{planner.followup_selection_days} days before the control (not from a plan)"
+        kind = "planned, no plan linked" if c.planned else "unplanned"
+        basis = f"{kind}: {planner.followup_selection_days} days before the control"
     selected = min(selected, d0)
     b_start = selected - timedelta(weeks=planner.followup_baseline_weeks)
     start = datetime.combine(b_start, time(0), zone).astimezone(UTC)
     end = datetime.combine(d0 + timedelta(days=AFTER_DAYS), time(0), zone).astimezone(UTC)
     if latest is not None and latest + timedelta(hours=1) < end:
         end = max(latest + timedelta(hours=1), c.end_time.astimezone(UTC) + timedelta(hours=1))
-        notes.append(f"data ends {latest:%Y-%m-%d %H:%M}Z: later windows are incomplete")
+        notes.append(f"data ends {latest.astimezone(zone):%Y-%m-%d %H:%M %Z}: later windows are incomplete")
     period = Period(start, end)
     spans = load_spans(conn, period, sites, planner)
     by_site: dict[int, list[LimitSpan]] = {}
@@ -183,16 +192,19 @@ def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSe
     if comparison:
         notes.append("comparison sites pool both display modes")
     report = None
+    first = conn.execute(QUERIES["site_first_hour"], {"site_id": c.site_id}).fetchone()[0]
+    first_day = None if first is None else first.astimezone(zone).date()
     if treated.n.sum() > 0:
         start_local = np.datetime64(c.start_time.astimezone(zone).replace(tzinfo=None), "s")
         end_local = np.datetime64(c.end_time.astimezone(zone).replace(tzinfo=None), "s")
         report = evaluate_control(SiteSeries(grid_local, treated.n, treated.over, treated.v85), comparison,
                                   start_local, end_local, np.datetime64(selected, "D"),
                                   baseline_weeks=planner.followup_baseline_weeks,
-                                  min_revisit_days=planner.followup_min_revisit_days)
+                                  min_revisit_days=planner.followup_min_revisit_days,
+                                  first_day=None if first_day is None else np.datetime64(first_day, "D"))
     else:
         notes.append("no vehicles at the site in the window: nothing to evaluate")
-    return Followup(c, selected, basis, tuple(used), display, report, tuple(notes))
+    return Followup(c, site.time_zone, c.planned, selected, basis, tuple(used), display, report, tuple(notes))
 
 
 def followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: int | None = None) -> list[Followup]:
@@ -200,3 +212,16 @@ def followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: int |
     sites = load_sites(conn)
     latest = latest_data_hour(conn)
     return [followup_control(conn, c, planner, sites, latest) for c in list_controls(conn, site_id)]
+
+
+class ControlNotFound(NotFound):
+    """No logged control with this id."""
+
+
+def control_followup(conn: psycopg.Connection, planner: PlannerSettings, control_id: int) -> Followup:
+    """Follow-up of one logged control (404 when there is none)."""
+    with conn.cursor(row_factory=class_row(ControlRow)) as cur:
+        c = cur.execute(QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    if c is None:
+        raise ControlNotFound(f"no control {control_id}")
+    return followup_control(conn, c, planner, load_sites(conn), latest_data_hour(conn))

@@ -49,6 +49,11 @@ class SiteRank:
     tips: int
     pinned: bool
     best: ScoreRow
+    top: tuple[ScoreRow, ...] = ()
+    """The site's best cells (up to TOP_CELLS), best first: its best hours."""
+
+
+TOP_CELLS = 3
 
 
 @dataclass(frozen=True)
@@ -143,11 +148,19 @@ def rank_sites(ranking: Ranking, sites: dict[int, SiteInfo], tips: dict[int, int
     top3 = np.bincount(inv, weights=np.where(place < 3, c["total"], 0.0), minlength=len(ids))
     vehicles = np.bincount(inv, weights=c["n"], minlength=len(ids))
     names = [f.name for f in fields(ScoreRow)]
+    tops: dict[int, list[int]] = {}
+    for row in np.flatnonzero(place < TOP_CELLS).tolist():  # rows best first
+        tops.setdefault(int(inv[row]), []).append(row)
+
+    def row_at(i: int) -> ScoreRow:
+        return ScoreRow(*(c[name][i].item() for name in names))
+
     out = []
     for k, sid in enumerate(ids.tolist()):
-        best = ScoreRow(*(c[name][first[k]].item() for name in names))
+        best = row_at(first[k])
         out.append(SiteRank(sid, sites[sid].name if sid in sites else str(sid), best.total, float(top3[k]),
-                            int(count[k]), int(vehicles[k]), tips.get(sid, 0), best.pinned, best))
+                            int(count[k]), int(vehicles[k]), tips.get(sid, 0), best.pinned, best,
+                            tuple(row_at(i) for i in tops.get(k, []))))
     out.sort(key=lambda s: (not s.pinned, -s.best_total, -s.top3_total, s.site_id))
     return out
 

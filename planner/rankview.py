@@ -65,6 +65,8 @@ class SiteRankView(BaseModel):
     tips: int
     pinned: bool
     best_cell: CellView
+    best_hours: list[CellView]
+    """The site's best cells (up to three), best first; the first is ``best_cell``."""
 
 
 class RankingView(BaseModel):
@@ -100,5 +102,6 @@ def ranking_view(result, limit: int | None = None) -> RankingView:
         pinned=list(result.pinned), excluded=list(result.excluded),
         sites=[SiteRankView(site_id=s.site_id, name=s.name, best_total=_num(s.best_total),
                             top3_total=_num(s.top3_total), cells=s.cells, vehicles=s.vehicles, tips=s.tips,
-                            pinned=s.pinned, best_cell=cell_view(s.best, names)) for s in result.sites[:limit]],
+                            pinned=s.pinned, best_cell=cell_view(s.best, names),
+                            best_hours=[cell_view(r, names) for r in s.top]) for s in result.sites[:limit]],
         cells=[cell_view(r, names) for r in result.ranking.rows(limit)])

@@ -53,6 +53,12 @@ PINNED = {
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
     ("PUT", "/api/v1/users/{user_id}/password"): "admin",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/ranking"): "officer",
+    ("POST", "/api/v1/pins"): "officer",
+    ("DELETE", "/api/v1/pins/{site_id}"): "officer",
+    ("GET", "/api/v1/sites/{site_id}/followup"): "officer",
+    ("GET", "/api/v1/controls/{control_id}/followup"): "officer",
+    ("GET", "/api/v1/reports/situation"): "viewer",
 }
 # path parameters naming an object of a municipality: another municipality's viewer gets 404
 SCOPED = {"site_id", "sign_id", "street_id", "municipality_id", "deployment_id"}
@@ -153,7 +159,8 @@ def _path_values(world, conn, persona: str) -> dict[str, object]:
     conn.commit()
     return {"site_id": world.site_a, "sign_id": world.sign_a, "street_id": street,
             "municipality_id": world.mun_a, "user_id": world.users["viewer"].id,
-            "token_id": token.id, "session_id": session, "path": "vendor/swagger-ui/NOTICE", "plan_id": 1}
+            "token_id": token.id, "session_id": session, "path": "vendor/swagger-ui/NOTICE", "plan_id": 1,
+            "control_id": 1}  # no control is logged: an allowed caller gets 404, the others 401/403
 
 
 def _outcome(status: int, scoped: bool) -> str:

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = ps.add_parser("rank", help="rank sites and site × direction × hour-of-week cells, every score part shown")
     period_args(r)
-    r.add_argument("--limit", type=int, default=20, help="cells and sites to show (default 20)")
+    r.add_argument("--limit", type=int, default=20, help="sites (and cells with --cells) to show (default 20)")
+    r.add_argument("--cells", action="store_true", help="also list the best cells one by one")
     r.add_argument("--json", action="store_true", help="print JSON")
 
     pl = ps.add_parser("plan", help="draw a randomised control plan from the ranking and store it")
@@ -169,6 +170,10 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
         from planner.planning import check_weeks
 
         check_weeks(args.weeks)  # before the ranking: a wrong option is named first
+    if args.planner_cmd == "rank" and args.date_from and args.date_to and args.date_to < args.date_from:
+        print(f"fartkoll planner rank: --to {args.date_to} is before --from {args.date_from} "
+              f"(both local days, --to inclusive)", file=sys.stderr)
+        return 2
     sites = load_sites(conn)
     pins, excludes = _site_ids(sites, args.pin), _site_ids(sites, args.exclude)
     period = _period(args, settings, conn)
@@ -181,7 +186,7 @@ def _rank_or_plan(args, settings: Settings, conn) -> int:
         if args.json:
             print(result.view(args.limit).model_dump_json(by_alias=True, indent=2))
         else:
-            print(format_ranking(result, args.limit))
+            print(format_ranking(result, args.limit, args.cells))
         return 0
     return _plan(args, settings, conn, period, pins, excludes)
 
@@ -195,24 +200,30 @@ def _totals_line(result) -> str:
             f"{n_sites} sites, hourly rollups after that")
 
 
-def format_ranking(result, limit: int) -> str:
-    from planner.names import DIRECTIONS, DISPLAYS
+def format_ranking(result, limit: int, cells: bool = False) -> str:
+    """Each site once: its best hours, its best cell's score parts and its warnings (said once)."""
+    from planner.names import DISPLAYS
 
     out = [f"data {result.period} (trend vs {result.previous}); pinned {list(result.pinned)}, "
            f"excluded {list(result.excluded)}", _totals_line(result), "", "sites (by best cell):"]
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     for i, s in enumerate(result.sites[:limit], start=1):
-        b = s.best
-        day, hour = divmod(b.hour_of_week, 24)
-        out.append(f"{i:3d}. {s.name} [{s.site_id}] best {s.best_total:.1f} "
-                   f"({('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[day]} {hour:02d}, "
-                   f"{DIRECTIONS[b.direction]}), top-3 {s.top3_total:.1f}, tips {s.tips}"
-                   + (" [pinned]" if s.pinned else ""))
-    out += ["", "cells:"]
-    names = {i: s.name for i, s in result.site_info.items()}
-    for i, r in enumerate(result.ranking.rows(limit), start=1):
-        out.append(f"{i:3d}. {names.get(r.site_id, r.site_id)} ({DISPLAYS[r.display]} data) — {r.explain()}")
-        if r.warnings:
-            out.append("      ! " + "; ".join(r.warnings))
+        hours = ", ".join(f"{days[c.hour_of_week // 24]} {c.hour_of_week % 24:02d} {direction_name(c.direction)} "
+                          f"({c.total:.1f})" for c in (s.top or (s.best,)))
+        out.append(f"{i:3d}. {s.name} [{s.site_id}] best {s.best_total:.1f}, top-3 {s.top3_total:.1f}, "
+                   f"tips {s.tips}" + (" [pinned]" if s.pinned else ""))
+        out.append(f"      best hours: {hours}")
+        out.append(f"      best cell ({DISPLAYS[s.best.display]} data): {s.best.explain()}")
+        warnings = list(dict.fromkeys(w for c in (s.top or (s.best,)) for w in c.warnings))
+        if warnings:
+            out.append("      ! " + "; ".join(warnings))
+    if cells:
+        out += ["", "cells:"]
+        names = {i: s.name for i, s in result.site_info.items()}
+        for i, r in enumerate(result.ranking.rows(limit), start=1):
+            out.append(f"{i:3d}. {names.get(r.site_id, r.site_id)} ({DISPLAYS[r.display]} data) — {r.explain()}")
+            if r.warnings:
+                out.append("      ! " + "; ".join(r.warnings))
     return "\n".join(out)
 
 
@@ -410,12 +421,13 @@ def _control(args, settings: Settings, conn) -> int:
 
 
 def _est(e, scale: float) -> str:
+    """DiD with its interval, its days and its reading (a rise is said to be one)."""
     if not math.isfinite(e.did):
-        return "no data yet".ljust(26)
+        return "no data yet".ljust(38)
     if not math.isfinite(e.low):
-        return f"{scale * e.did:+.1f} [CI unknown]".ljust(26)
-    star = " *" if e.significant else ""
-    return f"{scale * e.did:+.1f} [{scale * e.low:+.1f}, {scale * e.high:+.1f}]{star}".ljust(26)
+        return f"{scale * e.did:+.1f} [CI unknown] {e.days} d".ljust(38)
+    word = {"decrease": " decrease", "increase": " INCREASE"}.get(e.verdict, "")
+    return f"{scale * e.did:+.1f} [{scale * e.low:+.1f}, {scale * e.high:+.1f}] {e.days} d{word}".ljust(38)
 
 
 def _followup(args, settings: Settings, conn) -> int:
@@ -434,18 +446,25 @@ def _followup(args, settings: Settings, conn) -> int:
     if not fs:
         print("no controls logged" + (" at this site" if site_id else ""))
     for f in fs:
-        c = f.control
-        print(f"control {c.id}: {c.site_name}, {c.start_time:%Y-%m-%d %H:%M}Z–{c.end_time:%H:%M}Z ({c.method})")
+        c, zone = f.control, ZoneInfo(f.time_zone)
+        start, end = c.start_time.astimezone(zone), c.end_time.astimezone(zone)
+        print(f"control {c.id}: {c.site_name}, {start:%Y-%m-%d %H:%M}–{end:%H:%M} {start:%Z} ({c.method}, "
+              f"{'planned' if f.planned else 'unplanned'})")
         print(f"  selected {f.selected_on} ({f.selection_basis}); {len(f.comparison_sites)} comparison sites; "
               f"series: {display_name(f.display) if f.display is not None else 'both display modes'}")
         r = f.report
         if r is not None:
-            print(f"  baseline {r.baseline_start} .. {r.baseline_end} ({r.baseline_days} days with data)")
-            print(f"  {'window':10s} {'share over limit, pp':26s} {'V85, km/h':26s}  (difference in differences, 95 % CI)")
-            for k in r.share_over_limit:
-                print(f"  {k:10s} {_est(r.share_over_limit[k], 100)} {_est(r.v85[k], 1)}")
-            halo = f"{r.halo_days} days" if r.halo_days is not None else "not determined"
-            print(f"  halo: {halo}; revisit from {r.revisit or '-'}")
+            print(f"  baseline {r.baseline_start} .. {r.baseline_end} (exclusive): rests on {r.baseline_days} "
+                  f"days with data of {r.baseline_requested_days} requested")
+            if r.computed:
+                print(f"  {'window':10s} {'share over limit, pp':38s} {'V85, km/h':38s}")
+                for k in r.share_over_limit:
+                    print(f"  {k:10s} {_est(r.share_over_limit[k], 100)} {_est(r.v85[k], 1)}")
+                print("  (difference in differences [95 % CI], days in the window)")
+                halo = f"{r.halo_days} days" if r.halo_days is not None else "not determined"
+                print(f"  halo: {halo}; return from {r.return_from or '-'}")
+            else:
+                print("  effect not computed: too short a baseline")
         for n in (*f.notes, *(r.notes if r else ())):
             print(f"  note: {n}")
     return 0

@@ -136,6 +136,10 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
     from planner.jobs import tasks
 
     now = _moment(args.at, settings.default_time_zone)
+    if args.out is not None:  # a wrong extension is refused before anything is gathered
+        from planner.report.situation import output_format
+
+        output_format(args.out)
     if args.json:
         from planner.report.situation import SITUATION
 

@@ -42,8 +42,25 @@ def _y(v: float, y_max: float) -> float:
     return TOP + (H - TOP - BOTTOM) * (1 - v / y_max)
 
 
-def trend_chart(trends: Sequence[SiteTrend], percent: Callable[[float], str], week_prefix: str = "v") -> str:
-    """Share over the limit per week, one line per site; hollow points where the sign showed speeds."""
+def limit_changes(trends: Sequence[SiteTrend]) -> list[tuple[int, int, int, int]]:
+    """(trend index, week index, old limit, new limit) wherever a site's limit differs from its
+    previous week's (weeks without a known limit are skipped over)."""
+    out = []
+    for k, t in enumerate(trends):
+        prev = None
+        for i, p in enumerate(t.points):
+            if p.limit_kmh is None:
+                continue
+            if prev is not None and p.limit_kmh != prev:
+                out.append((k, i, prev, p.limit_kmh))
+            prev = p.limit_kmh
+    return out
+
+
+def trend_chart(trends: Sequence[SiteTrend], percent: Callable[[float], str], week_prefix: str = "v",
+                change_label: Callable[[str, int, int], str] | None = None) -> str:
+    """Share over the limit per week, one line per site; hollow points where the sign showed speeds;
+    a dashed vertical line in the site's colour where its limit changed (``change_label`` names it)."""
     if not trends or not trends[0].points:
         return ""
     weeks = [p.week.split("-W")[-1] for p in trends[0].points]
@@ -73,6 +90,15 @@ def trend_chart(trends: Sequence[SiteTrend], percent: Callable[[float], str], we
             out.append(f'<circle cx="{_x(i, len(weeks)):.1f}" cy="{_y(p.share_over_limit, y_max):.1f}" r="4" '
                        f'fill="{fill}" stroke="{colour}" stroke-width="2"><title>{escape(t.site_name)} {escape(p.week)}: '
                        f'{escape(percent(p.share_over_limit))}</title></circle>')
+    n = len(weeks)
+    for j, (k, i, old, new) in enumerate(limit_changes(trends)):
+        colour = PALETTE[k % len(PALETTE)]
+        x = (_x(i - 1, n) + _x(i, n)) / 2
+        label = change_label(trends[k].site_name, old, new) if change_label else f"{old} → {new} km/h"
+        out.append(f'<g class="limit-change"><line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{H - BOTTOM}" '
+                   f'stroke="{colour}" stroke-dasharray="3,3" stroke-width="1.5"/>'
+                   f'<text x="{x + 3:.1f}" y="{TOP + 10 + 12 * j}" fill="{colour}" font-size="10">'
+                   f'{escape(label)}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
 

@@ -10,7 +10,9 @@ ending with the report week, effects from ``planner.followup.followup_control``,
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -25,6 +27,7 @@ from planner.settings import PlannerSettings
 from sql import QUERIES
 
 from .model import (
+    BestHour,
     ControlEffect,
     KeyFigures,
     Promise,
@@ -67,6 +70,14 @@ def week_point(label: str, sums: dict[tuple[int, int], tuple[int, float]], site_
     return WeekPoint(label, n, over / n, mode)
 
 
+def _limits_at_end(cells: CellData) -> dict[int, int]:
+    """Site → the legal limit of its last span in the period (km/h)."""
+    out: dict[int, int] = {}
+    for sp in sorted(cells.spans, key=lambda sp: sp.start):
+        out[sp.site_id] = sp.limit_kmh
+    return out
+
+
 def _share(n: int, over: float) -> float | None:
     return over / n if n > 0 else None
 
@@ -99,25 +110,26 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
     ranking_period = Period(period.end - timedelta(weeks=planner.period_weeks), period.end)
     ranked = rank(conn, planner, over_kmh=over_kmh, period=ranking_period)
     top: list[TopCell] = []
-    per_site: dict[int, int] = {}
-    for r in ranked.ranking.rows(per_site_cells * top_n * 20):
-        if len(top) == top_n:
-            break
-        if per_site.get(r.site_id, 0) >= per_site_cells:
-            continue  # show more sites rather than one site's every hour
-        per_site[r.site_id] = per_site.get(r.site_id, 0) + 1
+    for s in ranked.sites[:top_n]:  # one row per site, its best cell first, then its best hours
+        r = s.best
         day, hour = divmod(r.hour_of_week, 24)
+        best = tuple(BestHour(*divmod(b.hour_of_week, 24), direction_name(b.direction), b.total)
+                     for b in s.top[:per_site_cells])
         top.append(TopCell(len(top) + 1, r.site_id, sites[r.site_id].name, direction_name(r.direction), day, hour,
                            r.vehicles_per_hour, r.share_over_threshold, r.expected_reportable, r.total, r.tips,
-                           sites[r.site_id].school, int(r.flags)))
+                           sites[r.site_id].school, int(r.flags), best))
 
     first = conn.execute(QUERIES["report_first_hour"]).fetchone()[0]
     weeks = [w for w in (week.shifted(-k) for k in range(trend_weeks - 1, 0, -1))
              if first is not None and w.end > first] + [week]
-    week_sums = [mode_sums(load_cells(conn, _period(w), planner, over_kmh=over_kmh, sites=sites)) for w in weeks[:-1]]
-    week_sums.append(sums)
+    loaded = [load_cells(conn, _period(w), planner, over_kmh=over_kmh, sites=sites) for w in weeks[:-1]]
+    loaded.append(week_cells)
+    week_sums = [mode_sums(c) for c in loaded]
+    week_limits = [_limits_at_end(c) for c in loaded]
     trends = tuple(
-        SiteTrend(s.site_id, s.name, tuple(week_point(w.label, ws, s.site_id) for w, ws in zip(weeks, week_sums, strict=True)))
+        SiteTrend(s.site_id, s.name, tuple(
+            replace(week_point(w.label, ws, s.site_id), limit_kmh=wl.get(s.site_id))
+            for w, ws, wl in zip(weeks, week_sums, week_limits, strict=True)))
         for s in ranked.sites[:trend_sites])
 
     latest = latest_data_hour(conn)
@@ -130,10 +142,13 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
         during = rep.share_over_limit.get("during") if rep else None
         after = rep.share_over_limit.get("+1 week") if rep else None
         controls.append(ControlEffect(
-            c.id, c.site_name, c.start_time, c.end_time, c.method, c.vehicles_checked, c.reports_written, c.planned,
+            c.id, c.site_name, c.start_time, c.end_time, c.method, c.vehicles_checked, c.reports_written, f.planned,
             _pp(during.did) if during else None, _pp(during.low) if during else None,
             _pp(during.high) if during else None, _pp(after.did) if after else None,
-            rep.halo_days if rep else None, rep.revisit if rep else None,
+            _pp(after.low) if after else None, _pp(after.high) if after else None,
+            during.days if during else 0, after.days if after else 0, rep.baseline_days if rep else 0,
+            bool(during and during.verdict == "increase"),
+            rep.halo_days if rep else None, rep.return_from if rep else None,
             tuple(n for n in f.notes + (rep.notes if rep else ()) if not n.startswith(GENERIC_NOTES))))
 
     window_end = min(period.end, now)
@@ -163,7 +178,7 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
     if latest is None or latest < period.start:
         notes.append(f"no traffic data for week {week.label}")
     elif latest + timedelta(hours=1) < period.end:
-        notes.append(f"data ends {latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC, before the week's end")
+        notes.append(f"data ends {latest.astimezone(ZoneInfo(week.time_zone)):%Y-%m-%d %H:%M %Z}, before the week's end")
     areas = sorted({s.police_area for s in sites.values()})
     return SituationPicture(week, " · ".join(areas), now, planner.period_weeks, figures, tuple(top), trends,
-                            tuple(controls), silence_rows, tips, promise, silent_hours, tuple(notes))
+                            tuple(controls), silence_rows, tips, promise, silent_hours, tuple(notes), latest)

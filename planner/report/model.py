@@ -102,8 +102,19 @@ class KeyFigures:
 
 
 @dataclass(frozen=True)
+class BestHour:
+    """One of a site's best cells: weekday 0 Monday .. 6 Sunday, local hour, direction."""
+
+    weekday: int
+    hour: int
+    direction: DirectionName
+    score: float
+
+
+@dataclass(frozen=True)
 class TopCell:
-    """One ranked site × direction × hour-of-week cell (ranking over ``ranking_weeks``)."""
+    """One ranked site, by its best site × direction × hour-of-week cell (ranking over
+    ``ranking_weeks``), with its best hours; each site appears once."""
 
     rank: int
     site_id: int
@@ -121,6 +132,8 @@ class TopCell:
     school: bool
     flags: int = 0
     """planner.quality.Quality bits."""
+    best_hours: tuple[BestHour, ...] = ()
+    """The site's best cells, best first (the first is this row's)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,8 @@ class WeekPoint:
     share_over_limit: float | None
     display: DisplayName | None
     """Which mode the figure is from (None: no data)."""
+    limit_kmh: int | None = None
+    """The legal limit in force at the week's end (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -164,13 +179,23 @@ class ControlEffect:
     vehicles_checked: int | None
     reports_written: int | None
     planned: bool
+    """The control log's flag, as the follow-up says."""
     during_pp: float | None
     """Difference in differences of the share over the limit during the control, percentage points."""
     during_low_pp: float | None
     during_high_pp: float | None
     week_after_pp: float | None
+    week_after_low_pp: float | None
+    week_after_high_pp: float | None
+    during_days: int
+    week_after_days: int
+    baseline_days: int
+    """Days with data the baseline rests on (too few: nothing computed)."""
+    increase: bool
+    """The share over the limit rose significantly during the control."""
     halo_days: int | None
-    revisit: date | None
+    return_from: date | None
+    """The day the effect has worn off."""
     notes: tuple[str, ...] = ()
     """The follow-up's own notes (English)."""
 
@@ -239,3 +264,5 @@ class SituationPicture:
     promise: Promise
     silent_hours: float
     notes: tuple[str, ...] = field(default=())
+    latest_data: datetime | None = None
+    """The latest hour with vehicles anywhere (UTC), to say when data stopped."""

@@ -23,6 +23,8 @@ h2 { font-size: 12.5pt; margin: 7mm 0 2mm; color: #12355b; border-bottom: 1.5px 
 p.sub { margin: 0; color: #444; }
 p.intro { margin: 1mm 0 2mm; color: #333; font-size: 9pt; }
 section { break-inside: avoid-page; }
+section.long { break-inside: auto; }
+.nodata { border: 1.5px solid #a04000; background: #fff6ef; padding: 3mm 4mm; margin: 4mm 0; font-size: 11pt; }
 .figures { display: flex; flex-wrap: wrap; gap: 2.5mm; margin-top: 2mm; }
 .figure { flex: 1 1 40mm; border: 1px solid #c9d6e3; border-radius: 2mm; padding: 2mm 3mm; background: #f4f8fb; }
 .figure .v { font-size: 15pt; font-weight: bold; color: #12355b; display: block; }
@@ -36,6 +38,7 @@ th { font-size: 8.3pt; }
 tr { break-inside: avoid; }
 .warn { color: #a04000; font-size: 8pt; }
 .muted { color: #666; }
+.nw { white-space: nowrap; }
 .legend { font-size: 8.5pt; margin: 1mm 0; }
 .key { margin-right: 4mm; white-space: nowrap; }
 .swatch { display: inline-block; width: 3mm; height: 3mm; margin-right: 1mm; vertical-align: middle; }
@@ -64,9 +67,7 @@ def render_html(pic: SituationPicture, lang: str = "sv", threshold_over_kmh: flo
         f'<p class="sub">{escape(pic.area)} · {escape(w("period", first=w.day(week.monday), last=w.day(week.sunday)))}</p>',
         f'<p class="sub muted">{escape(w("for_meeting"))} {escape(w("generated", when=w.moment(pic.generated_at)))}</p>'
         "</header>",
-        _figures(pic, w),
-        _top(pic, w),
-        _trends(pic, w, prefix),
+        *_week_data(pic, w, prefix),
         _controls(pic, w),
         _silences(pic, w),
         _tips(pic, w),
@@ -77,6 +78,17 @@ def render_html(pic: SituationPicture, lang: str = "sv", threshold_over_kmh: flo
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _week_data(pic: SituationPicture, w: Words, prefix: str) -> list[str]:
+    """Figures, ranking and trends; a week without traffic data says so instead."""
+    if pic.figures.vehicles == 0:
+        latest = ""
+        if pic.latest_data is not None:
+            latest = " " + w("no_data_latest", when=w.moment(pic.latest_data))
+        return [f'<section id="nodata"><p class="nodata">{escape(w("no_data", week=pic.week.week))}'
+                f"{escape(latest)}</p></section>"]
+    return [_figures(pic, w), _top(pic, w), _trends(pic, w, prefix)]
 
 
 def _figures(pic: SituationPicture, w: Words) -> str:
@@ -100,24 +112,27 @@ def _top(pic: SituationPicture, w: Words) -> str:
     for c in pic.top:
         notes = ([w("school")] if c.school else []) + ([w("tips_1") if c.tips == 1 else w("tips_n", n=c.tips)] if c.tips else [])
         warn = "".join(f'<br><span class="warn">{escape(x)}</span>' for x in w.quality(c.flags))
+        hours = c.best_hours or ()
+        when = "<br>".join(f'<span class="nw">{escape(f"{w.weekday(h.weekday)} {h.hour:02d}–{(h.hour + 1) % 24:02d}")}'
+                           f'</span> <span class="muted">{escape(w.direction(h.direction))}</span>' for h in hours)
         rows.append([
-            str(c.rank), escape(c.site_name), escape(w.direction(c.direction)),
-            escape(f"{w.weekday(c.weekday)} {c.hour:02d}–{(c.hour + 1) % 24:02d}"),
+            str(c.rank), escape(c.site_name), when,
             escape(w.number(c.vehicles_per_hour)), escape(w.percent(c.share_over_threshold)),
             escape(w.number(c.expected_reportable, 1)), escape(w.number(c.score, 1)),
             escape(", ".join(notes)) + warn,
         ])
-    table = _table([(w("rank"), True), (w("site"), False), (w("direction"), False), (w("when"), False),
+    table = _table([(w("rank"), True), (w("site"), False), (w("best_hours"), False),
                     (w("per_hour"), True), (w("over_thr"), True), (w("reportable"), True), (w("score"), True),
                     (w("notes"), False)], rows)
     intro = w("top_intro", weeks=pic.ranking_weeks, week=pic.week.week)
-    return f'<section id="top"><h2>{escape(w("top"))}</h2><p class="intro">{escape(intro)}</p>{table}</section>'
+    return f'<section id="top" class="long"><h2>{escape(w("top"))}</h2><p class="intro">{escape(intro)}</p>{table}</section>'
 
 
 def _trends(pic: SituationPicture, w: Words, prefix: str) -> str:
     if not pic.trends:
         return ""
-    chart = charts.trend_chart(pic.trends, lambda v: w.percent(v), prefix)
+    chart = charts.trend_chart(pic.trends, lambda v: w.percent(v), prefix,
+                               lambda site, old, new: w("limit_change", site=site, old=old, new=new))
     rows = []
     for t in pic.trends:
         last = t.points[-1]
@@ -137,23 +152,42 @@ def _controls(pic: SituationPicture, w: Words) -> str:
         return f'<section id="controls">{head}<p>{escape(w("no_controls"))}</p></section>'
     rows = []
     for c in pic.controls:
-        during = w.pp(c.during_pp)
-        if c.during_low_pp is not None and c.during_high_pp is not None:
-            during += f" ({w.pp(c.during_low_pp)} … {w.pp(c.during_high_pp)})"
-        mark = "" if c.significant or c.during_pp is None else f'<br><span class="warn">{escape(w("not_significant"))}</span>'
+        if c.baseline_days and c.during_pp is None and c.week_after_pp is None:
+            during, after = escape(w("baseline_short", n=c.baseline_days)), escape(w("none"))
+        else:
+            during = _interval(w, c.during_pp, c.during_low_pp, c.during_high_pp, c.during_days)
+            after = _interval(w, c.week_after_pp, c.week_after_low_pp, c.week_after_high_pp, c.week_after_days)
+        if c.increase:
+            mark = f'<br><span class="warn">{escape(w("increase"))}</span>'
+        elif c.significant or c.during_pp is None:
+            mark = ""
+        else:
+            mark = f'<br><span class="warn">{escape(w("not_significant"))}</span>'
         notes = "" if w.lang != "en" else "".join(f'<br><span class="warn">{escape(n)}</span>' for n in c.notes)
         rows.append([
             escape(w.moment(c.start)),
             escape(c.site_name) + f'<br><span class="muted">{escape(w("planned") if c.planned else w("unplanned"))}, '
             f'{escape(c.method)}</span>' + notes,
             escape(f"{w.number(c.vehicles_checked)} / {w.number(c.reports_written)}"),
-            escape(during) + mark, escape(w.pp(c.week_after_pp)),
-            escape(w("days", n=c.halo_days) if c.halo_days is not None else w("none")),
-            escape(w.day(c.revisit) if c.revisit else w("none")),
+            during + mark, after,
+            escape(w.days(c.halo_days) if c.halo_days is not None else w("none")),
+            escape(w.day(c.return_from) if c.return_from else w("none")),
         ])
     table = _table([(w("when"), False), (w("site"), False), (w("checked_reported"), True), (w("during"), True),
                     (w("week_after"), True), (w("halo"), True), (w("revisit"), True)], rows)
-    return f'<section id="controls">{head}{table}</section>'
+    return (f'<section id="controls" class="long">{head}{table}'
+            f'<p class="legend">{escape(w("return_intro"))}</p></section>')
+
+
+def _interval(w: Words, value: float | None, low: float | None, high: float | None, days: int) -> str:
+    """HTML: the figure, its 95 % interval and its days on three lines ('−4,2', '(−6,0 … −2,4)', '1 dag')."""
+    if value is None:
+        return escape(w("none"))
+    lines = [w.pp(value)]
+    if low is not None and high is not None:
+        lines.append(f"({w.pp(low)} … {w.pp(high)})")
+    lines.append(w.days(days))
+    return "<br>".join(escape(x) for x in lines)
 
 
 def _silences(pic: SituationPicture, w: Words) -> str:

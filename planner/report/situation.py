@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 from pydantic import TypeAdapter
 
+from core.errors import InvalidInput
 from planner.settings import PlannerSettings
 
 from .data import gather
@@ -28,3 +31,21 @@ def situation_picture(conn: psycopg.Connection, planner: PlannerSettings, *, now
 def situation_html(pic: SituationPicture, lang: str, over_kmh: float = 6.0) -> str:
     """The printable page in Swedish ('sv') or English ('en')."""
     return render_html(pic, lang, over_kmh)
+
+
+OUTPUTS = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+
+class OutputError(InvalidInput):
+    """The output file's extension is not one the situation picture is written as."""
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """'html' or 'pdf' from the file name; any other extension is refused, naming the file."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUTS:
+        raise OutputError(f"--out {str(path)!r}: the situation picture is written as .html or .pdf, "
+                          f"not {suffix or 'a file without extension'}",
+                          errors=[{"record": None, "field": "out", "value": str(path),
+                                   "reason": "extension must be .html, .htm or .pdf"}])
+    return OUTPUTS[suffix]

@@ -16,7 +16,7 @@ TEXT: dict[str, dict[str, str]] = {
         "week": "vecka {week}, {year}",
         "period": "{first} – {last}",
         "generated": "Framtagen {when} av Fartkoll",
-        "for_meeting": "Underlag till det gemensamma mötet mellan polis och kommun (EST). Innehåller inga planerade kontroller.",
+        "for_meeting": "Underlag till det gemensamma mötet mellan polis och kommun enligt EST (Effektiv samverkan för trafiksäkerhet). Innehåller inga planerade kontroller.",
         "figures": "Veckan i korthet",
         "vehicles": "fordon uppmätta",
         "stealth_share": "över hastighetsgränsen (dold skylt)",
@@ -32,14 +32,14 @@ TEXT: dict[str, dict[str, str]] = {
         "school": "skola", "tips_n": "{n} tips", "tips_1": "1 tips",
         "trends": "Utveckling: andel över hastighetsgränsen per vecka",
         "trend_intro": "De högst rankade platserna. Heldragen punkt: dold skylt; ihålig punkt: skylten visade hastigheten (förarna ser sin fart, andelen blir lägre). Lägena blandas aldrig.",
-        "this_week": "Vecka {week}", "change": "Förändring",
+        "this_week": "Vecka {week}", "change": "Förändring (procentenheter)",
         "pp": "{v} procentenheter",
         "controls_title": "Genomförda kontroller och uppmätt effekt",
         "controls_intro": "Kontroller de senaste {weeks} veckorna. Effekt = skillnad i skillnader mot jämförelseplatser i andelen över gränsen, med baslinje från tiden före beslutet om platsen.",
-        "method": "Metod", "checked": "Kontrollerade", "reported": "Rapporterade", "during": "Effekt under kontrollen",
-        "week_after": "Effekt veckan efter", "halo": "Varaktighet", "revisit": "Åter senast",
+        "method": "Metod", "checked": "Kontrollerade", "reported": "Rapporterade", "during": "Effekt under kontrollen (procentenheter)",
+        "week_after": "Effekt veckan efter (procentenheter)", "halo": "Varaktighet", "revisit": "Åter från",
         "planned": "planerad", "unplanned": "oplanerad",
-        "days": "{n} dagar", "none": "—", "no_controls": "Inga kontroller har loggats under perioden.",
+        "days": "{n} dagar", "day_1": "1 dag", "none": "—", "no_controls": "Inga kontroller har loggats under perioden.",
         "silences": "Skyltar som inte rapporterat",
         "silences_intro": "Utplacerade skyltar utan fordon eller livstecken i mer än {hours} timmar under veckan.",
         "sign": "Skylt", "from": "Från", "to": "Till", "hours": "Timmar", "ongoing": "pågår",
@@ -57,7 +57,13 @@ TEXT: dict[str, dict[str, str]] = {
         "dir_0": "okänd", "dir_1": "mot skylten", "dir_2": "från skylten",
         "weekdays": "mån tis ons tor fre lör sön",
         "low_sample": "litet underlag",
-        "not_significant": "ej säkerställd",
+        "not_significant": "ingen mätbar effekt", "increase": "ökning: fler körde för fort",
+        "n_days": "{n} dagar", "baseline_short": "ej beräknad: baslinjen vilar på {n} dagar",
+        "best_hours": "Bästa timmar",
+        "no_data": "Ingen trafikdata för vecka {week}. Skyltarna har inte rapporterat några fordon under veckan; rangordning och utveckling visas inte.",
+        "no_data_latest": "Senaste data: {when}.",
+        "limit_change": "{site}: gräns {old} → {new} km/h",
+        "return_intro": "Åter från: dagen då effekten klingat av.",
         "checked_reported": "Kontr./rapp.",
         "q1": "för få fordon (< 30)", "q2": "litet underlag (< 100 fordon)", "q4": "skylten mätte < 75 % av timmarna",
         "q8": "dold och synlig skylt blandade", "q16": "skyltens inställda gräns avviker", "q32": "gränsen ändrades under perioden",
@@ -68,7 +74,7 @@ TEXT: dict[str, dict[str, str]] = {
         "week": "week {week}, {year}",
         "period": "{first} – {last}",
         "generated": "Produced {when} by Fartkoll",
-        "for_meeting": "For the joint police–municipality meeting (EST method). Contains no planned controls.",
+        "for_meeting": "For the joint police–municipality meeting under EST (Effektiv samverkan för trafiksäkerhet, effective collaboration for road safety). Contains no planned controls.",
         "figures": "The week at a glance",
         "vehicles": "vehicles measured",
         "stealth_share": "over the speed limit (stealth sign)",
@@ -84,14 +90,14 @@ TEXT: dict[str, dict[str, str]] = {
         "school": "school", "tips_n": "{n} tips", "tips_1": "1 tip",
         "trends": "Trend: share over the speed limit per week",
         "trend_intro": "The top-ranked sites. Solid point: stealth sign; hollow point: the sign showed speeds (drivers see their speed, the share drops). Modes are never pooled.",
-        "this_week": "Week {week}", "change": "Change",
+        "this_week": "Week {week}", "change": "Change (percentage points)",
         "pp": "{v} percentage points",
         "controls_title": "Controls held and their measured effect",
         "controls_intro": "Controls in the last {weeks} weeks. Effect = difference in differences against comparison sites in the share over the limit, baseline from before the site was chosen.",
-        "method": "Method", "checked": "Checked", "reported": "Reported", "during": "Effect during the control",
-        "week_after": "Effect the week after", "halo": "Lasted", "revisit": "Revisit by",
+        "method": "Method", "checked": "Checked", "reported": "Reported", "during": "Effect during the control (percentage points)",
+        "week_after": "Effect the week after (percentage points)", "halo": "Lasted", "revisit": "Return from",
         "planned": "planned", "unplanned": "unplanned",
-        "days": "{n} days", "none": "—", "no_controls": "No controls were logged in the period.",
+        "days": "{n} days", "day_1": "1 day", "none": "—", "no_controls": "No controls were logged in the period.",
         "silences": "Signs not reporting",
         "silences_intro": "Deployed signs without vehicles or a sign of life for more than {hours} hours during the week.",
         "sign": "Sign", "from": "From", "to": "To", "hours": "Hours", "ongoing": "ongoing",
@@ -109,7 +115,13 @@ TEXT: dict[str, dict[str, str]] = {
         "dir_0": "unknown", "dir_1": "approaching", "dir_2": "receding",
         "weekdays": "Mon Tue Wed Thu Fri Sat Sun",
         "low_sample": "small sample",
-        "not_significant": "not significant",
+        "not_significant": "no measurable effect", "increase": "increase: more drivers speeding",
+        "n_days": "{n} days", "baseline_short": "not computed: the baseline rests on {n} days",
+        "best_hours": "Best hours",
+        "no_data": "No traffic data for week {week}. The signs reported no vehicles this week; the ranking and trends are not shown.",
+        "no_data_latest": "Latest data: {when}.",
+        "limit_change": "{site}: limit {old} → {new} km/h",
+        "return_intro": "Return from: the day the effect has worn off.",
         "checked_reported": "Checked/reported",
         "q1": "too few vehicles (< 30)", "q2": "small sample (< 100 vehicles)", "q4": "sign measured < 75 % of the hours",
         "q8": "stealth and display pooled", "q16": "sign's configured limit differs", "q32": "limit changed in the period",
@@ -156,8 +168,12 @@ class Words:
         return d.isoformat()
 
     def moment(self, t: datetime) -> str:
-        """Local date and time, e.g. 2024-10-15 07:30."""
-        return t.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        """Local date and time with its zone, e.g. 2024-10-15 07:30 CEST."""
+        return t.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    def days(self, n: int) -> str:
+        """'1 dag' / '2 dagar', '1 day' / '2 days'."""
+        return self.t["day_1"] if n == 1 else self.t["days"].format(n=n)
 
     def weekday(self, i: int) -> str:
         return self.t["weekdays"].split()[i]

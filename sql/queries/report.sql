@@ -12,3 +12,7 @@ ORDER BY t.received_at, t.id
 -- name: report_first_hour
 -- The earliest UTC hour with vehicles in rollup_hourly (NULL when there is none).
 SELECT min(hour) FROM rollup_hourly
+
+-- name: site_first_hour
+-- The earliest UTC hour with vehicles at one site (NULL when there is none).
+SELECT min(hour) AS first_hour FROM rollup_hourly WHERE site_id = %(site_id)s

@@ -49,7 +49,7 @@ def test_exact_counts_by_hand():
     assert r.v85["during"].did == pytest.approx(-4.0)  # (48 − 50) − (52 − 50)
     assert r.share_over_limit["+1 week"].did == pytest.approx(0.0)  # day 49: back to 30 %
     assert r.halo_days == 5  # day 47 is the first day back at d = 0.10
-    assert r.revisit == date(2026, 3, 21)
+    assert r.return_from == date(2026, 3, 21)
 
 
 def test_recovers_injected_effect():
@@ -63,7 +63,7 @@ def test_recovers_injected_effect():
     # +4 weeks: −0.12 · 0.5^14 ≈ 0
     assert s["+4 weeks"].low < 0 < s["+4 weeks"].high
     assert r.halo_days is not None and 3 <= r.halo_days <= 14
-    assert (r.revisit - date(2026, 3, 16)).days == max(r.halo_days, 2)
+    assert (r.return_from - date(2026, 3, 16)).days == max(r.halo_days, 2)
 
 
 def test_no_effect_ci_covers_zero():
@@ -71,7 +71,7 @@ def test_no_effect_ci_covers_zero():
     r = evaluate_control(treated, comp, CONTROL, CONTROL_END, SELECTED)
     for est in (r.share_over_limit["during"], r.v85["during"]):
         assert est.low < 0 < est.high, est
-    assert r.halo_days is None and r.revisit == date(2026, 3, 18)
+    assert r.halo_days is None and r.return_from == date(2026, 3, 18)
     assert any("no measurable effect" in note for note in r.notes)
 
 
@@ -153,3 +153,44 @@ def test_control_before_selection_is_refused():
     with pytest.raises(ValueError, match="precedes the selection date"):
         evaluate_control(treated, comp, np.datetime64("2026-03-01T10:00"), np.datetime64("2026-03-01T10:20"),
                          SELECTED)
+
+
+def test_injected_rise_is_reported_as_an_increase():
+    treated, comp = synthetic(3, effect=+0.12, v85_effect=+3.0)
+    r = evaluate_control(treated, comp, CONTROL, CONTROL_END, SELECTED)
+    during = r.share_over_limit["during"]
+    assert during.low > 0 and during.verdict == "increase"
+    assert r.v85["during"].verdict == "increase"
+    assert not any("no measurable effect" in n for n in r.notes)
+    assert any("rose" in n and "increase" in n for n in r.notes)
+    assert r.halo_days is None and r.return_from == date(2026, 3, 18)
+
+
+def test_verdicts_of_a_drop_and_of_no_effect():
+    drop = evaluate_control(*synthetic(4, effect=-0.12), CONTROL, CONTROL_END, SELECTED)
+    none = evaluate_control(*synthetic(5), CONTROL, CONTROL_END, SELECTED)
+    assert drop.share_over_limit["during"].verdict == "decrease"
+    assert none.share_over_limit["during"].verdict == "no measurable effect"
+
+
+def test_baseline_never_reaches_before_the_first_data_and_says_its_length():
+    treated, comp = synthetic(6, effect=-0.12)
+    n = np.asarray(treated.n).copy()
+    n[:25] = 0  # the site's first data on day 25 (2026-02-27): 10 of the 28 baseline days
+    over = np.where(n > 0, treated.over, 0)
+    r = evaluate_control(SiteSeries(DAYS, n, over, treated.v85), comp, CONTROL, CONTROL_END, SELECTED)
+    assert r.computed and r.baseline_start == date(2026, 2, 27)
+    assert (r.baseline_days, r.baseline_requested_days) == (10, 28)
+    assert any("10 of 28" in x for x in r.notes)
+    assert all(e.days >= 1 for e in r.share_over_limit.values())
+
+
+def test_too_short_a_baseline_is_flagged_not_computed():
+    treated, comp = synthetic(7, effect=-0.12)
+    n = np.asarray(treated.n).copy()
+    n[:32] = 0  # 3 baseline days
+    r = evaluate_control(SiteSeries(DAYS, n, np.where(n > 0, treated.over, 0), treated.v85), comp,
+                         CONTROL, CONTROL_END, SELECTED)
+    assert not r.computed and r.baseline_days == 3
+    assert r.share_over_limit == {} and r.v85 == {} and r.return_from is None
+    assert any("3 days" in x and "not computed" in x for x in r.notes)

@@ -97,7 +97,9 @@ def test_rank_plan_pins_controls_followup(cli, tmp_path):
     d = json.loads(out)
     assert code == 0 and len(d) == 7 and all("effect" in x for x in d)
     assert {x["display"] for x in d} <= {"display", "stealth", None}
-    assert all(set(x["effect"]["share_over_limit"]) for x in d if x["effect"])
+    # an effect is estimated exactly when its baseline has enough days (else flagged, not computed)
+    assert all(bool(x["effect"]["share_over_limit"]) == x["effect"]["computed"] for x in d if x["effect"])
+    assert any(x["effect"]["computed"] for x in d if x["effect"])
 
 
 def test_rank_says_where_its_sums_come_from(cli):
@@ -114,3 +116,4 @@ def test_rank_says_where_its_sums_come_from(cli):
     a, b = json.loads(after), json.loads(before)
     assert a["running_totals"]["sites"] == sites > 0
     assert a["cells"] == b["cells"] and a["sites"] == b["sites"]  # the same ranking either way
+

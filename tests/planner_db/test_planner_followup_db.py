@@ -3,7 +3,10 @@ credited with one; the control log validates, links to its plan and audits."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -27,12 +30,18 @@ def test_demo_control_effect_is_found_with_a_halo(pdemo_ro):
     r = f.report
     assert f.display == 0 and len(f.comparison_sites) >= 5 and tall not in f.comparison_sites
     assert f.selected_on == f.control.start_time.date() - timedelta(days=7)
-    assert r.baseline_days >= 20
+    # the baseline starts at the site's first data, and counts only days with data in the kept mode
+    first = pdemo_ro.execute("SELECT min(hour) FROM rollup_hourly WHERE site_id = %s", (tall,)).fetchone()[0]
+    assert r.baseline_start == max(first.astimezone(ZoneInfo("Europe/Stockholm")).date(),
+                                   f.selected_on - timedelta(weeks=4))
+    assert r.computed and 7 <= r.baseline_days <= (r.baseline_end - r.baseline_start).days
+    assert any(f"{r.baseline_days} of 28 requested" in n for n in r.notes)
+    assert f.planned == f.control.planned
     during, day1 = r.share_over_limit["during"], r.share_over_limit["+1 day"]
     assert during.significant and during.did < -0.05
     assert day1.significant and day1.did < 0
     assert r.v85["during"].high < 0
-    assert r.halo_days is not None and r.halo_days >= 1 and r.revisit is not None
+    assert r.halo_days is not None and r.halo_days >= 1 and r.return_from is not None
     # sites with controls in the window are never comparison sites
     controlled = {c.site_id for c in list_controls(pdemo_ro)}
     assert not controlled & set(f.comparison_sites)
@@ -88,3 +97,57 @@ def test_control_log_validates_links_plan_and_audits(pdemo_url):
         assert row.planned and row.plan_id == plan.plan_id and row.plan_created_at == plan.created_at
         audit = conn.execute("SELECT actor, detail->>'plan_id' FROM audit_log WHERE action = 'control.add'").fetchall()
         assert audit == [("officer@example", str(plan.plan_id))]
+
+
+@pytest.fixture
+def cli(pdemo_url, monkeypatch, capsys):
+    """`fartkoll …` on a seeded demo copy: (exit code, stdout, stderr)."""
+    from fartkoll.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", pdemo_url)
+    monkeypatch.delenv("FARTKOLL_CONFIG", raising=False)
+
+    def run(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_followup_text_in_local_time_and_report_out_refuses_other_extensions(cli, tmp_path):
+    code, out, _ = cli("planner", "followup", "Tallbackavägen")
+    assert code == 0 and "return from" in out and "revisit" not in out
+    assert re.search(r"control \d+: .*, 2024-\d\d-\d\d \d\d:\d\d–\d\d:\d\d CES?T \(", out)
+    assert re.search(r"baseline \S+ \.\. \S+ \(exclusive\): rests on \d+ days with data of 28 requested", out)
+    assert "Z–" not in out and " d " in out  # days beside each figure
+    code, out, _ = cli("planner", "followup", "--json")
+    d = json.loads(out)
+    assert all(re.search(r"\+0[12]:00$", x["start"]) for x in d)
+    assert all(x["effect"]["computed"] == bool(x["effect"]["share_over_limit"]) for x in d if x["effect"])
+    for bad in ("picture.txt", "picture"):
+        code, _, err = cli("planner", "report", "--week", "2024-W44", "--out", str(tmp_path / bad))
+        assert code == 2 and f"--out '{tmp_path / bad}'" in err and ".html or .pdf" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_followup_offsets_follow_summer_and_winter_time(cli):
+    code, out, _ = cli("planner", "followup", "--json")
+    d = json.loads(out)
+    seen = set()
+    for x in d:
+        day = x["start"][:10]
+        offset = "+02:00" if day < "2024-10-27" else "+01:00"
+        assert x["start"].endswith(offset) and x["end"].endswith(offset), x["start"]
+        seen.add(offset)
+    code, text, _ = cli("planner", "followup")
+    zones = set(re.findall(r"\d\d:\d\d–\d\d:\d\d (CES?T) \(", text))
+    assert zones == {"+02:00": {"CEST"}, "+01:00": {"CET"}}.get(seen.pop()) if len(seen) == 1 else zones == {"CEST", "CET"}
+
+
+def test_rank_period_errors_repeat_what_was_typed(cli, capsys):
+    code, _, err = cli("planner", "rank", "--from", "2024-10-20", "--to", "2024-10-13")
+    assert code == 2 and "--to 2024-10-13 is before --from 2024-10-20" in err
+    with pytest.raises(SystemExit) as e:
+        cli("planner", "rank", "--from", "2024-13-01")
+    assert e.value.code == 2 and "'2024-13-01'" in capsys.readouterr().err

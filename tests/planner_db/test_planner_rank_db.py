@@ -81,3 +81,26 @@ def test_stored_pins_and_excludes_apply_and_are_audited(pdemo_ro):
     assert clear_rule(pdemo_ro, sjo, "tester") is None
     actions = [r[0] for r in pdemo_ro.execute("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["site.exclude", "site.pin", "site.unexclude"]
+
+
+def test_each_site_once_with_its_best_hours_in_rank_and_its_text(pdemo_ro):
+    from fartkoll.commands.planner import format_ranking
+
+    result = rank(pdemo_ro, PlannerSettings())
+    c = result.ranking.columns
+    ids = [s.site_id for s in result.sites]
+    assert len(ids) == len(set(ids))
+    for s in result.sites:
+        mine = np.flatnonzero(c["site_id"] == s.site_id)[:3]  # rows are best first
+        assert [r.hour_of_week for r in s.top] == c["hour_of_week"][mine].tolist()
+        assert [r.direction for r in s.top] == c["direction"][mine].tolist()
+        assert (s.top[0].hour_of_week, s.top[0].direction, s.top[0].total) == (
+            s.best.hour_of_week, s.best.direction, s.best.total)
+    # the demo's 20 best cells are mostly one site; the text lists each site once, warnings once
+    assert len({int(x) for x in c["site_id"][:20]}) < 5
+    text = format_ranking(result, 10)
+    kungs = result.sites[0].name
+    assert text.count(f"{kungs} [") == 1 and "cells:" not in text
+    block = text.split(f"{kungs} [")[1].split("\n  2. ")[0]
+    assert "best hours:" in block and block.count(" ! ") <= 1
+    assert "cells:" in format_ranking(result, 10, cells=True)
