@@ -34,7 +34,7 @@ from .problems import problem
 COOKIE = "csrftoken"
 HEADER = "x-csrftoken"
 FORM_FIELD = "csrftoken"
-SECRET_NAME = "csrf"
+SECRET_NAME = "csrf"  # noqa: S105 - the name of the key in app_secrets, not a secret
 LOGIN_PATH = "/api/v1/sessions"
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _OUTER: ContextVar[dict[str, Any] | None] = ContextVar("fartkoll_csrf_outer_scope", default=None)

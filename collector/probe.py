@@ -105,7 +105,7 @@ def _parser_for(protocol: str, unit: str | None) -> tuple[Any, str | None, str]:
 def smoothness(readings: Sequence[Reading]) -> float:
     """Share of successive speed readings within 15 km/h of each other (1.0 with none)."""
     speeds = [r.speed_kmh for r in readings if r.kind in MEASUREMENTS and r.speed_kmh is not None]
-    pairs = list(zip(speeds, speeds[1:]))
+    pairs = list(zip(speeds, speeds[1:], strict=False))
     return sum(1 for a, b in pairs if abs(a - b) <= 15) / len(pairs) if pairs else 1.0
 
 

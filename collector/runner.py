@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from collector import protocols
 from collector.config import CollectorSettings, SerialSource
+from collector.drain import Drainer, DrainStats, Sink
 from collector.grouping import Grouper
 from collector.heartbeat import Heartbeat, HeartbeatHook, SignMonitor, log_heartbeat
 from collector.passes import VehiclePass, pass_key
-from collector import protocols
 from collector.protocols import Parser
 from collector.reading import Reading
-from collector.drain import Drainer, DrainStats, Sink
 from collector.serialport import Clock, SerialReader, utc_now
 from collector.spool import Spool
 
@@ -200,7 +200,7 @@ def run(
 
         def beat() -> None:
             now = clock()
-            for monitor, reader in zip(monitors, readers):
+            for monitor, reader in zip(monitors, readers, strict=False):
                 hb = monitor.heartbeat(now, reader.connected.is_set())
                 result.heartbeats[hb.sign] = hb
                 try:

@@ -33,7 +33,7 @@ PG_BIN = "/usr/lib/postgresql/17/bin"
 DATA = "/data/pg"
 LOG = "/data/pg.log"
 PACKAGES = "postgresql-17,postgresql-17-timescaledb"
-SOCKET_DIR = "/tmp"  # inside the root (-k)
+SOCKET_DIR = "/tmp"  # noqa: S108 - /tmp inside the chroot (-k), owned by the server
 # Who may connect how: the owner through the socket (peer, mapped to the postgres role), anyone
 # else over loopback with the password. Written by ``db up``; no ``trust`` line.
 HBA = """\

@@ -19,7 +19,7 @@ def _load() -> dict[str, str]:
         if not f.name.endswith(".sql"):
             continue
         parts = _HEADER.split(f.read_text())
-        for name, body in zip(parts[1::2], parts[2::2]):
+        for name, body in zip(parts[1::2], parts[2::2], strict=False):
             if name in queries:
                 raise RuntimeError(f"query {name!r} is defined twice (second time in sql/queries/{f.name})")
             queries[name] = body.strip()

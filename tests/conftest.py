@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-
 from dbcopy import create_database, drop_database, seal_template, url_of
+
 from fartkoll.settings import Settings
 from sql.migrate import migrate
 

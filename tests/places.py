@@ -6,9 +6,11 @@ from datetime import datetime
 
 import psycopg
 
+SINCE = datetime.fromisoformat("2020-01-01T00:00:00+00:00")
+
 
 def make_site(conn: psycopg.Connection, name: str = "Storgatan 12", limit_kmh: int = 50,
-              since: datetime = datetime.fromisoformat("2020-01-01T00:00:00+00:00"),
+              since: datetime = SINCE,
               tags: list[str] | None = None) -> int:
     """A site (with police area, municipality and street made as needed) and its legal limit."""
     pa = conn.execute(

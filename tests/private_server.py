@@ -16,11 +16,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from servers import free_port
 
 from collector.encode import ENCODERS, SimVehicle
 from collector.passes import Direction
-
-from servers import free_port
 
 
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition", log: Path | None = None) -> None:

@@ -14,8 +14,8 @@ from datetime import date
 
 import psycopg
 import pytest
-
 from dbcopy import create_database, drop_database, seal_template, url_of
+
 from fartkoll.demo import build_world, seed
 
 WEEKS, SEED, END = 8, 1, date(2024, 11, 4)

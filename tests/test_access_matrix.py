@@ -199,7 +199,7 @@ def test_access_matrix_over_http(db, db_url):
                 if path.startswith("/api/v1/signs/{sign_id}/tokens/"):  # there token_id is the sign's token
                     values["token_id"] = sign_tokens.issue_token(db, actor="matrix", sign_id=world.sign_a).id
                     db.commit()
-                url = re.sub(r"{(\w+)(?::\w+)?}", lambda m: str(values[m.group(1)]), path)
+                url = re.sub(r"{(\w+)(?::\w+)?}", lambda m, v=values: str(v[m.group(1)]), path)
                 body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
                 headers = {"x-csrftoken": csrf, "cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
                 r = http.request(method, url, headers=headers, **body)

@@ -86,7 +86,7 @@ def test_world_has_the_promised_shape():
     assert moved == {W.MOVED_FROM, W.MOVED_TO}
     for sign in WORLD.signs:  # a sign's deployments never overlap, and only the last one is open
         ds = sorted((d for d in WORLD.deployments if d.sign == sign.serial), key=lambda d: d.valid_from)
-        assert all(a.valid_to is not None and a.valid_to <= b.valid_from for a, b in zip(ds, ds[1:]))
+        assert all(a.valid_to is not None and a.valid_to <= b.valid_from for a, b in zip(ds, ds[1:], strict=False))
         assert ds[-1].valid_to is None
     limits = {lim.site: lim.limit_kmh for lim in sorted(WORLD.limits, key=lambda lim: lim.valid_from)}  # latest
     current = {d.sign: limits[d.site] for d in WORLD.deployments if d.valid_to is None}
@@ -95,7 +95,7 @@ def test_world_has_the_promised_shape():
 
 def test_same_seed_same_traffic_other_seed_other_traffic():
     a, b, c = (list(generate(WORLD, s)) for s in (SEED, SEED, SEED + 1))
-    for x, y, z in zip(a, b, c):
+    for x, y, z in zip(a, b, c, strict=False):
         assert np.array_equal(x.time_us, y.time_us) and np.array_equal(x.speed_kmh, y.speed_kmh)
         assert not np.array_equal(x.speed_kmh[:1000], z.speed_kmh[:1000])
 

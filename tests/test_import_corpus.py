@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from importer_corpus.files import (
-    CSV_ROWS, MAC, T0, csv_text, elancity_export, run, counts, toronto_row, toronto_text, trafficlogix_body,
+    CSV_ROWS,
+    MAC,
+    T0,
+    counts,
+    csv_text,
+    elancity_export,
+    run,
+    toronto_row,
+    toronto_text,
+    trafficlogix_body,
     write_json,
 )
 from places import make_site

@@ -8,12 +8,18 @@ import random
 import traceback
 
 import pytest
-
 from importer_corpus.files import (
-    CSV_ROWS, MAC, csv_text, elancity_export, toronto_row, toronto_text, trafficlogix_body,
+    CSV_ROWS,
+    MAC,
+    csv_text,
+    elancity_export,
+    toronto_row,
+    toronto_text,
+    trafficlogix_body,
 )
-from fartkoll.cli import main
 from places import make_site
+
+from fartkoll.cli import main
 
 MUTATIONS = 75
 

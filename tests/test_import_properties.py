@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from places import make_site
 
 from collector.importers.csvfile import CsvOptions, import_csv
 from collector.passes import Direction, Display, VehiclePass, pass_key
 from collector.plausible import TimeRule
 from collector.store import write_passes
-from places import make_site
 
 T0 = datetime(2024, 5, 6, 7, 0, tzinfo=timezone.utc)
 RULE, NOW = TimeRule(), datetime.now(timezone.utc)

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from collector.importers.places import Area
-from collector.plausible import TimeRule
 from collector.importers.trafficlogix import file_bodies, import_bodies
+from collector.plausible import TimeRule
 from planner.jobs.consistency import check_rollups, repair_rollups
 
 DAY = Path(__file__).parent / "fixtures" / "importers" / "trafficlogix_day.json"

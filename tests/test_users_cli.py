@@ -35,7 +35,8 @@ def cli_at_terminal(db_url: str, args: list[str], answers: list[str]) -> tuple[i
     after the next prompt ending in ': '. Returns the exit code and everything the terminal showed."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the terminal's slave side is its stdin, stdout and /dev/tty
-        os.execve(sys.executable, [sys.executable, "-m", "fartkoll.cli", "user", *args], _env(db_url))
+        argv = [sys.executable, "-m", "fartkoll.cli", "user", *args]
+        os.execve(sys.executable, argv, _env(db_url))  # noqa: S606 - the CLI itself, fixed argv
     shown = since = b""  # everything shown, and what was shown since the last answer
     pending = list(answers)
     deadline = time.monotonic() + 60

@@ -21,7 +21,9 @@ from typing import Any, Protocol
 from collector.protocols.decatur import DecaturParser
 from collector.protocols.display import DisplayContractParser
 from collector.protocols.hikvision import (
-    HikvisionMode0Parser, HikvisionMode1Parser, HikvisionMode2Parser,
+    HikvisionMode0Parser,
+    HikvisionMode1Parser,
+    HikvisionMode2Parser,
 )
 from collector.protocols.hlk import HlkParser
 from collector.protocols.houston import HoustonParser

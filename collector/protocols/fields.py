@@ -10,7 +10,6 @@ from collector.passes import Direction
 from collector.reading import Kind, Reading
 from collector.units import KMH_PER_UNIT, unit_name
 
-
 MAX_READING_KMH = 500.0
 """No road vehicle reads faster, even as a near-field spike (up to ~180 % of a fast car's speed):
 a decoded speed above this is a broken line or a wrong unit, reported as malformed."""

@@ -8,9 +8,14 @@ from datetime import datetime
 
 from collector.passes import Direction
 from collector.protocols.fields import (
-    bad, parse_number, plus_direction, resolve_unit, sign_direction, speed_kind,
+    bad,
     in_range,
     internal_error,
+    parse_number,
+    plus_direction,
+    resolve_unit,
+    sign_direction,
+    speed_kind,
 )
 from collector.protocols.frames import FrameParser
 from collector.reading import Kind, Reading

@@ -7,7 +7,12 @@ from datetime import datetime
 
 from collector.passes import Direction
 from collector.protocols.fields import (
-    bad, parse_number, plus_direction, sign_direction, speed_kind, text_of,
+    bad,
+    parse_number,
+    plus_direction,
+    sign_direction,
+    speed_kind,
+    text_of,
 )
 from collector.protocols.framing import MAX_LINE, LineParser
 from collector.reading import Reading

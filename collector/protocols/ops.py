@@ -13,7 +13,12 @@ from typing import Any
 
 from collector.passes import Direction
 from collector.protocols.fields import (
-    bad, parse_number, plus_direction, resolve_unit, sign_direction, text_of,
+    bad,
+    parse_number,
+    plus_direction,
+    resolve_unit,
+    sign_direction,
+    text_of,
 )
 from collector.protocols.framing import MAX_LINE, LineParser
 from collector.protocols.ops_json import OpsLine, interpret
@@ -110,7 +115,7 @@ class OpsParser(LineParser):
         if columns is None or len(columns) != len(values):
             raise bad("line", text[:60], f"has {len(values)} fields; expected "
                       f"{len(columns) if columns else 'one to three'}")
-        named = {c: parse_number(v, c) for c, v in zip(columns, values) if c != "ignore"}
+        named = {c: parse_number(v, c) for c, v in zip(columns, values, strict=False) if c != "ignore"}
         signed = named["speed"]
         detail = {"magnitude": named["magnitude"]} if "magnitude" in named else {}
         if not signed:

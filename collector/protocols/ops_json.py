@@ -8,7 +8,11 @@ from typing import Any
 
 from collector.passes import Direction
 from collector.protocols.fields import (
-    FieldError, bad, json_number, sign_direction, word_direction,
+    FieldError,
+    bad,
+    json_number,
+    sign_direction,
+    word_direction,
 )
 from collector.reading import Reading
 from collector.units import to_kmh, unit_name

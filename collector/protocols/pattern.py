@@ -8,7 +8,13 @@ from datetime import datetime
 
 from collector.passes import Direction
 from collector.protocols.fields import (
-    as_direction, bad, parse_number, plus_direction, resolve_unit, sign_direction, speed_kind,
+    as_direction,
+    bad,
+    parse_number,
+    plus_direction,
+    resolve_unit,
+    sign_direction,
+    speed_kind,
     text_of,
 )
 from collector.protocols.framing import MAX_LINE, LineParser

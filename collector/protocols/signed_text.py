@@ -7,7 +7,12 @@ from datetime import datetime
 
 from collector.passes import Direction
 from collector.protocols.fields import (
-    bad, plus_direction, resolve_unit, sign_direction, speed_kind, text_of,
+    bad,
+    plus_direction,
+    resolve_unit,
+    sign_direction,
+    speed_kind,
+    text_of,
 )
 from collector.protocols.framing import MAX_LINE, LineParser
 from collector.reading import Reading

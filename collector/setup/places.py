@@ -83,7 +83,8 @@ def add_municipality(conn: psycopg.Connection, *, actor: str, name: str, police_
                      detail={"name": police_area})
     conn.execute(QUERIES["setup_municipality_insert"], {"name": name, "code": code, "police_area_id": pa_id})
     out = municipality(conn, name)
-    assert out is not None
+    if out is None:  # just inserted in this transaction: cannot happen
+        raise RuntimeError(f"municipality {name!r} vanished after its insert")
     audit.record(conn, actor=actor, action="create", entity="municipality", entity_id=out.id,
                  detail=out.model_dump(mode="json"))
     return out

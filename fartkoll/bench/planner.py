@@ -249,7 +249,8 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
             "start": default.start, "end": default.end}).fetchall(), runs)
         log("baseline from raw readings ...")
         raw_week, raw_ranking = _timed("raw", lambda: raw_rank(conn, planner, week, over), runs)
-        assert isinstance(res_week, RankResult) and isinstance(res_default, RankResult)
+        if not (isinstance(res_week, RankResult) and isinstance(res_default, RankResult)):
+            raise TypeError("the rankings did not return RankResult")
 
         log("schedule ...")
         first = next_monday(date(2026, 1, 5))

@@ -108,8 +108,8 @@ def collector_settings(settings: Settings, args: argparse.Namespace):
 
 
 def run_collector(args: argparse.Namespace, settings: Settings) -> int:
-    import pydantic
     import psycopg
+    import pydantic
 
     from collector.drain import SignLookupError, make_sink, resolve_sources
     from collector.health_store import HealthStore
@@ -182,7 +182,8 @@ def run_probe(args: argparse.Namespace, settings: Settings) -> int:
 def run_decode(args: argparse.Namespace, settings: Settings) -> int:
     import argparse as _argparse
 
-    from collector.decode import _option, run_decode as decode
+    from collector.decode import _option
+    from collector.decode import run_decode as decode
     from collector.grouping import DEFAULT_GAP_S
 
     try:

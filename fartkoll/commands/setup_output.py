@@ -100,7 +100,7 @@ def table(rows: list[BaseModel], columns: list[str], tz: str | None = None) -> s
         return "(none)"
     cells = [[_value(getattr(r, c), getattr(r, "time_zone", None) or tz) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False))]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) for row in cells]
     return "\n".join(line.rstrip() for line in out)
 

@@ -126,7 +126,7 @@ def _sign_rows(rows) -> str:
     lines = [(s.serial, s.protocol, s.unit, where(s)) for s in rows]
     w = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(("serial", "protocol", "unit", "site"))]
     head = ("serial", "protocol", "unit", "site")
-    return "\n".join("  ".join(c.ljust(n) for c, n in zip(x, w)).rstrip() for x in [head, *lines])
+    return "\n".join("  ".join(c.ljust(n) for c, n in zip(x, w, strict=False)).rstrip() for x in [head, *lines])
 
 
 def list_(args: argparse.Namespace, settings: Settings) -> int:

@@ -193,5 +193,5 @@ def _passes(sp: SitePasses, lo: int, hi: int, seed: int, site_id: int, sign_ids:
         for t, v, d, g, x, ln, h, i in zip(
             sp.time_us[lo:hi].tolist(), sp.speed_kmh[lo:hi].tolist(), sp.direction[lo:hi].tolist(),
             sp.sign[lo:hi].tolist(), sp.display[lo:hi].tolist(), sp.length_m[lo:hi].tolist(),
-            sp.hour[lo:hi].tolist(), sp.ordinal[lo:hi].tolist())
+            sp.hour[lo:hi].tolist(), sp.ordinal[lo:hi].tolist(), strict=False)
     ]

@@ -78,7 +78,7 @@ def calendar(world: World) -> Calendar:
         kind = SUNDAY if holiday or d.weekday() == 6 else SATURDAY if d.weekday() == 5 else WEEKDAY
         factor = _HOLIDAY_FACTOR if holiday else float(_DAY_FACTOR[d.weekday()])
         cols.append((t.hour, (d - first_day).days, kind, factor, is_school_day(d)))
-    hour, day, kind, factor, school = zip(*cols)
+    hour, day, kind, factor, school = zip(*cols, strict=False)
     return Calendar(first, np.array(hour, np.int8), np.array(day, np.int32), np.array(kind, np.int8),
                     np.array(factor), np.array(school, bool))
 
@@ -132,7 +132,7 @@ def site_passes(world: World, cal: Calendar, active: list[tuple[Deployment, np.n
     parts = [(h, np.full(len(h), serials.index(d.sign), np.int16), np.full(len(h), d.display, np.int8))
              for d, h in active if d.site == key]
     if parts:
-        hours, sign_h, disp_h = (np.concatenate(x) for x in zip(*parts))
+        hours, sign_h, disp_h = (np.concatenate(x) for x in zip(*parts, strict=False))
         order = np.argsort(hours, kind="stable")
         hours, sign_h, disp_h = hours[order], sign_h[order], disp_h[order]
     else:

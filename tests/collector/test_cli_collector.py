@@ -4,25 +4,31 @@ a collector started while the database is down."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
 import serial
-
-from fartkoll.cli import main
 from places import deploy, make_sign, make_site
 from private_server import (
-    CollectorProcess, PhasedFeed, count, ops_vehicle_lines, spooled_ever, wait_until, write_config,
+    CollectorProcess,
+    PhasedFeed,
+    count,
+    ops_vehicle_lines,
+    spooled_ever,
+    wait_until,
+    write_config,
 )
+
 from collector.simulate_pty import open_simulated_sign
+from fartkoll.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = b"V+045.2\rV+047.9\rV+046.0\r\nV+0x5\rV-032.8\nV-033.5\r"

@@ -52,7 +52,7 @@ def test_round_trip_gives_back_the_vehicles(case, seed, fleet):
     assert len(passes) == len(vehicles)
     unit_name = unit or spec.default_unit
     tolerance = spec.resolution / 2 * KMH_PER_UNIT[unit_name] + 1e-6
-    for p, v in zip(passes, vehicles):
+    for p, v in zip(passes, vehicles, strict=False):
         assert p.speed_kmh == pytest.approx(v.speed_kmh, abs=tolerance)
         assert p.direction is (U if spec.directions == "none" else v.direction)
         assert abs((p.time - T0).total_seconds() - v.time_s) <= spec.readings[1] / spec.rate_hz
@@ -66,7 +66,7 @@ def test_streaming_vehicle_is_a_run_around_its_peak():
     assert b"V-052.4\r\n" in [data for _, data in run]
     assert [t for t, data in run if data == b"V-052.4\r\n"] == [5.0]
     times = [t for t, _ in run]
-    assert all(b - a == pytest.approx(0.05) for a, b in zip(times, times[1:]))  # 20 Hz
+    assert all(b - a == pytest.approx(0.05) for a, b in zip(times, times[1:], strict=False))  # 20 Hz
 
 
 def test_per_vehicle_formats_send_one_line():

@@ -8,16 +8,22 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from places import deploy, make_sign, make_site
+from private_server import (
+    CollectorProcess,
+    PhasedFeed,
+    count,
+    ops_vehicle_lines,
+    spooled_ever,
+    wait_until,
+    write_config,
+)
 
 from collector.encode import SimVehicle, encode_traffic
 from collector.health_store import HealthStore
 from collector.heartbeat import Heartbeat, HourCoverage, hour_start
 from collector.passes import Direction
 from collector.simulate_pty import open_simulated_sign
-from places import deploy, make_sign, make_site
-from private_server import (
-    CollectorProcess, PhasedFeed, count, ops_vehicle_lines, spooled_ever, wait_until, write_config,
-)
 
 A, R = Direction.APPROACHING, Direction.RECEDING
 RATE = 5.0  # the simulated signs play five times faster than real time
@@ -82,7 +88,7 @@ def test_three_signs_round_trip_through_ptys_into_timescaledb(tmp_path, db_url):
         sign, site = signs[serial]
         got = [(s, Direction(d)) for sg, st, s, d, disp in rows if sg == sign]
         assert [d for _, d in got] == [v.direction for v in vehicles], serial
-        for (speed, _), v in zip(got, vehicles):  # within the unit's rounding
+        for (speed, _), v in zip(got, vehicles, strict=False):  # within the unit's rounding
             assert speed == pytest.approx(v.speed_kmh, abs=resolution), serial
         assert {(st, disp) for sg, st, _, _, disp in rows if sg == sign} == {(site, 1)}
         # rollups hold exactly the rows, per site and direction

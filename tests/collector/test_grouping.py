@@ -162,6 +162,6 @@ def test_separated_runs_come_back_one_vehicle_each(vehicles):
         t += pause - step
     passes = group(readings)
     assert len(passes) == len(expected)
-    for p, (speed, direction, when) in zip(passes, expected):
+    for p, (speed, direction, when) in zip(passes, expected, strict=False):
         assert p.speed_kmh == speed and p.direction is direction
         assert (p.time - T0).total_seconds() == pytest.approx(when, abs=1e-5)

@@ -8,7 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from collector.heartbeat import (
-    CLOCK_OFFSET_WARN_S, OFFSET_WINDOW, ClockOffset, SignMonitor, clock_offset, log_heartbeat,
+    CLOCK_OFFSET_WARN_S,
+    OFFSET_WINDOW,
+    ClockOffset,
+    SignMonitor,
+    clock_offset,
+    log_heartbeat,
 )
 
 T = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)

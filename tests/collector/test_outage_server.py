@@ -7,13 +7,19 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import psycopg
-
-from collector.simulate_pty import open_simulated_sign
 from places import deploy, make_sign, make_site
 from private_server import (
-    CollectorProcess, PhasedFeed, count, ops_vehicle_lines, private_cluster, spooled_ever,
-    wait_until, write_config,
+    CollectorProcess,
+    PhasedFeed,
+    count,
+    ops_vehicle_lines,
+    private_cluster,
+    spooled_ever,
+    wait_until,
+    write_config,
 )
+
+from collector.simulate_pty import open_simulated_sign
 
 
 def pending(spool) -> int:

@@ -444,7 +444,7 @@ def cut(data: bytes, points: list[int] | None) -> list[bytes]:
     if points is None:  # one byte at a time
         return [data[i : i + 1] for i in range(len(data))]
     edges = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
-    return [data[a:b] for a, b in zip(edges, edges[1:])]
+    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
 
 
 def summary(r: Reading) -> tuple:

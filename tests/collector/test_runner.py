@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -18,9 +17,9 @@ import pydantic
 import pytest
 
 from collector.config import CollectorSettings, SerialSource
+from collector.drain import Drainer, StoreSink, make_sink
 from collector.heartbeat import Coverage, SignMonitor
 from collector.passes import Direction, VehiclePass, pass_key
-from collector.drain import Drainer, StoreSink, make_sink
 from collector.runner import SourcePipeline, default_grouper, default_parser, run
 from collector.simulate_pty import open_simulated_sign
 from collector.spool import Spool
@@ -397,7 +396,7 @@ def test_encoded_traffic_through_the_real_serial_path(tmp_path):
 
     speeds = [31.0, 44.0, 52.0, 38.0, 60.0, 47.0]
     directions = [Direction.APPROACHING, Direction.RECEDING] * 3
-    traffic = [SimVehicle(5.0 * i, s, d) for i, (s, d) in enumerate(zip(speeds, directions))]
+    traffic = [SimVehicle(5.0 * i, s, d) for i, (s, d) in enumerate(zip(speeds, directions, strict=False))]
     rate = 5.0  # five times real time: 10 Hz readings arrive 20 ms apart
     path, sign = open_simulated_sign(list(encode_traffic("houston-dr500", traffic, "kmh")), rate)
     settings = settings_for(path, tmp_path, sources=[SerialSource(
@@ -417,7 +416,7 @@ def test_encoded_traffic_through_the_real_serial_path(tmp_path):
         runner.join(10)
         sign.stop()
     got = sorted(sink.stored.values(), key=lambda p: p.time)
-    assert [(p.speed_kmh, p.direction) for p in got] == list(zip(speeds, directions))
+    assert [(p.speed_kmh, p.direction) for p in got] == list(zip(speeds, directions, strict=False))
     hb = out[0].heartbeats["DR500-1"]
     assert hb.readings["idle"] > 0 and hb.malformed == 0 and hb.passes == len(speeds)
 
@@ -446,8 +445,8 @@ def test_make_sink_refuses_what_cannot_work(tmp_path):
 
 def test_database_outage_mid_stream_ends_with_exact_counts(tmp_path, db_url):
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
     from places import deploy, make_sign, make_site
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     with psycopg.connect(db_url) as conn:
         site = make_site(conn)

@@ -68,7 +68,7 @@ def running():
         return thread
 
     yield start
-    for stop, thread, _ in started:
+    for stop, _thread, _ in started:
         stop.set()
     for _, thread, reader in started:
         thread.join(5)
@@ -151,8 +151,8 @@ def test_missing_port_is_retried_with_growing_bounded_backoff(tmp_path, running,
     reader = reader_for(str(link), got, backoff_min=0.05, backoff_max=0.2, open_port=open_port)
     running(reader)
     wait_until(lambda: len(attempts) >= 6, timeout=5)
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])][:5]
-    for gap, expected in zip(gaps, [0.05, 0.1, 0.2, 0.2, 0.2]):
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)][:5]
+    for gap, expected in zip(gaps, [0.05, 0.1, 0.2, 0.2, 0.2], strict=False):
         assert expected * 0.9 <= gap < expected + 0.15, (gaps, expected)
     assert reader.opens == 0 and got.chunks == []
     assert f"cannot open serial port {link}" in caplog.records[0].getMessage()

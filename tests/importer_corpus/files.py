@@ -86,4 +86,4 @@ def counts(db_url: str) -> dict[str, int]:
             "(SELECT count(*) FROM sites) AS sites, (SELECT count(*) FROM signs) AS signs, "
             "(SELECT count(*) FROM deployments) AS deployments, (SELECT count(*) FROM streets) AS streets, "
             "(SELECT count(*) FROM municipalities) AS municipalities").fetchone()
-    return dict(zip(["readings", "binned", "sites", "signs", "deployments", "streets", "municipalities"], row))
+    return dict(zip(["readings", "binned", "sites", "signs", "deployments", "streets", "municipalities"], row, strict=False))
