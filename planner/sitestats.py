@@ -254,7 +254,7 @@ def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner
 
 
 def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), 3)
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
 class PeriodView(BaseModel):
