@@ -392,7 +392,7 @@ def figures(ss: SiteStats) -> SiteFigures:
         notes=list(ss.notes), groups=groups)
 
 
-def local_period(date_from: date | None, date_to: date | None, tz: str, default: Period) -> Period:
+def local_period(date_from: date | None, date_to: date | None, tz: str, default: Period | None) -> Period:
     """A Period from local days (``date_to`` inclusive); missing ends come from ``default``."""
     zone = ZoneInfo(tz)
     start = datetime.combine(date_from, time(0), zone) if date_from else default.start
@@ -411,12 +411,16 @@ def site_default_period(conn: psycopg.Connection, site: SiteInfo, weeks: int) ->
 
 def stats_period(conn: psycopg.Connection, site: SiteInfo, weeks: int, date_from: date | None,
                  date_to: date | None) -> Period:
-    """The period of a site's figures: local days ``date_from``..``date_to`` (inclusive); a missing
-    end is ``weeks`` weeks from the start, or the end of the site's own latest data."""
-    default = site_default_period(conn, site, weeks)
+    """The period of a site's figures: local days ``date_from``..``date_to`` (inclusive); with one
+    end only, ``weeks`` weeks from (or to) it; with none, the ``weeks`` weeks ending with the site's
+    own latest data."""
     if date_from and not date_to:
-        default = local_period(None, date_from + timedelta(weeks=weeks) - timedelta(days=1), site.time_zone, default)
-    return local_period(date_from, date_to, site.time_zone, default)
+        date_to = date_from + timedelta(weeks=weeks) - timedelta(days=1)
+    elif date_to and not date_from:
+        date_from = date_to + timedelta(days=1) - timedelta(weeks=weeks)
+    if date_from and date_to:
+        return local_period(date_from, date_to, site.time_zone, None)
+    return site_default_period(conn, site, weeks)
 
 
 def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: str | int, *,

@@ -9,13 +9,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from places import deploy, make_sign, make_site
 
 from collector.passes import Direction, Display, VehiclePass
 from collector.setup.limits import set_limit
 from collector.store import write_passes
 from planner.settings import PlannerSettings
 from planner.sitestats import site_statistics
-from places import deploy, make_sign, make_site
 
 UTC = timezone.utc
 MPH = 1.609344
