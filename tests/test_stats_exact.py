@@ -157,3 +157,38 @@ def test_default_period_ends_at_the_sites_own_latest_data(db):
 
     table = format_table(ss)
     assert "2025-01-10 14:00 CET" in table and "Europe/Stockholm" in table
+
+
+def test_parse_hours_forms_and_errors():
+    from collector.setup.limits import format_hours, parse_hours
+    from core.errors import InvalidInput
+
+    assert parse_hours("mon-fri 07-17") == ([1, 2, 3, 4, 5], 7, 17)
+    assert parse_hours("Sat,sun 10:00-24") == ([6, 7], 10, 24)
+    assert format_hours([1, 2, 3, 5], 7, 9) == "mon-wed,fri 07-09"
+    for bad, why in [("mon-fry 07-17", "mon-fry"), ("fri-mon 07-17", "backwards"), ("mon-fri 17-07", "forwards"),
+                     ("weekdays", "like")]:
+        with pytest.raises(InvalidInput, match=why) as e:
+            parse_hours(bad)
+        assert e.value.errors[0]["field"] == "hours" and e.value.errors[0]["value"] == bad
+
+
+def test_limit_set_hours_from_the_cli(db, db_url, monkeypatch, capsys):
+    import json
+
+    from fartkoll.cli import main
+
+    site = make_site(db, "Skolvägen 9")
+    db.commit()
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("FARTKOLL_CONFIG", raising=False)
+    assert main(["limit", "set", str(site), "30", "--hours", "mon-fri 07-17", "--from", "2025-01-01", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["limit"]["hours"] == "mon-fri 07-17" and out["closed"] is None  # the standing 50 stays
+    rows = db.execute("SELECT posted_value, days, hour_from, hour_to, valid_to FROM speed_limits WHERE site_id = %s "
+                      "ORDER BY timed", (site,)).fetchall()
+    assert rows == [(50, None, None, None, None), (30, [1, 2, 3, 4, 5], 7, 17, None)]
+    assert main(["limit", "set", str(site), "30", "--hours", "mon-fry 07-17", "--from", "2025-02-01"]) == 2
+    assert "mon-fry" in capsys.readouterr().err
+    assert main(["limit", "list", str(site)]) == 0
+    assert "mon-fri 07-17" in capsys.readouterr().out
