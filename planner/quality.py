@@ -38,6 +38,14 @@ class Quality(IntFlag):
     """The legal limit changed within the period."""
     FEW_WEEKS = 64
     """Observed in fewer than 2 distinct weeks."""
+    NO_LIMIT = 128
+    """No legal limit recorded for the site: no exceedance figures."""
+    PERCENTILES_INTERPOLATED = 256
+    """V10…V95 interpolated within a bin (binned source, or speeds finer than the 1 km/h bin)."""
+    SHARES_INTERPOLATED = 512
+    """The limit or threshold falls inside a bin: the shares over them are interpolated."""
+    LIMITS_MIXED = 1024
+    """Binned records that span more than one legal limit (measured against the one at their start)."""
 
 
 _TEXT = {
@@ -48,6 +56,13 @@ _TEXT = {
     Quality.LIMIT_MISMATCH: "sign's configured limit differs from the legal limit",
     Quality.LIMIT_CHANGED: "legal limit changed during the period",
     Quality.FEW_WEEKS: "seen in fewer than 2 weeks",
+    Quality.NO_LIMIT: "no legal limit recorded: record it with `fartkoll limit set SITE KMH --from YYYY-MM-DD` "
+                      "(or --mph N; --hours \"mon-fri 07-17\" for a timed one)",
+    Quality.PERCENTILES_INTERPOLATED: "percentiles interpolated within the speed bin (binned counts, or speeds "
+                                      "finer than 1 km/h)",
+    Quality.SHARES_INTERPOLATED: "limit or threshold inside a speed bin: shares over them interpolated",
+    Quality.LIMITS_MIXED: "binned records span more than one legal limit: each is measured against the limit "
+                          "at its start",
 }
 
 

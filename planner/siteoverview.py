@@ -14,6 +14,7 @@ from planner.load import Period, load_sites
 from planner.names import DirectionName, DisplayName
 from planner.settings import PlannerSettings
 from planner.sitestats import ShareView, figures, site_stats
+from planner.stats import KMH_PER_UNIT
 from sql import QUERIES
 
 RECENT = timedelta(days=7)
@@ -25,9 +26,13 @@ class RecentFigures(BaseModel):
     """One direction × display mode × limit over the site's last 7 days of data. Figures are null
     when fewer than 30 vehicles were measured (the warnings say so)."""
 
+    source: str
+    """vehicles (hourly rollups) or binned (pre-binned counts)."""
     direction: DirectionName
-    display: DisplayName
-    limit_kmh: int
+    display: DisplayName | None
+    limit_kmh: float | None
+    """null: no legal limit recorded (the warnings say how to record one)."""
+    limit_posted: str | None
     n: int
     mean_kmh: float | None
     v85_kmh: float | None
@@ -47,9 +52,12 @@ class SiteSummary(BaseModel):
     lon: float | None
     time_zone: str
     tags: list[str]
-    limit_kmh: int | None
-    """The legal limit in force now (null: none recorded)."""
+    limit_kmh: float | None
+    """The standing legal limit in force now, in km/h exactly as posted (null: none recorded)."""
+    limit_posted: str | None
+    """The standing limit as posted, e.g. "30 mph"."""
     last_data: datetime | None
+    """End of the site's latest data (the hour after its last rollup, or its last binned record's end)."""
     recent_from: datetime | None
     recent_to: datetime | None
     recent: list[RecentFigures]
@@ -65,20 +73,24 @@ def sites_overview(conn: psycopg.Connection, planner: PlannerSettings, *, over_k
         notes: list[str] = []
         start = end = None
         if s["last_hour"] is not None:
-            end = s["last_hour"] + timedelta(hours=1)
+            end = s["last_hour"]
             start = end - RECENT
             fig = figures(site_stats(conn, infos[s["id"]], Period(start, end), planner, over_kmh=over_kmh))
             notes = fig.notes
             for g in fig.groups:
                 enough = g.n >= MIN_PUBLIC_N
                 recent.append(RecentFigures(
-                    direction=g.direction, display=g.display, limit_kmh=g.limit_kmh, n=g.n,
+                    source=g.source, direction=g.direction, display=g.display, limit_kmh=g.limit_kmh,
+                    limit_posted=g.limit_posted, n=g.n,
                     mean_kmh=g.mean_kmh if enough else None, v85_kmh=g.v85_kmh if enough else None,
                     threshold_kmh=g.threshold_kmh, over_limit=g.over_limit if enough else None,
                     over_threshold=g.over_threshold if enough else None, warnings=g.warnings))
         out.append(SiteSummary(
             id=s["id"], name=s["name"], street=s["street"], municipality=s["municipality"],
             police_area=s["police_area"], lat=s["lat"], lon=s["lon"], time_zone=s["time_zone"],
-            tags=list(s["tags"] or []), limit_kmh=s["limit_kmh"], last_data=s["last_hour"],
+            tags=list(s["tags"] or []), last_data=s["last_hour"],
+            limit_kmh=None if s["posted_value"] is None else s["posted_value"] * KMH_PER_UNIT[s["posted_unit"]],
+            limit_posted=None if s["posted_value"] is None
+            else f"{s['posted_value']} {'km/h' if s['posted_unit'] == 'kmh' else s['posted_unit']}",
             recent_from=start, recent_to=end, recent=recent, notes=notes))
     return out

@@ -1,8 +1,13 @@
-"""Per-site spot-speed statistics for ``fartkoll stats``: one figure per direction × display mode ×
-legal-limit period (never pooled), with data-quality flags.
+"""Per-site spot-speed statistics for ``fartkoll stats``: one figure per source × direction ×
+display mode × legal limit (never pooled), with data-quality flags.
 
-Histograms are the site's 1 km/h rollups summed in SQL; their true bin edges follow the signs'
-``rounding`` (a rounding sign's stored 50 is [49.5, 50.5)). Coverage comes from coverage_hourly.
+Per-vehicle data come as the site's 1 km/h rollups summed in SQL. For signs that report whole
+km/h or whole mph each bin holds one stored value, so V10…V95 and the shares are those of the
+vehicles themselves (``percentile_disc``); finer speeds are interpolated within the bin, with the
+true bin edges the signs' ``rounding`` gives (a rounding sign's stored 50 is [49.5, 50.5)), and
+flagged. Pre-binned counts (binned_counts) give count-weighted figures over their own bins. Each
+hour is measured against the limit in force at its local hour, in the unit it is posted.
+Coverage comes from coverage_hourly.
 """
 
 from __future__ import annotations
@@ -10,39 +15,57 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
+from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.load import (
-    LimitSpan,
     LoadError,
     Period,
     SiteInfo,
     SiteNotFound,
     default_period,
     load_sites,
-    load_spans,
     resolve_site,
 )
 from planner.names import DirectionName, DisplayName, direction_name, display_name
 from planner.quality import Quality, describe, quality_flags
 from planner.settings import PlannerSettings
-from planner.stats import Histogram, SpeedSummary, summarise_histogram
+from planner.stats import KMH_PER_UNIT, Histogram, SpeedSummary, summarise_histogram
 from sql import QUERIES
 
 
 @dataclass(frozen=True)
+class LimitRef:
+    """The legal limit a group is measured against: as posted, its km/h value, its period, and the
+    weekdays and local hours it holds (None: a standing limit)."""
+
+    kmh: float
+    """The posted value in km/h, exactly (30 mph = 48.28032 km/h)."""
+    posted_value: int
+    posted_unit: str
+    valid_from: datetime
+    valid_to: datetime | None
+    hours: str | None = None
+
+    @property
+    def posted(self) -> str:
+        text = f"{self.posted_value} {'km/h' if self.posted_unit == 'kmh' else self.posted_unit}"
+        return f"{text} {self.hours}" if self.hours else text
+
+
+@dataclass(frozen=True)
 class GroupStats:
-    """Figures for one direction × display mode under one legal limit."""
+    """Figures for one source × direction × display mode under one legal limit (or none)."""
 
     direction: int
-    display: int
-    limit_kmh: int
-    limit_from: datetime
-    limit_to: datetime | None
+    display: int | None
+    """None: the binned source does not say whether the sign displayed speeds."""
+    limit: LimitRef | None
     first_hour: datetime
     last_hour: datetime
     hours: int
@@ -51,8 +74,25 @@ class GroupStats:
     """Hours the site's signs measured / hours of the span (all modes; NaN: no coverage data)."""
     flags: int
     hist_lower_kmh: list[float]
-    """True lower edges of the 1 km/h bins."""
+    """True lower edges of the bins."""
     hist_counts: list[int]
+    source: str = "vehicles"
+    """'vehicles': per-vehicle data in the 1 km/h rollups; 'binned': pre-binned counts."""
+    hist_width_kmh: list[float | None] = field(default_factory=list)
+    """Widths of the bins (None: the open top bin); empty: all 1 km/h."""
+    sign_unit: str = "kmh"
+
+    @property
+    def limit_kmh(self) -> float | None:
+        return self.limit.kmh if self.limit else None
+
+    @property
+    def limit_from(self) -> datetime | None:
+        return self.limit.valid_from if self.limit else None
+
+    @property
+    def limit_to(self) -> datetime | None:
+        return self.limit.valid_to if self.limit else None
 
     @property
     def warnings(self) -> list[str]:
@@ -66,6 +106,8 @@ class SiteStats:
     rounding: str
     groups: tuple[GroupStats, ...]
     notes: tuple[str, ...] = field(default=())
+    unit: str = "kmh"
+    """signs.unit of the site's signs (the most common): percentiles are also given in it."""
 
 
 def _coverage(conn: psycopg.Connection, site_id: int, start: datetime, end: datetime) -> float:
@@ -75,50 +117,144 @@ def _coverage(conn: psycopg.Connection, site_id: int, start: datetime, end: date
     return float(hours) / span_h if rows and span_h > 0 else math.nan
 
 
+def _limit(r: dict) -> LimitRef | None:
+    if r["valid_from"] is None:
+        return None
+    from_unit = KMH_PER_UNIT[r["posted_unit"]]
+    return LimitRef(kmh=r["posted_value"] * from_unit, posted_value=int(r["posted_value"]),
+                    posted_unit=r["posted_unit"], valid_from=r["valid_from"], valid_to=r["valid_to"],
+                    hours=_hours_text(r["days"], r["hour_from"], r["hour_to"]))
+
+
+def _hours_text(days: list[int] | None, lo: int | None, hi: int | None) -> str | None:
+    if not days:
+        return None
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    runs: list[list[int]] = []
+    for d in sorted(days):
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    text = ",".join(names[r[0] - 1] if len(r) == 1 else f"{names[r[0] - 1]}-{names[r[-1] - 1]}" for r in runs)
+    return f"{text} {lo:02d}-{hi:02d}"
+
+
+def _binned_histogram(rows: list[dict]) -> Histogram | None:
+    """One group's bins as a contiguous histogram (empty bins fill gaps); None if bins overlap."""
+    lo = np.array([r["speed_lo"] for r in rows], dtype=np.float64)
+    hi = np.array([np.inf if r["speed_hi"] is None else r["speed_hi"] for r in rows], dtype=np.float64)
+    c = np.array([r["count"] for r in rows], dtype=np.float64)
+    order = np.lexsort((hi, lo))
+    lo, hi, c = lo[order], hi[order], c[order]
+    los, his, cs = [], [], []
+    for a, b, k in zip(lo, hi, c, strict=True):
+        if los and a == los[-1] and b == his[-1]:
+            cs[-1] += k
+            continue
+        if los and a < his[-1]:
+            return None
+        if los and a > his[-1]:
+            los.append(his[-1]), his.append(a), cs.append(0.0)
+        los.append(a), his.append(b), cs.append(k)
+    if any(not np.isfinite(x) for x in his[:-1]):
+        return None
+    return Histogram.binned(cs, los, his, integer=False)
+
+
 def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner: PlannerSettings, *,
                over_kmh: float = 6.0) -> SiteStats:
-    """Statistics of one site over the period, split by direction, display and limit period."""
-    spans = [s for s in load_spans(conn, period, {site.id: site}, planner, over_kmh) if s.site_id == site.id]
-    rounding = spans[0].rounding if spans else "truncate"
-    rows = conn.execute(QUERIES["planner_site_histograms"],
-                        {"site_id": site.id, "start": period.start, "end": period.end}).fetchall()
-    changed = len({s.limit_kmh for s in spans}) > 1
+    """Statistics of one site over the period: one figure per source × direction × display ×
+    legal limit (each hour measured against the limit in force at its local hour; never pooled)."""
+    p = {"site_id": site.id, "start": period.start, "end": period.end}
+    cur = conn.cursor(row_factory=dict_row)
+    signs = cur.execute(QUERIES["planner_site_sign_units"], p).fetchone()
+    rounding, unit = signs["rounding"], signs["unit"]
+    sign_limits: tuple[int, ...] = ()
+    for r in cur.execute(QUERIES["planner_site_signs"], p).fetchall():
+        if r["site_id"] == site.id:
+            sign_limits = tuple(r["configured_limits"] or ())
+    rows = cur.execute(QUERIES["planner_site_histograms"], p).fetchall()
+    binned_rows = cur.execute(QUERIES["planner_site_binned"], p).fetchall()
+    limits = {(r["valid_from"], r["days"] is not None) for r in rows + binned_rows if r["valid_from"] is not None}
+    changed = len(limits) > 1
     notes = []
-    if not spans:
-        notes.append(f"no legal limit recorded for site {site.name!r} in the period: add one to speed_limits")
+    if any(r["valid_from"] is None for r in rows + binned_rows):
+        notes.append(f"no legal limit recorded for site {site.name!r} in (part of) the period: record it with "
+                     f"`fartkoll limit set {site.id} KMH --from YYYY-MM-DD` (or --mph N); shares over the limit "
+                     "are left out meanwhile")
     if changed:
-        notes.append("the legal limit changed during the period: figures are split by limit period")
-    groups = []
-    coverage_cache: dict[datetime, float] = {}
-    for (direction, display, valid_from, valid_to, limit, n, s1, s2, hours, first, last, hist, lo) in rows:
-        span: LimitSpan | None = next((s for s in spans if s.limit_kmh == limit and s.end > valid_from
-                                       and (valid_to is None or s.start < valid_to)), None)
-        threshold = span.threshold_kmh if span else planner.threshold_kmh(limit, site.police_area, over_kmh)
-        h = Histogram.unit(hist, start=lo, rounding=rounding)
-        summ = summarise_histogram(h, float(limit), threshold, sums=(s1, s2))
-        lo_t = max(valid_from, period.start)
-        hi_t = period.end if valid_to is None else min(valid_to, period.end)
-        if lo_t not in coverage_cache:
-            coverage_cache[lo_t] = _coverage(conn, site.id, lo_t, hi_t)
-        cov = coverage_cache[lo_t]
-        sign_limits = span.sign_limits if span else ()
-        flags = int(quality_flags(
+        notes.append("more than one legal limit applies in the period (a change, or a timed limit): figures are "
+                     "split by limit, each vehicle measured against the limit in force at its local hour")
+    if signs["kinds"] > 1:
+        notes.append(f"the site's signs report in different ways: figures treat all as {unit}, {rounding}")
+
+    def threshold(limit: LimitRef | None) -> float:
+        return planner.threshold_kmh(limit.kmh, site.police_area, over_kmh) if limit else math.nan
+
+    def flags_for(n: float, cov: float, limit: LimitRef | None, summ: SpeedSummary, extra: int = 0) -> int:
+        sl = [x for x in sign_limits if limit is None or x != round(limit.kmh)][:1]
+        f = int(quality_flags(
             n, coverage_share=cov if math.isfinite(cov) else None,
-            sign_limit_kmh=np.array([sl for sl in sign_limits if sl != limit][:1] or [np.nan], dtype=float)[0],
-            legal_limit_kmh=limit, limit_changed=changed, min_coverage=planner.min_coverage))
-        groups.append(GroupStats(int(direction), int(display), int(limit), valid_from, valid_to, first, last,
-                                 int(hours), summ, cov, flags, [float(x) for x in h.true_lower],
-                                 [int(x) for x in hist]))
+            sign_limit_kmh=float(sl[0]) if sl else math.nan,
+            legal_limit_kmh=round(limit.kmh) if limit else math.nan, limit_changed=changed,
+            min_coverage=planner.min_coverage))
+        if limit is None:
+            f |= Quality.NO_LIMIT
+        if not summ.exact_percentiles:
+            f |= Quality.PERCENTILES_INTERPOLATED
+        if limit is not None and not summ.exact_shares:
+            f |= Quality.SHARES_INTERPOLATED
+        return f | extra
+
+    groups = []
+    coverage_cache: dict[tuple[datetime, datetime], float] = {}
+    for r in rows:
+        limit = _limit(r)
+        h = Histogram.unit(r["hist"], start=r["hist_lo"], rounding=rounding, sign_unit=unit)
+        summ = summarise_histogram(h, limit.kmh if limit else 0.0, threshold(limit) if limit else None,
+                                   sums=(r["sum_kmh"], r["sumsq_kmh"]))
+        lo_t = max(limit.valid_from, period.start) if limit else period.start
+        hi_t = period.end if limit is None or limit.valid_to is None else min(limit.valid_to, period.end)
+        if (lo_t, hi_t) not in coverage_cache:
+            coverage_cache[(lo_t, hi_t)] = _coverage(conn, site.id, lo_t, hi_t)
+        cov = coverage_cache[(lo_t, hi_t)]
+        groups.append(GroupStats(int(r["direction"]), int(r["display"]), limit, r["first_hour"], r["last_hour"],
+                                 int(r["hours"]), summ, cov, flags_for(r["n"], cov, limit, summ),
+                                 [float(x) for x in h.true_lower], [int(x) for x in r["hist"]],
+                                 sign_unit=unit))
+    keyed: dict[tuple, list[dict]] = {}
+    for r in binned_rows:
+        keyed.setdefault((r["direction"], r["display"], r["valid_from"], r["days"] is not None), []).append(r)
+    for (direction, display, _, _), bins in keyed.items():
+        limit = _limit(bins[0])
+        h = _binned_histogram(bins)
+        if h is None:
+            notes.append(f"binned counts of direction {direction_name(direction)} overlap with different bin "
+                         f"edges: {sum(b['count'] for b in bins)} vehicles left out of the figures")
+            continue
+        summ = summarise_histogram(h, limit.kmh if limit else 0.0, threshold(limit) if limit else None)
+        extra = Quality.LIMITS_MIXED if any(b["mixed_limits"] for b in bins) else 0
+        first, last = min(b["first_start"] for b in bins), max(b["last_end"] for b in bins)
+        if any(b["outside"] for b in bins):
+            notes.append(f"binned records reach beyond the period ({first:%Y-%m-%d} to {last:%Y-%m-%d} UTC): "
+                         "their vehicles are counted whole, as the source gives no finer times")
+        hours = int((last - first).total_seconds() // 3600)
+        groups.append(GroupStats(int(direction), None if display is None else int(display), limit, first, last,
+                                 hours, summ, math.nan, flags_for(summ.n, math.nan, limit, summ, extra),
+                                 [float(x) for x in h.lower], [int(x) for x in h.counts], source="binned",
+                                 hist_width_kmh=[float(w) if math.isfinite(w) else None for w in h.width],
+                                 sign_unit="kmh"))
     modes = {(g.direction, g.display) for g in groups}
-    if {d for d, _ in modes} and any((d, 0) in modes and (d, 1) in modes for d, _ in modes):
+    if any((d, 0) in modes and (d, 1) in modes for d, _ in modes):
         notes.append("both display modes occur in the period: each is reported on its own, never pooled")
-    if not rows:
+    if not groups:
         notes.append("no vehicles in the period")
-    return SiteStats(site, period, rounding, tuple(groups), tuple(notes))
+    return SiteStats(site, period, rounding, tuple(groups), tuple(dict.fromkeys(notes)), unit)
 
 
 def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), 3)
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
 class PeriodView(BaseModel):
@@ -148,20 +284,30 @@ class ShareView(BaseModel):
 
 
 class HistogramView(BaseModel):
-    """Vehicles per 1 km/h bin; ``lower_kmh`` are the bins' true lower edges (after the signs' rounding)."""
+    """Vehicles per bin; ``lower_kmh`` are the bins' true lower edges (after the signs' rounding),
+    ``widths_kmh`` their widths when not all 1 km/h (null: the open top bin)."""
 
     lower_kmh: list[float]
-    width_kmh: float = 1
+    width_kmh: float | None = 1
+    widths_kmh: list[float | None] | None = None
     counts: list[int]
 
 
 class GroupFigures(BaseModel):
-    """Figures of one direction × display mode under one legal limit (never pooled)."""
+    """Figures of one source × direction × display mode under one legal limit (never pooled)."""
 
+    source: Literal["vehicles", "binned"]
+    """vehicles: per-vehicle data (hourly rollups); binned: pre-binned counts (Toronto, Traffic Logix)."""
     direction: DirectionName
-    display: DisplayName
-    limit_kmh: int
-    limit_from: datetime
+    display: DisplayName | None
+    """null: the binned source does not say whether the sign displayed speeds."""
+    limit_kmh: float | None
+    """The legal limit in km/h, exactly as posted (30 mph = 48.28); null: none recorded."""
+    limit_posted: str | None
+    """The limit as posted, e.g. "30 mph" or "30 km/h mon-fri 07-17"."""
+    limit_hours: str | None
+    """Weekdays and local hours of a timed limit (null: a standing limit)."""
+    limit_from: datetime | None
     limit_to: datetime | None
     first_hour: datetime
     last_hour: datetime
@@ -174,13 +320,20 @@ class GroupFigures(BaseModel):
     v85_kmh: float | None
     v90_kmh: float | None
     v95_kmh: float | None
+    sign_unit: str
+    """The unit the signs report in; ``percentiles_sign_unit`` gives V10…V95 in it."""
+    percentiles_sign_unit: dict[str, float | None]
+    exact_percentiles: bool
+    """V10…V95 are the r-th slowest vehicles' own speeds (false: interpolated within a bin)."""
+    exact_shares: bool
+    """Shares over limit and threshold count vehicles exactly (false: split within a bin)."""
     pace_kmh: tuple[float | None, float | None]
     pace_share: float | None
     threshold_kmh: float | None
     """The reporting threshold: the site's police-area rule, or limit + threshold_over_kmh."""
-    over_limit: ShareView
-    over_threshold: ShareView
-    over_limit_plus: dict[str, ShareView]
+    over_limit: ShareView | None
+    over_threshold: ShareView | None
+    over_limit_plus: dict[str, ShareView] | None
     mean_excess_kmh: float | None
     v85_excess_kmh: float | None
     coverage_share: float | None
@@ -209,18 +362,29 @@ def figures(ss: SiteStats) -> SiteFigures:
     groups = []
     for g in ss.groups:
         s = g.summary
+        lim = g.limit is not None
+        k = KMH_PER_UNIT.get(g.sign_unit, 1.0)
         groups.append(GroupFigures(
-            direction=direction_name(g.direction), display=display_name(g.display), limit_kmh=g.limit_kmh,
+            source=g.source, direction=direction_name(g.direction),
+            display=None if g.display is None else display_name(g.display),
+            limit_kmh=_num(g.limit_kmh), limit_posted=g.limit.posted if lim else None,
+            limit_hours=g.limit.hours if lim else None,
             limit_from=g.limit_from, limit_to=g.limit_to, first_hour=g.first_hour, last_hour=g.last_hour,
             hours=g.hours, n=s.n, mean_kmh=_num(s.mean), sd_kmh=_num(s.sd),
             **{f"{k}_kmh": _num(v) for k, v in s.percentiles.items()},
+            sign_unit=g.sign_unit, percentiles_sign_unit={n: _num(v / k) for n, v in s.percentiles.items()},
+            exact_percentiles=s.exact_percentiles, exact_shares=s.exact_shares if lim else True,
             pace_kmh=(_num(s.pace_start_kmh), _num(s.pace_start_kmh + 10)), pace_share=_num(s.pace_share),
-            threshold_kmh=_num(s.threshold_kmh), over_limit=_share(s.over_limit),
-            over_threshold=_share(s.over_threshold),
-            over_limit_plus={str(k): _share(v) for k, v in s.over_limit_plus.items()},
-            mean_excess_kmh=_num(s.mean_excess_kmh), v85_excess_kmh=_num(s.v85_excess_kmh),
+            threshold_kmh=_num(s.threshold_kmh) if lim else None,
+            over_limit=_share(s.over_limit) if lim else None,
+            over_threshold=_share(s.over_threshold) if lim else None,
+            over_limit_plus={str(k): _share(v) for k, v in s.over_limit_plus.items()} if lim else None,
+            mean_excess_kmh=_num(s.mean_excess_kmh) if lim else None,
+            v85_excess_kmh=_num(s.v85_excess_kmh) if lim else None,
             coverage_share=_num(g.coverage_share), flags=g.flags, warnings=g.warnings,
-            histogram=HistogramView(lower_kmh=g.hist_lower_kmh, counts=g.hist_counts)))
+            histogram=HistogramView(lower_kmh=g.hist_lower_kmh, counts=g.hist_counts,
+                                    width_kmh=None if g.hist_width_kmh else 1,
+                                    widths_kmh=g.hist_width_kmh or None)))
     return SiteFigures(
         site=SiteRef(id=ss.site.id, name=ss.site.name, time_zone=ss.site.time_zone,
                      police_area=ss.site.police_area),
@@ -228,7 +392,7 @@ def figures(ss: SiteStats) -> SiteFigures:
         notes=list(ss.notes), groups=groups)
 
 
-def local_period(date_from: date | None, date_to: date | None, tz: str, default: Period) -> Period:
+def local_period(date_from: date | None, date_to: date | None, tz: str, default: Period | None) -> Period:
     """A Period from local days (``date_to`` inclusive); missing ends come from ``default``."""
     zone = ZoneInfo(tz)
     start = datetime.combine(date_from, time(0), zone) if date_from else default.start
@@ -236,14 +400,27 @@ def local_period(date_from: date | None, date_to: date | None, tz: str, default:
     return Period(start.astimezone(timezone.utc), end.astimezone(timezone.utc))
 
 
+def site_default_period(conn: psycopg.Connection, site: SiteInfo, weeks: int) -> Period:
+    """The ``weeks`` weeks ending with the site's own latest data (another site's newer data does
+    not move it); a site without data gets the database's default period."""
+    end = conn.execute(QUERIES["planner_site_latest"], {"site_id": site.id}).fetchone()[0]
+    if end is None:
+        return default_period(conn, weeks)
+    return Period(end - timedelta(weeks=weeks), end)
+
+
 def stats_period(conn: psycopg.Connection, site: SiteInfo, weeks: int, date_from: date | None,
                  date_to: date | None) -> Period:
-    """The period of a site's figures: local days ``date_from``..``date_to`` (inclusive); a missing
-    end is ``weeks`` weeks from the start, or the default period's (planner.load.default_period)."""
-    default = default_period(conn, weeks)
+    """The period of a site's figures: local days ``date_from``..``date_to`` (inclusive); with one
+    end only, ``weeks`` weeks from (or to) it; with none, the ``weeks`` weeks ending with the site's
+    own latest data."""
     if date_from and not date_to:
-        default = local_period(None, date_from + timedelta(weeks=weeks) - timedelta(days=1), site.time_zone, default)
-    return local_period(date_from, date_to, site.time_zone, default)
+        date_to = date_from + timedelta(weeks=weeks) - timedelta(days=1)
+    elif date_to and not date_from:
+        date_from = date_to + timedelta(days=1) - timedelta(weeks=weeks)
+    if date_from and date_to:
+        return local_period(date_from, date_to, site.time_zone, None)
+    return site_default_period(conn, site, weeks)
 
 
 def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: str | int, *,
@@ -268,5 +445,5 @@ def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: st
     return ss, figures(ss)
 
 
-__all__ = ["GroupFigures", "GroupStats", "SiteFigures", "SiteStats", "Quality", "figures", "local_period",
-           "site_statistics", "site_stats", "stats_period"]
+__all__ = ["GroupFigures", "GroupStats", "LimitRef", "SiteFigures", "SiteStats", "Quality", "figures",
+           "local_period", "site_default_period", "site_statistics", "site_stats", "stats_period"]

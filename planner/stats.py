@@ -18,6 +18,26 @@ from planner.wilson import Z95, wilson_interval
 
 PERCENTILES = {"v10": 0.10, "v50": 0.50, "v85": 0.85, "v90": 0.90, "v95": 0.95}
 ROUNDING_OFFSET_KMH = {"truncate": 0.0, "round": -0.5, "exact": 0.0}
+KMH_PER_UNIT = {"kmh": 1.0, "mph": 1.609344, "mps": 3.6, "fps": 1.09728, "cms": 0.036}
+"""km/h of one unit of each ``signs.unit``."""
+
+
+def bin_values(lower: ArrayLike, unit: str) -> NDArray[np.float64]:
+    """The one stored speed (km/h) each 1 km/h rollup bin [b, b + 1) can hold for a sign that
+    reports whole ``unit`` values of at least 1 km/h (NaN: no whole value falls in the bin).
+
+    A whole value m is stored as m·k km/h (real, as readings.speed_kmh) and binned at its floor;
+    with k ≥ 1 two values never share a bin, so a bin's count is the count of that one value.
+    """
+    if unit not in KMH_PER_UNIT:
+        raise ValueError(f"unit {unit!r} is not one of {sorted(KMH_PER_UNIT)}")
+    k = KMH_PER_UNIT[unit]
+    if k < 1.0:
+        raise ValueError(f"unit {unit!r} is finer than the 1 km/h bin: its bins hold many values")
+    b = np.asarray(lower, dtype=np.float64)
+    m = np.ceil(np.round(b / k, 9))
+    stored = (m * k).astype(np.float32)  # as readings.speed_kmh stores it
+    return np.where(np.floor(stored) == b, m * k, np.nan)
 
 
 @dataclass(frozen=True)
@@ -34,16 +54,35 @@ class Histogram:
     width: NDArray[np.float64]
     offset: float = 0.0
     integer: bool = True
+    values: NDArray[np.float64] | None = None
+    """The one stored speed (km/h) of each bin, when every bin holds a single value (whole km/h
+    or whole mph in 1 km/h bins): percentiles and exceedance are then exact, as over vehicles."""
 
     @classmethod
-    def unit(cls, counts: ArrayLike, start: int = 0, rounding: str = "truncate") -> "Histogram":
+    def unit(cls, counts: ArrayLike, start: int = 0, rounding: str = "truncate",
+             sign_unit: str | None = None) -> "Histogram":
         """1 km/h rollup bins b = start, start+1, … (``rollup_hourly.hist``; ``start`` is its
-        lower array bound), quantised as ``signs.rounding`` says."""
+        lower array bound), quantised as ``signs.rounding`` says.
+
+        With ``sign_unit`` (``signs.unit``) of a sign reporting whole values of at least 1 km/h
+        (rounding not 'exact'), each bin holds one value and the figures are exact; otherwise
+        they are interpolated within the bin."""
         if rounding not in ROUNDING_OFFSET_KMH:
             raise ValueError(f"rounding {rounding!r} is not one of {sorted(ROUNDING_OFFSET_KMH)}")
         c = np.asarray(counts, dtype=np.float64)
         lower = start + np.arange(c.shape[-1], dtype=np.float64)
-        return cls(c, lower, np.ones_like(lower), ROUNDING_OFFSET_KMH[rounding], rounding != "exact")
+        values = None
+        if sign_unit is not None and rounding != "exact" and KMH_PER_UNIT.get(sign_unit, 0.0) >= 1.0:
+            values = bin_values(lower, sign_unit)
+            held = c.reshape(-1, c.shape[-1]).sum(axis=0) > 0
+            if np.any(held & np.isnan(values)):
+                values = None  # vehicles in a bin no whole value reaches: not that unit after all
+        return cls(c, lower, np.ones_like(lower), ROUNDING_OFFSET_KMH[rounding], rounding != "exact", values)
+
+    @property
+    def exact(self) -> bool:
+        """Percentiles and shares are those of the vehicles themselves (not interpolated)."""
+        return self.values is not None
 
     @classmethod
     def binned(cls, counts: ArrayLike, lower: ArrayLike, upper: ArrayLike, integer: bool = True) -> "Histogram":
@@ -102,6 +141,11 @@ class SpeedSummary:
     """Share over limit × mean excess (= mean over all vehicles of max(v − L, 0))."""
     v85_excess_kmh: float
     """V85 − L."""
+    exact_percentiles: bool = True
+    """V10…V95 are the r-th slowest vehicles' speeds; False: interpolated within a bin."""
+    exact_shares: bool = True
+    """Shares over limit and threshold count vehicles exactly; False: the limit or threshold fell
+    inside a bin and its vehicles were split linearly."""
 
     @property
     def v85(self) -> float:
@@ -183,6 +227,8 @@ def summarise_histogram(
     else:
         mid = tl + np.where(np.isfinite(hist.width), hist.width / 2, 0.0)
         mean, sd = moments_from_sums(n, float(c @ mid), float(c @ mid**2))
+    if hist.values is not None:
+        return _exact_summary(hist, n, mean, sd, limit_kmh, t, z)
     pcts = {k: float(pc.histogram_percentile(c, tl, hist.width, p)) for k, p in PERCENTILES.items()}
     pace = pc.histogram_pace(c, tl, hist.width)
 
@@ -190,6 +236,12 @@ def summarise_histogram(
 
     def over(level: float, inclusive: bool = False) -> float:
         return float(tails.over(level, inclusive))
+
+    levels = [limit_kmh, t]  # the flagged pair; L + k shares follow the same rule
+    exact_shares = True  # whole-km/h bins: "v > L" and "v ≥ T" cut between whole values
+    if not hist.integer:
+        edges = np.concatenate([hist.lower, (hist.lower + hist.width)[np.isfinite(hist.width)]])
+        exact_shares = all(np.any(np.isclose(edges, x)) or x < hist.lower[0] for x in levels)
 
     return SpeedSummary(
         n=int(round(n)),
@@ -204,6 +256,48 @@ def summarise_histogram(
             {k: over(limit_kmh + k) for k in ex.LIMIT_PLUS_K},
             over(t, inclusive=True),
             float(tails.excess_sum(limit_kmh)),
+            limit_kmh, t, pcts["v85"], z,
+        ),
+        exact_percentiles=False,
+        exact_shares=bool(exact_shares),
+    )
+
+
+def _exact_summary(hist: Histogram, n: float, mean: float, sd: float, limit_kmh: float, t: float,
+                   z: float) -> SpeedSummary:
+    """Summary of a histogram whose bins each hold one stored value: as over the vehicles."""
+    keep = hist.counts > 0
+    v = hist.values[keep]
+    c = hist.counts[keep]
+    cum = np.cumsum(c)
+    pcts = {}
+    for name, p in PERCENTILES.items():
+        pcts[name] = float(v[int(np.searchsorted(cum, pc.rank_for(p, int(round(n))), side="left"))]) if n else math.nan
+    if v.size:
+        # windows [s, s + 10) start at a value; the count inside is a difference of cumulative counts
+        end = np.searchsorted(v, v + pc.PACE_WIDTH_KMH, side="left")
+        inside = np.concatenate([[0.0], cum])[end] - (cum - c)
+        best = int(np.argmax(inside))
+        pace_start, pace_share = float(v[best]), float(inside[best] / n)
+    else:
+        pace_start = pace_share = math.nan
+
+    def over(level: float, inclusive: bool = False) -> float:
+        return float(c[v >= level].sum() if inclusive else c[v > level].sum())
+
+    return SpeedSummary(
+        n=int(round(n)),
+        mean=mean,
+        sd=sd,
+        percentiles=pcts,
+        pace_start_kmh=pace_start,
+        pace_share=pace_share,
+        **_exceedance(
+            n,
+            over(limit_kmh),
+            {k: over(limit_kmh + k) for k in ex.LIMIT_PLUS_K},
+            over(t, inclusive=True),
+            float(c @ np.clip(v - limit_kmh, 0.0, None)),
             limit_kmh, t, pcts["v85"], z,
         ),
     )

@@ -58,6 +58,8 @@ class LimitIn(BaseModel):
     posted_unit: str = Field("kmh", description="kmh or mph")
     from_date: date = Field(description="local date of the site on which it takes effect")
     to_date: date | None = Field(None, description="local date on which it no longer applies (default: open)")
+    hours: str | None = Field(None, description='weekdays and local hours it holds, e.g. "mon-fri 07-17" '
+                                                "(default: a standing limit, every hour)")
 
 
 class SignIn(BaseModel):
@@ -131,7 +133,7 @@ def list_limits(site_id: int, conn: Conn, who: Viewer) -> list[LimitOut]:
 def set_limit(site_id: int, body: LimitIn, conn: Conn, who: Technician) -> LimitSet:
     scope.require_site(conn, who, site_id)
     out = limits.set_limit(conn, actor=who.actor, site_id=site_id, value=body.posted_value, unit=body.posted_unit,
-                           from_date=body.from_date, to_date=body.to_date)
+                           from_date=body.from_date, to_date=body.to_date, hours=body.hours)
     conn.commit()
     return out
 

@@ -15,7 +15,9 @@ examples:
   fartkoll limit set Skolgatan 30 --from 2026-08-15          30 km/h from that local day on
   fartkoll limit set "High Street 4" --mph 30 --from 2025-01-01
   fartkoll limit set Skolgatan 40 --from 2026-06-20 --to 2026-08-15   (--to: the first day it no longer applies)
-Setting a limit closes the one in force on its first day; dates are local dates of the site."""
+  fartkoll limit set Skolgatan 30 --hours "mon-fri 07-17" --from 2026-08-15   school hours; 50 stands otherwise
+Setting a limit closes the one of its kind (standing, or timed with --hours) in force on its first
+day; dates and hours are local to the site."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the local day the limit takes effect")
     s.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD",
                    help="the local day it no longer applies (default: open, until the next limit is set)")
+    s.add_argument("--hours", metavar="DAYS HH-HH",
+                   help='weekdays and local hours the limit holds, e.g. "mon-fri 07-17" (to 17:00); it then '
+                        "overrides the standing limit in those hours (default: a standing limit, every hour)")
     s.add_argument("--json", action="store_true", help="print JSON (as the API answers)")
     s.set_defaults(handler=set_)
 
@@ -68,7 +73,8 @@ def set_(args: argparse.Namespace, settings: Settings) -> int:
     def use_case(conn):
         site = refs.site(conn, args.site)
         return set_limit(conn, actor=out.actor(), site_id=site.id, value=value, unit=unit,
-                         from_date=_date("--from", args.date_from), to_date=_date("--to", args.date_to))
+                         from_date=_date("--from", args.date_from), to_date=_date("--to", args.date_to),
+                         hours=args.hours)
 
     return out.run("limit set", settings, use_case, as_json=args.json)
 
@@ -79,4 +85,4 @@ def list_(args: argparse.Namespace, settings: Settings) -> int:
 
     return out.run("limit list", settings, lambda conn: list_limits(conn, refs.site(conn, args.site).id),
                    as_json=args.json, text=lambda rows: out.table(
-                       rows, ["site", "posted_value", "posted_unit", "limit_kmh", "from_date", "to_date"]))
+                       rows, ["site", "posted_value", "posted_unit", "limit_kmh", "hours", "from_date", "to_date"]))

@@ -214,18 +214,59 @@ WHERE site_id = ANY(%(site_ids)s::int[]) AND hour >= %(start)s AND hour < %(end)
 ORDER BY site_id, hour, direction, display
 
 -- name: planner_site_histograms
--- One site's summed 1 km/h histograms per direction × display × legal-limit period over
--- [start, end), with Σv, Σv² and the hours with data.
-SELECT r.direction, r.display, l.valid_from, l.valid_to, l.limit_kmh,
+-- One site's summed 1 km/h histograms per direction × display × legal limit over [start, end),
+-- each hour under the limit in force at its local hour (migration 0011: a timed limit where its
+-- weekdays and hours apply, else the standing one; NULLs: no limit recorded), with Σv, Σv² and
+-- the hours with data.
+SELECT r.direction, r.display, l.valid_from, l.valid_to, l.limit_kmh, l.posted_value, l.posted_unit,
+       l.days, l.hour_from, l.hour_to,
        sum(r.n)::bigint AS n, sum(r.sum_kmh) AS sum_kmh, sum(r.sumsq_kmh) AS sumsq_kmh,
        count(*) AS hours, min(r.hour) AS first_hour, max(r.hour) AS last_hour,
        hist_sum(r.hist) AS hist, array_lower(hist_sum(r.hist), 1) AS hist_lo
 FROM rollup_hourly r
-JOIN speed_limits l ON l.site_id = r.site_id AND r.hour >= l.valid_from
-                   AND (l.valid_to IS NULL OR r.hour < l.valid_to)
+JOIN sites s ON s.id = r.site_id
+LEFT JOIN LATERAL speed_limit_at(r.site_id, r.hour, s.time_zone) l ON true
 WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
-GROUP BY r.direction, r.display, l.valid_from, l.valid_to, l.limit_kmh
-ORDER BY l.valid_from, r.direction, r.display
+GROUP BY r.direction, r.display, l.valid_from, l.valid_to, l.limit_kmh, l.posted_value, l.posted_unit,
+         l.days, l.hour_from, l.hour_to
+ORDER BY l.valid_from NULLS FIRST, l.days NULLS FIRST, r.direction, r.display
+
+-- name: planner_site_binned
+-- One site's pre-binned counts (binned_counts not also in rollup_hourly) whose periods overlap
+-- [start, end), summed per direction × display × bin × legal limit in force at each record's
+-- start; mixed_limits counts the records during which another limit is also in force.
+SELECT b.direction, b.display, b.speed_lo::float8 AS speed_lo, b.speed_hi::float8 AS speed_hi,
+       l.valid_from, l.valid_to, l.limit_kmh, l.posted_value, l.posted_unit, l.days, l.hour_from, l.hour_to,
+       sum(b.count)::bigint AS count, min(b.period_start) AS first_start, max(b.period_end) AS last_end,
+       count(*) FILTER (WHERE b.period_start < %(start)s OR b.period_end > %(end)s) AS outside,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM speed_limits o
+           WHERE o.site_id = b.site_id AND o.valid_from < b.period_end
+             AND (o.valid_to IS NULL OR o.valid_to > b.period_start)
+             AND (l.valid_from IS NULL OR o.valid_from <> l.valid_from OR o.timed <> l.timed))) AS mixed_limits
+FROM binned_counts b
+JOIN sites s ON s.id = b.site_id
+LEFT JOIN LATERAL speed_limit_at(b.site_id, b.period_start, s.time_zone) l ON true
+WHERE b.site_id = %(site_id)s AND NOT b.in_rollups AND b.period_start < %(end)s AND b.period_end > %(start)s
+GROUP BY b.direction, b.display, b.speed_lo, b.speed_hi, l.valid_from, l.valid_to, l.limit_kmh, l.posted_value,
+         l.posted_unit, l.days, l.hour_from, l.hour_to
+ORDER BY l.valid_from NULLS FIRST, b.direction, b.display NULLS FIRST, b.speed_lo
+
+-- name: planner_site_latest
+-- The end of a site's own latest data up to now: the hour after its latest rollup, or the end of
+-- its latest binned record (NULL: no data at the site).
+SELECT greatest((SELECT max(hour) + interval '1 hour' FROM rollup_hourly
+                 WHERE site_id = %(site_id)s AND hour <= now()),
+                (SELECT max(period_end) FROM binned_counts
+                 WHERE site_id = %(site_id)s AND NOT in_rollups AND period_start <= now())) AS data_end
+
+-- name: planner_site_sign_units
+-- How the signs deployed at a site during [start, end) report: the most common rounding and unit.
+SELECT coalesce(mode() WITHIN GROUP (ORDER BY sg.rounding), 'truncate') AS rounding,
+       coalesce(mode() WITHIN GROUP (ORDER BY sg.unit), 'kmh') AS unit,
+       count(DISTINCT (sg.rounding, sg.unit)) AS kinds
+FROM deployments d JOIN signs sg ON sg.id = d.sign_id
+WHERE d.site_id = %(site_id)s AND d.valid_from < %(end)s AND (d.valid_to IS NULL OR d.valid_to > %(start)s)
 
 -- name: planner_site_coverage
 -- Hours (coverage minutes / 60, fullest sign per hour) the signs at a site measured in [start, end).

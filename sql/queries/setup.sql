@@ -72,32 +72,35 @@ WHERE name = %(ref)s OR starts_with(lower(name), lower(%(ref)s)) OR id::text = %
 ORDER BY name
 
 -- name: setup_limits
--- The legal-limit history of a site, oldest first.
-SELECT l.site_id, s.name AS site, s.time_zone, l.valid_from, l.valid_to, l.posted_value, l.posted_unit, l.limit_kmh
+-- The legal-limit history of a site, oldest first (standing limits before timed ones on a day).
+SELECT l.site_id, s.name AS site, s.time_zone, l.valid_from, l.valid_to, l.posted_value, l.posted_unit, l.limit_kmh,
+       l.timed, l.days, l.hour_from, l.hour_to
 FROM speed_limits l JOIN sites s ON s.id = l.site_id
 WHERE l.site_id = %(site_id)s
-ORDER BY l.valid_from
+ORDER BY l.valid_from, l.timed
 
 -- name: setup_limit_in_force
--- The limit in force at a time (locked: it may be closed).
+-- The standing (timed false) or timed limit in force at a time (locked: it may be closed).
 SELECT valid_from, valid_to FROM speed_limits
-WHERE site_id = %(site_id)s AND valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
+WHERE site_id = %(site_id)s AND timed = %(timed)s AND valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
 FOR UPDATE
 
 -- name: setup_limit_close
--- End a limit period at a time.
+-- End a standing or timed limit period at a time.
 UPDATE speed_limits SET valid_to = %(valid_to)s
-WHERE site_id = %(site_id)s AND valid_from = %(valid_from)s
+WHERE site_id = %(site_id)s AND timed = %(timed)s AND valid_from = %(valid_from)s
 
 -- name: setup_limit_insert
--- A new limit period, posted in km/h or mph; limit_kmh is the km/h value rounded down.
-INSERT INTO speed_limits (site_id, valid_from, valid_to, limit_kmh, posted_value, posted_unit)
-VALUES (%(site_id)s, %(valid_from)s, %(valid_to)s, %(limit_kmh)s, %(posted_value)s, %(posted_unit)s)
+-- A new limit period, posted in km/h or mph; limit_kmh is the km/h value rounded down. days,
+-- hour_from and hour_to are NULL for a standing limit, else the weekdays and local hours it holds.
+INSERT INTO speed_limits (site_id, valid_from, valid_to, limit_kmh, posted_value, posted_unit, days, hour_from, hour_to)
+VALUES (%(site_id)s, %(valid_from)s, %(valid_to)s, %(limit_kmh)s, %(posted_value)s, %(posted_unit)s,
+        %(days)s, %(hour_from)s, %(hour_to)s)
 
 -- name: setup_limits_overlapping
--- The limit periods of a site that overlap [valid_from, valid_to) (valid_to NULL: open).
+-- The standing or timed limit periods of a site that overlap [valid_from, valid_to) (valid_to NULL: open).
 SELECT valid_from, valid_to, posted_value, posted_unit FROM speed_limits
-WHERE site_id = %(site_id)s
+WHERE site_id = %(site_id)s AND timed = %(timed)s
   AND tstzrange(valid_from, valid_to) && tstzrange(%(valid_from)s::timestamptz, %(valid_to)s::timestamptz)
 ORDER BY valid_from
 

@@ -1,15 +1,18 @@
 -- name: sites_overview
--- Every site with its place, current legal limit, tags and the time of its latest pass.
+-- Every site with its place, standing legal limit in force now (as posted), tags and the end of its
+-- latest data (the hour after its latest rollup, or the end of its latest binned record).
 SELECT s.id, s.name, st.name AS street, m.name AS municipality, pa.name AS police_area,
-       s.lat, s.lon, s.time_zone, s.tags,
-       (SELECT l.limit_kmh FROM speed_limits l
-         WHERE l.site_id = s.id AND l.valid_from <= now()
-         ORDER BY l.valid_from DESC LIMIT 1) AS limit_kmh,
-       (SELECT max(r.hour) FROM rollup_hourly r WHERE r.site_id = s.id) AS last_hour
+       s.lat, s.lon, s.time_zone, s.tags, l.posted_value, l.posted_unit,
+       greatest((SELECT max(r.hour) + interval '1 hour' FROM rollup_hourly r WHERE r.site_id = s.id),
+                (SELECT max(b.period_end) FROM binned_counts b
+                  WHERE b.site_id = s.id AND NOT b.in_rollups)) AS last_hour
 FROM sites s
 JOIN streets st ON st.id = s.street_id
 JOIN municipalities m ON m.id = st.municipality_id
 JOIN police_areas pa ON pa.id = m.police_area_id
+LEFT JOIN LATERAL (SELECT l.posted_value, l.posted_unit FROM speed_limits l
+                   WHERE l.site_id = s.id AND NOT l.timed AND l.valid_from <= now()
+                     AND (l.valid_to IS NULL OR l.valid_to > now())) l ON true
 ORDER BY m.name, s.name
 
 -- name: site_recent_histograms
