@@ -24,9 +24,6 @@ from .plausible import TimeRule
 from .rollup import hourly_rollups
 
 READINGS_TYPES = ["timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
-COPY_FROM = 5_000
-"""Passes in a batch from which new passes are copied (COPY) rather than inserted by one statement:
-COPY is faster per row, the statement has fewer round trips and needs no savepoint to fall back from."""
 ROW_FIELDS = ("index", "time", "sign_id", "site_id", "direction", "speed_kmh", "display", "length_m", "idem_key")
 """A staging row's fields, in order (see ``staging_rows``)."""
 
@@ -121,11 +118,12 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], *, rec
     ``psycopg.OperationalError`` when the database is unreachable (nothing of the batch is then
     stored).
 
-    A batch of up to ``COPY_FROM`` passes is stored by one statement (``readings_store``) that
-    inserts the passes whose key is new and adds exactly those to the rollups. A larger batch of
-    new passes (an import) is copied straight into ``readings`` with its rollups computed in the
-    client; if any key is already stored, that attempt is rolled back to a savepoint and the
-    batch goes through ``readings_store``. Should the database refuse a pass the checks let
+    A batch of new passes (the common case) is copied straight into ``readings`` with its rollups
+    computed in the client and merged from arrays; if any key is already stored, that attempt is
+    rolled back to a savepoint and the batch goes through one statement (``readings_store``) that
+    inserts the passes whose key is new and adds exactly those to the rollups. COPY is the faster
+    of the two even for 100 passes (measured: 23 against 32 ms; 49 against 79 ms for 500), the
+    insert with ON CONFLICT paying per row on the hypertable. Should the database refuse a pass the checks let
     through (a constraint they do not know), the batch is stored half by half down to the refused
     passes, which are reported as rejected. No temporary tables: their truncation and their
     clearing at commit cost more than the statements themselves (measured: ~20 ms a call).
@@ -172,15 +170,14 @@ def _store(conn: psycopg.Connection, cur: psycopg.Cursor, rows: Callable[[], Ite
     deduplicating statement; a refused row undoes either and takes ``_store_refusing``.
     """
     todo = list(rows())
-    if len(todo) >= COPY_FROM:
-        try:
-            with conn.transaction():
-                inserted = _copy_new(cur, todo)
-            return inserted, inserted
-        except psycopg.errors.UniqueViolation:
-            pass
-        except _REFUSED:
-            return _store_refusing(conn, cur, todo, rejected)
+    try:
+        with conn.transaction():
+            inserted = _copy_new(cur, todo)
+        return inserted, inserted
+    except psycopg.errors.UniqueViolation:
+        pass
+    except _REFUSED:
+        return _store_refusing(conn, cur, todo, rejected)
     try:
         with conn.transaction():
             return len(todo), _insert_deduplicated(cur, todo)

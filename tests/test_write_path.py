@@ -7,7 +7,6 @@ import psycopg
 import pytest
 from places import deploy, make_sign, make_site
 
-from collector import store
 from collector.passes import Direction, Display, VehiclePass, pass_key
 from collector.store import write_passes
 
@@ -74,15 +73,7 @@ def test_bad_passes_are_rejected_by_field_and_value_and_the_rest_is_stored(db):
     assert rows == [(site, 1, 48.0), (site, 0, 51.0)]  # display mode came from the deployment
 
 
-@pytest.fixture(params=["statement", "copy"])
-def path(request, monkeypatch):
-    """Which way new passes go in: one statement (small batches) or COPY (large ones, forced here)."""
-    if request.param == "copy":
-        monkeypatch.setattr(store, "COPY_FROM", 1)
-    return request.param
-
-
-def test_rollups_equal_a_direct_computation_from_readings(db, path):
+def test_rollups_equal_a_direct_computation_from_readings(db):
     rng = np.random.default_rng(7)
     sites = [make_site(db, f"Gata{i} {i}") for i in range(3)]
     n = 5000
@@ -94,7 +85,7 @@ def test_rollups_equal_a_direct_computation_from_readings(db, path):
         for s in secs
     ]
     half = n // 2
-    for i in range(0, half, 700):  # new passes only: the direct path
+    for i in range(0, half, 700):  # new passes only: the direct COPY path
         write_passes(db, passes[i:min(i + 700, half)])
     for i in range(half - 200, n, 500):  # each batch re-sends 200 stored passes: the deduplicating path
         r = write_passes(db, passes[i:i + 700])
@@ -232,7 +223,7 @@ def test_a_naive_receive_time_is_refused(db):
 
 
 @pytest.mark.parametrize("resent", [False, True], ids=["direct-copy", "deduplicating"])
-def test_passes_the_database_refuses_anyway_are_reported_and_the_rest_stored(db, resent, path):
+def test_passes_the_database_refuses_anyway_are_reported_and_the_rest_stored(db, resent):
     """A rule wider than the database's range lets 1985 and 2150 through; COPY refuses them."""
     from collector.plausible import TimeRule
 

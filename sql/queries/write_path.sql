@@ -12,7 +12,7 @@ SELECT sign_id, valid_from, valid_to, site_id, display FROM deployments
 WHERE sign_id = ANY(%(ids)s::integer[]) ORDER BY sign_id, valid_from
 
 -- name: readings_copy
--- Fast path for large batches: binary COPY of resolved, keyed passes straight into readings
+-- Fast path: binary COPY of resolved, keyed passes straight into readings
 -- (fails as a whole on a key already stored; the caller then takes the deduplicating path).
 COPY readings (time, sign_id, site_id, direction, speed_kmh, display, length_m, idem_key) FROM STDIN (FORMAT BINARY)
 
@@ -37,7 +37,7 @@ TRUNCATE staging_rollup
 -- name: readings_store
 -- Store the passes given as parallel arrays once each (ON CONFLICT on the key skips a stored key
 -- and a key repeated in the batch) and add exactly the inserted ones to rollup_hourly, in one
--- statement; returns how many were new. The deduplicating path, and the whole path for small batches.
+-- statement; returns how many were new. The deduplicating path.
 WITH ins AS (
     INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
     SELECT time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key
