@@ -37,7 +37,7 @@ TRUNCATE staging_rollup
 -- name: readings_store
 -- Store the passes given as parallel arrays once each (ON CONFLICT on the key skips a stored key
 -- and a key repeated in the batch) and add exactly the inserted ones to rollup_hourly, in one
--- statement; returns how many were new. The deduplicating path. Binary parameters (%b): half the
+-- statement; returns how many were new. The deduplicating path. Binary parameters: half the
 -- time of text ones for 50,000 passes (measured: 1.1 against 2.1 s).
 WITH ins AS (
     INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
