@@ -1,4 +1,4 @@
-"""The one write path for vehicle passes: COPY (deduplicated when needed) → hourly rollups.
+"""The one write path for vehicle passes: readings stored once each → hourly rollups.
 
 Everything that stores passes (serial collector, HTTP ingest, importers, demo data) calls
 ``write_passes``. Its statements run in the caller's transaction, which the caller commits (on
@@ -23,9 +23,7 @@ from .passes import VehiclePass, pass_key
 from .plausible import TimeRule
 from .rollup import hourly_rollups
 
-STAGING_TYPES = ["int4", "timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
-READINGS_TYPES = STAGING_TYPES[1:]
-ROLLUP_TYPES = ["int4", "int2", "int2", "timestamptz", "int4", "float8", "float8", "int4", "int4[]"]
+READINGS_TYPES = ["timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
 ROW_FIELDS = ("index", "time", "sign_id", "site_id", "direction", "speed_kmh", "display", "length_m", "idem_key")
 """A staging row's fields, in order (see ``staging_rows``)."""
 
@@ -121,10 +119,14 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], *, rec
     stored).
 
     A batch of new passes (the common case) is copied straight into ``readings`` with its rollups
-    computed in the client; if any key is already stored, that attempt is rolled back to a
-    savepoint and the batch goes through a staging table that skips stored keys. Should the
-    database refuse a pass the checks let through (a constraint they do not know), the batch is
-    stored half by half down to the refused passes, which are reported as rejected.
+    computed in the client and merged from arrays; if any key is already stored, that attempt is
+    rolled back to a savepoint and the batch goes through one statement (``readings_store``) that
+    inserts the passes whose key is new and adds exactly those to the rollups. COPY is the faster
+    of the two even for 100 passes (measured: 23 against 32 ms; 49 against 79 ms for 500), the
+    insert with ON CONFLICT paying per row on the hypertable. Should the database refuse a pass the checks let
+    through (a constraint they do not know), the batch is stored half by half down to the refused
+    passes, which are reported as rejected. No temporary tables: their truncation and their
+    clearing at commit cost more than the statements themselves (measured: ~20 ms a call).
     """
     result = WriteResult(received=len(passes))
     if not passes:
@@ -133,13 +135,7 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], *, rec
     # Autocommit connections get a transaction of their own; otherwise the statements join the
     # caller's transaction (begun implicitly) and the caller commits or rolls back.
     with conn.transaction() if conn.autocommit else nullcontext(), conn.cursor() as cur:
-        site_ids = list({p.site_id for p in passes if isinstance(p.site_id, int)})
-        sign_ids = list({p.sign_id for p in passes if isinstance(p.sign_id, int)})
-        sites = {r[0] for r in cur.execute(QUERIES["existing_sites"], {"ids": site_ids})}
-        signs = {r[0] for r in cur.execute(QUERIES["existing_signs"], {"ids": sign_ids})}
-        deployments = Deployments(cur.execute(QUERIES["deployments_of_signs"], {"ids": sign_ids}).fetchall())
-        cur.execute(QUERIES["rollup_staging_create"])
-        cur.execute(QUERIES["rollup_staging_clear"])
+        sites, signs, deployments = _references(conn, passes)
 
         def rows() -> Iterator[tuple]:
             result.rejected.clear()
@@ -152,29 +148,41 @@ def write_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], *, rec
     return result
 
 
+def _references(conn: psycopg.Connection, passes: Sequence[VehiclePass]) -> tuple[set[int], set[int], Deployments]:
+    """Which sites and signs the passes name exist, and the signs' deployments (one round trip)."""
+    site_ids = list({p.site_id for p in passes if isinstance(p.site_id, int)})
+    sign_ids = list({p.sign_id for p in passes if isinstance(p.sign_id, int)})
+    with conn.pipeline(), conn.cursor() as c1, conn.cursor() as c2, conn.cursor() as c3:
+        c1.execute(QUERIES["existing_sites"], {"ids": site_ids})
+        c2.execute(QUERIES["existing_signs"], {"ids": sign_ids})
+        c3.execute(QUERIES["deployments_of_signs"], {"ids": sign_ids})
+        sites = {r[0] for r in c1.fetchall()}
+        signs = {r[0] for r in c2.fetchall()}
+        deployments = Deployments(c3.fetchall())
+    return sites, signs, deployments
+
+
 def _store(conn: psycopg.Connection, cur: psycopg.Cursor, rows: Callable[[], Iterator[tuple]],
            rejected: list[Rejection]) -> tuple[int, int]:
     """Store the rows by the fastest path that works: (staged, inserted).
 
     Each attempt runs in a savepoint: a stored key undoes the direct COPY and takes the
-    deduplicating path; a refused row undoes either and takes ``_store_refusing``.
+    deduplicating statement; a refused row undoes either and takes ``_store_refusing``.
     """
+    todo = list(rows())
     try:
         with conn.transaction():
-            inserted = _copy_new(cur, rows())
-            _merge_rollups(cur, inserted)
+            inserted = _copy_new(cur, todo)
         return inserted, inserted
     except psycopg.errors.UniqueViolation:
         pass
     except _REFUSED:
-        return _store_refusing(conn, cur, list(rows()), rejected)
+        return _store_refusing(conn, cur, todo, rejected)
     try:
         with conn.transaction():
-            staged, inserted = _copy_deduplicated(cur, rows())
-            _merge_rollups(cur, inserted)
-        return staged, inserted
+            return len(todo), _insert_deduplicated(cur, todo)
     except _REFUSED:
-        return _store_refusing(conn, cur, list(rows()), rejected)
+        return _store_refusing(conn, cur, todo, rejected)
 
 
 def _store_refusing(conn: psycopg.Connection, cur: psycopg.Cursor, rows: list[tuple],
@@ -191,8 +199,7 @@ def _store_refusing(conn: psycopg.Connection, cur: psycopg.Cursor, rows: list[tu
         part = todo.pop()
         try:
             with conn.transaction():
-                s, n = _copy_deduplicated(cur, iter(part))
-                _merge_rollups(cur, n)
+                n = _insert_deduplicated(cur, part)
         except _REFUSED as e:
             if len(part) == 1:
                 rejected.append(_refused(part[0], e))
@@ -200,7 +207,7 @@ def _store_refusing(conn: psycopg.Connection, cur: psycopg.Cursor, rows: list[tu
                 half = len(part) // 2
                 todo += [part[half:], part[:half]]  # the first half first
             continue
-        staged += s
+        staged += len(part)
         inserted += n
     return staged, inserted
 
@@ -213,44 +220,32 @@ def _refused(row: tuple, e: psycopg.Error) -> Rejection:
     return Rejection(row[0], field_, value, f"refused by the database: {e.diag.message_primary}")
 
 
-def _merge_rollups(cur: psycopg.Cursor, inserted: int) -> None:
-    """Add the staged rollup increments to rollup_hourly and empty the staging table."""
-    if inserted:
-        cur.execute(QUERIES["rollup_merge"])
-    cur.execute(QUERIES["rollup_staging_clear"])
+def _insert_deduplicated(cur: psycopg.Cursor, rows: list[tuple]) -> int:
+    """Insert the rows whose key is new and add them to the rollups, in one statement: how many were new."""
+    if not rows:
+        return 0
+    _, time, sign_id, site_id, direction, speed, display, length, key = (list(c) for c in zip(*rows, strict=True))
+    return cur.execute(QUERIES["readings_store"], {
+        "time": time, "site_id": site_id, "sign_id": sign_id, "direction": direction, "speed_kmh": speed,
+        "display": display, "length_m": length, "idem_key": key}).fetchone()[0]
 
 
-def _copy_new(cur: psycopg.Cursor, rows: Iterator[tuple]) -> int:
-    """COPY the rows into readings and stage their rollups; raises UniqueViolation on a stored key."""
-    site, direction, display, epoch, speed = [], [], [], [], []
-    n = 0
+def _copy_new(cur: psycopg.Cursor, rows: list[tuple]) -> int:
+    """COPY the rows into readings and merge their rollups; raises UniqueViolation on a stored key."""
     with cur.copy(QUERIES["readings_copy"]) as copy:
         copy.set_types(READINGS_TYPES)
         for r in rows:
             copy.write_row(r[1:])
-            site.append(r[3])
-            direction.append(r[4])
-            display.append(r[6])
-            epoch.append(r[1].timestamp())
-            speed.append(r[5])
-            n += 1
-    with cur.copy(QUERIES["rollup_staging_copy"]) as copy:
-        copy.set_types(ROLLUP_TYPES)
-        for row in hourly_rollups(site, direction, display, epoch, speed):
-            copy.write_row(row)
-    return n
+    rollups = hourly_rollups([r[3] for r in rows], [r[4] for r in rows], [r[6] for r in rows],
+                             [r[1].timestamp() for r in rows], [r[5] for r in rows])
+    if rollups:
+        site, direction, display, hour, n, s, ss, lo, counts = (list(c) for c in zip(*rollups, strict=True))
+        cur.execute(QUERIES["rollup_merge_arrays"], {
+            "site_id": site, "direction": direction, "display": display, "hour": hour, "n": n, "sum_kmh": s,
+            "sumsq_kmh": ss, "hist": [_array_text(low, c) for low, c in zip(lo, counts, strict=True)]})
+    return len(rows)
 
 
-def _copy_deduplicated(cur: psycopg.Cursor, rows: Iterator[tuple]) -> tuple[int, int]:
-    """Stage the rows, insert those whose key is new, stage their rollups: (staged, inserted)."""
-    cur.execute(QUERIES["staging_create"])
-    cur.execute(QUERIES["staging_clear"])
-    staged = 0
-    with cur.copy(QUERIES["staging_copy"]) as copy:
-        copy.set_types(STAGING_TYPES)
-        for row in rows:
-            copy.write_row(row)
-            staged += 1
-    inserted = cur.execute(QUERIES["staging_store"]).fetchone()[0] if staged else 0
-    cur.execute(QUERIES["staging_clear"])
-    return staged, inserted
+def _array_text(lo: int, counts: list[int]) -> str:
+    """A histogram's counts from bin ``lo`` as an integer array literal with its bounds: '[45:47]={3,0,1}'."""
+    return f"[{lo}:{lo + len(counts) - 1}]={{{','.join(map(str, counts))}}}"

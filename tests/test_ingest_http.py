@@ -22,8 +22,12 @@ from fartkoll.settings import Settings
 PASSES = "/api/v1/ingest/passes"
 
 
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+"""Fixed once: a pass built twice (a re-send) must have the same time, even if a second ticks in between."""
+
+
 def recent(i: int) -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2) + timedelta(seconds=7 * i)
+    return BASE + timedelta(seconds=7 * i)
 
 
 def vehicles(n: int, ns: str = "t", start: int = 0) -> list[VehiclePass]:

@@ -35,6 +35,6 @@ def test_a_failing_migration_leaves_no_record(empty_db_url, monkeypatch):
 def test_named_queries_load_and_unknown_name_is_explained():
     from sql import QUERIES
 
-    assert "staging_store" in QUERIES
+    assert "readings_store" in QUERIES
     with pytest.raises(KeyError, match="no query named 'nope'"):
         QUERIES["nope"]

@@ -3,7 +3,7 @@
 Uploads queue a :class:`Job`; a writer thread (one of a few, each with its own connection) takes
 everything queued, writes it with one ``write_passes`` call, records the batches, commits once and only
 then answers each job with its own accepted / duplicate / rejected figures. The per-batch cost
-of the write path (lookups, staging, rollup merge, commit) is then paid once per group instead
+of the write path (look-ups, savepoint, rollup merge, commit) is then paid once per group instead
 of once per request. Jobs whose keys overlap a job already in the group wait for the next group,
 so every pass of a group is either new or already stored before the group began; when any is
 already stored the group is written again job by job in the same transaction, which gives each

@@ -1,25 +1,3 @@
--- name: staging_create
--- Per-session staging table for one batch of vehicle passes; emptied at each commit.
-CREATE TEMP TABLE IF NOT EXISTS staging_passes (
-    ord        integer NOT NULL,
-    time       timestamptz NOT NULL,
-    sign_id    integer,
-    site_id    integer NOT NULL,
-    direction  smallint NOT NULL,
-    speed_kmh  real NOT NULL,
-    display    smallint NOT NULL,
-    length_m   real,
-    idem_key   uuid NOT NULL
-) ON COMMIT DELETE ROWS
-
--- name: staging_clear
--- Empty the staging table (a batch inside a longer transaction).
-TRUNCATE staging_passes
-
--- name: staging_copy
--- Binary COPY target for a batch.
-COPY staging_passes (ord, time, sign_id, site_id, direction, speed_kmh, display, length_m, idem_key) FROM STDIN (FORMAT BINARY)
-
 -- name: existing_sites
 -- Which of the given site ids exist.
 SELECT id FROM sites WHERE id = ANY(%(ids)s::integer[])
@@ -34,12 +12,12 @@ SELECT sign_id, valid_from, valid_to, site_id, display FROM deployments
 WHERE sign_id = ANY(%(ids)s::integer[]) ORDER BY sign_id, valid_from
 
 -- name: readings_copy
--- Fast path: binary COPY of resolved, keyed passes straight into readings (fails as a whole on
--- a key already stored; the caller then takes the deduplicating path).
+-- Fast path: binary COPY of resolved, keyed passes straight into readings
+-- (fails as a whole on a key already stored; the caller then takes the deduplicating path).
 COPY readings (time, sign_id, site_id, direction, speed_kmh, display, length_m, idem_key) FROM STDIN (FORMAT BINARY)
 
 -- name: rollup_staging_create
--- Per-session table of hourly rollup increments for one batch; emptied at each commit.
+-- Per-session table of hourly rollup increments (the binned importer's); emptied at each commit.
 CREATE TEMP TABLE IF NOT EXISTS staging_rollup (
     site_id    integer NOT NULL,
     direction  smallint NOT NULL,
@@ -56,17 +34,19 @@ CREATE TEMP TABLE IF NOT EXISTS staging_rollup (
 -- Empty the rollup increments (a batch inside a longer transaction).
 TRUNCATE staging_rollup
 
--- name: rollup_staging_copy
--- Binary COPY target for rollup increments computed in the client.
-COPY staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts) FROM STDIN (FORMAT BINARY)
-
--- name: staging_store
--- Deduplicating path: insert the staged passes whose key is new and stage exactly those as
--- rollup increments; returns how many were new.
+-- name: readings_store
+-- Store the passes given as parallel arrays once each (ON CONFLICT on the key skips a stored key
+-- and a key repeated in the batch) and add exactly the inserted ones to rollup_hourly, in one
+-- statement; returns how many were new. The deduplicating path. Binary parameters: half the
+-- time of text ones for 50,000 passes (measured: 1.1 against 2.1 s).
 WITH ins AS (
     INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
     SELECT time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key
-    FROM staging_passes ORDER BY time
+    FROM unnest(%(time)b::timestamptz[], %(site_id)b::integer[], %(sign_id)b::integer[],
+                %(direction)b::smallint[], %(speed_kmh)b::real[], %(display)b::smallint[],
+                %(length_m)b::real[], %(idem_key)b::uuid[])
+         AS u(time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
+    ORDER BY time
     ON CONFLICT DO NOTHING
     RETURNING site_id, direction, display, time, speed_kmh
 ),
@@ -81,14 +61,32 @@ groups AS (
            min(bin) AS lo, array_agg(bin) AS bs, array_agg(c) AS cs
     FROM bins GROUP BY 1, 2, 3, 4
 ),
-staged AS (
-    INSERT INTO staging_rollup (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, lo, counts)
-    SELECT site_id, direction, display, hour, n, s, ss, lo,
-           hist_dense(g.bs, g.cs)
+merged AS (
+    INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
+    SELECT site_id, direction, display, hour, n, s, ss, hist_at(hist_dense(g.bs, g.cs), g.lo)
     FROM groups g
-    RETURNING n
+    ON CONFLICT (site_id, direction, display, hour) DO UPDATE
+    SET n = r.n + excluded.n,
+        sum_kmh = r.sum_kmh + excluded.sum_kmh,
+        sumsq_kmh = r.sumsq_kmh + excluded.sumsq_kmh,
+        hist = hist_add(r.hist, excluded.hist)
 )
-SELECT coalesce(sum(n), 0)::integer AS inserted FROM staged
+SELECT count(*)::integer AS inserted FROM ins
+
+-- name: rollup_merge_arrays
+-- Add rollup increments computed in the client, given as parallel arrays (``hist``: each
+-- histogram in the array text form with its bounds, '[45:47]={3,0,1}'), to rollup_hourly.
+INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
+SELECT site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist::integer[]
+FROM unnest(%(site_id)b::integer[], %(direction)b::smallint[], %(display)b::smallint[],
+            %(hour)b::timestamptz[], %(n)b::integer[], %(sum_kmh)b::float8[], %(sumsq_kmh)b::float8[],
+            %(hist)b::text[])
+     AS u(site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
+ON CONFLICT (site_id, direction, display, hour) DO UPDATE
+SET n = r.n + excluded.n,
+    sum_kmh = r.sum_kmh + excluded.sum_kmh,
+    sumsq_kmh = r.sumsq_kmh + excluded.sumsq_kmh,
+    hist = hist_add(r.hist, excluded.hist)
 
 -- name: rollup_merge
 -- Add the staged increments to rollup_hourly (histogram subscripts from lo).
