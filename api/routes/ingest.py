@@ -31,9 +31,9 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 
+from collector.checks import MAX_SPEED_KMH
 from collector.passes import VehiclePass, pass_key
 from collector.plausible import TimeRule
-from collector.checks import MAX_SPEED_KMH
 from collector.store import Deployments
 from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from sql import QUERIES

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -257,7 +258,7 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
         log(f"encoding {clients} x {per_client} requests of {batch} passes ...")
         requests = [[_request(host, port, token, serial, b) for b in _batches(c, per_client, batch, None)]
                     for c, (serial, _, token) in enumerate(signs)]
-        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"fartkoll-bench-api-{os.getpid()}.log"
+        log_path = Path(tempfile.gettempdir()) / f"fartkoll-bench-api-{os.getpid()}.log"
         server = _serve(http_url, port, workers, log_path)
         try:
             _wait_healthy(host, port, server, log_path)

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -80,7 +79,7 @@ def make_passes(n: int, site_id: int, seed: int = 1) -> list[VehiclePass]:
     return [
         VehiclePass(T0 + timedelta(seconds=float(s)), float(v), Direction(int(d)), site_id=site_id,
                     display=Display.STEALTH, key=pass_key("bench", i))
-        for i, (s, v, d) in enumerate(zip(secs, speeds, dirs))
+        for i, (s, v, d) in enumerate(zip(secs, speeds, dirs, strict=False))
     ]
 
 
