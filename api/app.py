@@ -16,7 +16,7 @@ from fartkoll.settings import Settings
 
 from . import logs, metrics, openapi, problems
 from .csrf import CsrfMiddleware
-from .routes import audit, auth, health, ingest, ops, setup, sites, tips, users
+from .routes import audit, auth, exports, figures, fleet, health, ingest, ops, setup, sites, tips, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -48,4 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ingest.router, prefix="/api/v1")
     app.include_router(setup.router, prefix="/api/v1")
     app.include_router(tips.router, prefix="/api/v1")
+    app.include_router(figures.router, prefix="/api/v1")
+    app.include_router(exports.router, prefix="/api/v1")
+    app.include_router(fleet.router, prefix="/api/v1")
     return app
