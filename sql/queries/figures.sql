@@ -68,3 +68,15 @@ SELECT id, direction, start_time, end_time, method
 FROM controls WHERE site_id = %(site_id)s AND end_time <= %(before)s
 ORDER BY start_time DESC
 LIMIT %(limit)s
+
+-- name: figures_bench_scan
+-- The benchmark's baseline: one site's figures per direction × display straight from readings
+-- over [start, end) (n, mean, V85 by percentile_disc, share over the legal limit in force).
+SELECT r.direction, r.display, count(*) AS n, avg(r.speed_kmh) AS mean_kmh,
+       percentile_disc(0.85) WITHIN GROUP (ORDER BY r.speed_kmh) AS v85_kmh,
+       avg((r.speed_kmh > l.limit_kmh)::int) AS over_limit_share
+FROM readings r
+JOIN speed_limits l ON l.site_id = r.site_id AND r.time >= l.valid_from
+                   AND (l.valid_to IS NULL OR r.time < l.valid_to)
+WHERE r.site_id = %(site_id)s AND r.time >= %(start)s AND r.time < %(end)s
+GROUP BY r.direction, r.display
