@@ -21,12 +21,13 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
+from planner.exceedance import BinnedTails
 from planner.load import LoadError, Period, SiteInfo, SiteNotFound, load_sites
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
 from planner.percentiles import histogram_percentile
 from planner.settings import PlannerSettings
 from planner.sitestats import PeriodView, SiteRef, local_period
-from planner.stats import ROUNDING_OFFSET_KMH, Histogram, summarise_histogram
+from planner.stats import ROUNDING_OFFSET_KMH
 from sql import QUERIES
 
 PUBLIC_MIN_VEHICLES = 30
@@ -194,33 +195,66 @@ def _steps(period: Period, step: Step, tz: ZoneInfo) -> list[tuple[datetime, int
     return out
 
 
-def _point(start: datetime, hours: int, rows: list[HourRow], coverage: dict[datetime, int], tz: ZoneInfo,
-           limit: int | None, threshold: float | None, rounding: str, public: bool) -> SeriesPoint:
-    span = [start + i * HOUR for i in range(hours)]
+@dataclass(frozen=True)
+class CellFigures:
+    """Figures of many cells at once (arrays over cells)."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    v85: np.ndarray
+    over_limit: np.ndarray
+    over_threshold: np.ndarray
+
+
+def cell_figures(cells: list[list[HourRow]], limits: list[float], thresholds: list[float],
+                 rounding: str) -> CellFigures:
+    """n, mean, V85 and the shares over limit (v > L) and threshold (v >= T) of each cell's summed
+    1 km/h rollups, in one pass of the planner's vectorised percentile and exceedance functions
+    (the ones :func:`planner.stats.summarise_histogram` uses). A NaN level gives a NaN share."""
+    if not cells:
+        e = np.zeros(0)
+        return CellFigures(e, e, e, e, e)
+    lo = min(r.hist_lo for rows in cells for r in rows)
+    hi = max(r.hist_lo + len(r.hist) for rows in cells for r in rows)
+    m = np.zeros((len(cells), hi - lo))
+    sums = np.zeros(len(cells))
+    for i, rows in enumerate(cells):
+        for r in rows:
+            m[i, r.hist_lo - lo:r.hist_lo - lo + len(r.hist)] += r.hist
+            sums[i] += r.sum_kmh
+    n = m.sum(axis=1)
+    stored = lo + np.arange(hi - lo, dtype=np.float64)
+    width = np.ones_like(stored)
+    v85 = histogram_percentile(m, stored + ROUNDING_OFFSET_KMH.get(rounding, 0.0), width, 0.85)
+    tails = BinnedTails(m, stored, width, rounding != "exact")
+    lim = np.asarray(limits, dtype=np.float64)
+    thr = np.asarray(thresholds, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over_l = np.where(np.isfinite(lim), tails.over(np.nan_to_num(lim)) / n, np.nan)
+        over_t = np.where(np.isfinite(thr), tails.over(np.nan_to_num(thr), inclusive=True) / n, np.nan)
+        mean = sums / n
+    return CellFigures(n, mean, v85, over_l, over_t)
+
+
+def _point(start: datetime, hours: int, coverage: dict[datetime, int], tz: ZoneInfo, limit: int | None,
+           threshold: float | None, figs: CellFigures | None, i: int, public: bool) -> SeriesPoint:
+    span = [start + k * HOUR for k in range(hours)]
     minutes = [coverage[h] for h in span if h in coverage]
     cov = sum(minutes) / (60 * hours) if minutes else None
     local = start.astimezone(tz)
-    if not rows:
+    base = {"start": local, "hours": hours, "limit_kmh": limit, "threshold_kmh": _num(threshold),
+            "coverage_share": _num(cov), "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
+            "over_threshold_share": None}
+    if figs is None:
         n = 0 if minutes and sum(minutes) > 0 else None
-        return SeriesPoint(start=local, hours=hours, limit_kmh=limit, threshold_kmh=_num(threshold), n=n,
-                           mean_kmh=None, v85_kmh=None, over_limit_share=None, over_threshold_share=None,
-                           coverage_share=_num(cov), small=n is not None)
-    counts, lo = sum_hist(rows)
-    n = int(counts.sum())
+        return SeriesPoint(**base, n=n, small=n is not None)
+    n = int(round(figs.n[i]))
     if public and n < PUBLIC_MIN_VEHICLES:
-        return SeriesPoint(start=local, hours=hours, limit_kmh=limit, threshold_kmh=_num(threshold), n=None,
-                           mean_kmh=None, v85_kmh=None, over_limit_share=None, over_threshold_share=None,
-                           coverage_share=_num(cov), small=True, withheld=True)
-    s = summarise_histogram(Histogram.unit(counts, start=lo, rounding=rounding),
-                            float(limit) if limit is not None else math.inf,
-                            threshold if threshold is not None else math.inf,
-                            sums=(sum(r.sum_kmh for r in rows), sum(r.sumsq_kmh for r in rows)))
-    return SeriesPoint(
-        start=local, hours=hours, limit_kmh=limit, threshold_kmh=_num(threshold), n=n, mean_kmh=_num(s.mean),
-        v85_kmh=_num(s.percentiles["v85"]),
-        over_limit_share=_num(s.over_limit.share) if limit is not None else None,
-        over_threshold_share=_num(s.over_threshold.share) if threshold is not None else None,
-        coverage_share=_num(cov), small=n < PUBLIC_MIN_VEHICLES)
+        return SeriesPoint(**base, n=None, small=True, withheld=True)
+    return SeriesPoint(**{**base, "mean_kmh": _num(figs.mean[i]), "v85_kmh": _num(figs.v85[i]),
+                          "over_limit_share": _num(figs.over_limit[i]),
+                          "over_threshold_share": _num(figs.over_threshold[i])},
+                       n=n, small=n < PUBLIC_MIN_VEHICLES)
 
 
 def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
@@ -248,16 +282,26 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     lines_wanted = set(by_line)
     if d_code is not None and m_code is not None:
         lines_wanted.add((d_code, m_code))
+    def threshold(lim: int | None) -> float | None:
+        return planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None
+
+    order = [(key, cell) for key in sorted(by_line) for cell in by_line[key]]
+    figs = cell_figures([by_line[key][cell] for key, cell in order],
+                        [math.nan if c[1] is None else float(c[1]) for _, c in order],
+                        [math.nan if c[1] is None else threshold(c[1]) for _, c in order], w.rounding)
+    index = {(key, cell): i for i, (key, cell) in enumerate(order)}
     lines = []
     for key in sorted(lines_wanted):
         cells = by_line.get(key, {})
+        limits_at: dict[int, list[int | None]] = defaultdict(list)
+        for (j, lim) in cells:
+            limits_at[j].append(lim)
         points = []
         for i, (start, hours) in enumerate(steps):
-            limits = sorted({lim for (j, lim) in cells if j == i}, key=lambda x: (x is None, x)) or [None]
-            for lim in limits:
-                thr = planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None
-                points.append(_point(start, hours, cells.get((i, lim), []), coverage, tz, lim, thr,
-                                     w.rounding, public))
+            for lim in sorted(limits_at.get(i, [None]), key=lambda x: (x is None, x or 0)):
+                k = index.get((key, (i, lim)))
+                points.append(_point(start, hours, coverage, tz, lim, threshold(lim),
+                                     figs if k is not None else None, k or 0, public))
         lines.append(SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=points))
     notes = []
     if not rows:
@@ -269,6 +313,6 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
                       step=step, public=public, lines=lines, notes=notes)
 
 
-__all__ = ["PUBLIC_MIN_VEHICLES", "HourRow", "SeriesLine", "SeriesPoint", "SiteSeries", "Window", "load_coverage",
+__all__ = ["PUBLIC_MIN_VEHICLES", "CellFigures", "HourRow", "cell_figures", "SeriesLine", "SeriesPoint", "SiteSeries", "Window", "load_coverage",
            "load_hours", "site_ref", "site_series", "site_window", "sum_hist",
            "v85_of"]
