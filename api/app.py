@@ -18,7 +18,23 @@ from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
 from .pages import public as public_pages
-from .routes import audit, auth, controls, health, ingest, officer, ops, plans, setup, sites, tips, users
+from .routes import (
+    audit,
+    auth,
+    controls,
+    exports,
+    figures,
+    fleet,
+    health,
+    ingest,
+    officer,
+    ops,
+    plans,
+    setup,
+    sites,
+    tips,
+    users,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -54,5 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(plans.router, prefix="/api/v1")
     app.include_router(controls.router, prefix="/api/v1")
     app.include_router(officer.router, prefix="/api/v1")
+    app.include_router(figures.router, prefix="/api/v1")
+    app.include_router(exports.router, prefix="/api/v1")
+    app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(public_pages.router)
     return app

@@ -1,4 +1,4 @@
-"""`fartkoll bench ingest | api | planner`: measured figures beside same-run baselines."""
+"""`fartkoll bench ingest | api | planner | read`: measured figures beside same-run baselines."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--raw-weeks", type=int, default=2,
                     help="latest weeks that also get raw readings for the baseline (even; default 2)")
     pl.add_argument("--runs", type=int, default=3, help="timed runs of each measurement (default 3)")
+    rd = b.add_parser("read", help="read endpoints over HTTP (p50/p99) vs a plain scan of readings")
+    rd.add_argument("--sites", type=int, default=200, help="sites (default 200)")
+    rd.add_argument("--weeks", type=int, default=52, help="weeks of hourly rollups (default 52)")
+    rd.add_argument("--raw-weeks", type=int, default=2,
+                    help="latest weeks that also get raw readings for the baseline (even; default 2)")
+    rd.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients (default 20)")
+    rd.add_argument("--requests", type=int, default=25, help="requests per client and endpoint (default 25)")
     p.set_defaults(handler=run)
 
 
@@ -69,6 +76,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                     raw_weeks=args.raw_weeks, runs=args.runs)
         except ValueError as e:
             print(f"fartkoll bench planner: {e}", file=sys.stderr)
+            return 2
+        print(figures.report())
+        return 0
+    if args.bench_cmd == "read":
+        from ..bench.read import run as bench_read
+
+        if not settings.database_url:
+            from .. import localdb
+
+            localdb.up(settings.localdb, log=print)
+        try:
+            figures = bench_read(settings.database_dsn(), sites=args.sites, weeks=args.weeks,
+                                 raw_weeks=args.raw_weeks, clients=args.clients, requests=args.requests)
+        except ValueError as e:
+            print(f"fartkoll bench read: {e}", file=sys.stderr)
             return 2
         print(figures.report())
         return 0

@@ -1,0 +1,209 @@
+"""Comparisons of one site's figures: display vs stealth, before vs after each legal-limit change,
+before vs after each past control, and several sites side by side.
+
+Every side is one direction × display mode × legal limit summarised from the hourly rollups
+(never pooled); anonymous readers see a side only when it holds at least 30 vehicles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from planner.load import Period
+from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName
+from planner.series import (
+    PUBLIC_MIN_VEHICLES,
+    HourRow,
+    Window,
+    _num,
+    load_hours,
+    site_ref,
+    site_window,
+    sum_hist,
+)
+from planner.settings import PlannerSettings
+from planner.sitestats import PeriodView, SiteRef
+from planner.stats import Histogram, summarise_histogram
+from sql import QUERIES
+
+PUBLIC_CONTROL_DELAY = timedelta(days=7)
+"""Anonymous readers see a control only this long after it ended."""
+EFFECT_WINDOW = timedelta(days=14)
+"""Length of the windows before and after a limit change or a control."""
+
+
+class Side(BaseModel):
+    """Figures of one direction × display mode under one legal limit."""
+
+    direction: DirectionName
+    display: DisplayName
+    limit_kmh: int | None
+    n: int | None
+    mean_kmh: float | None
+    v85_kmh: float | None
+    over_limit_share: float | None
+    over_threshold_share: float | None
+    withheld: bool = False
+
+
+def summarise_rows(rows: list[HourRow], planner: PlannerSettings, window: Window, *, public: bool,
+                   over_kmh: float = 6.0) -> list[Side]:
+    """One :class:`Side` per direction × display × limit in ``rows``."""
+    groups: dict[tuple[int, int, int | None], list[HourRow]] = defaultdict(list)
+    for r in rows:
+        groups[(r.direction, r.display, r.limit_kmh)].append(r)
+    out = []
+    for (d, m, lim), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
+        counts, lo = sum_hist(rs)
+        n = int(counts.sum())
+        if public and n < PUBLIC_MIN_VEHICLES:
+            out.append(Side(direction=DIRECTIONS[d], display=DISPLAYS[m], limit_kmh=lim, n=None, mean_kmh=None,
+                            v85_kmh=None, over_limit_share=None, over_threshold_share=None, withheld=True))
+            continue
+        thr = planner.threshold_kmh(lim, window.site.police_area, over_kmh) if lim is not None else math.inf
+        s = summarise_histogram(Histogram.unit(counts, start=lo, rounding=window.rounding),
+                                float(lim) if lim is not None else math.inf, thr,
+                                sums=(sum(r.sum_kmh for r in rs), sum(r.sumsq_kmh for r in rs)))
+        out.append(Side(direction=DIRECTIONS[d], display=DISPLAYS[m], limit_kmh=lim, n=n, mean_kmh=_num(s.mean),
+                        v85_kmh=_num(s.percentiles["v85"]),
+                        over_limit_share=_num(s.over_limit.share) if lim is not None else None,
+                        over_threshold_share=_num(s.over_threshold.share) if lim is not None else None))
+    return out
+
+
+def _sub(window: Window, start: datetime, end: datetime) -> Window:
+    return Window(window.site, Period(start, end), window.rounding)
+
+
+class DisplayComparison(BaseModel):
+    """``GET /api/v1/sites/{id}/compare-display``: each direction's display and stealth figures."""
+
+    site: SiteRef
+    period: PeriodView
+    public: bool
+    display: list[Side]
+    stealth: list[Side]
+    notes: list[str]
+
+
+def compare_display(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
+                    date_from: date | None = None, date_to: date | None = None,
+                    over_kmh: float = 6.0) -> DisplayComparison:
+    w = site_window(conn, planner, site_id, date_from=date_from, date_to=date_to)
+    sides = summarise_rows(load_hours(conn, w), planner, w, public=public, over_kmh=over_kmh)
+    shown = [s for s in sides if s.display == "display"]
+    stealth = [s for s in sides if s.display == "stealth"]
+    notes = []
+    if not shown or not stealth:
+        notes.append("the period holds only one display mode: nothing to compare"
+                     if sides else "no vehicles in the period")
+    return DisplayComparison(site=site_ref(w.site), period=PeriodView(from_=w.period.start, to=w.period.end),
+                             public=public, display=shown, stealth=stealth, notes=notes)
+
+
+class BeforeAfter(BaseModel):
+    """Figures in the window before an event and in the window after it."""
+
+    at: datetime
+    label: str
+    before: PeriodView
+    after: PeriodView
+    before_sides: list[Side]
+    after_sides: list[Side]
+
+
+class LimitChanges(BaseModel):
+    """``GET /api/v1/sites/{id}/limit-changes``: before/after each change of the legal limit."""
+
+    site: SiteRef
+    public: bool
+    window_days: int
+    changes: list[BeforeAfter]
+    notes: list[str]
+
+
+def _before_after(conn, planner, w: Window, at: datetime, label: str, *, public: bool, over_kmh: float,
+                  gap: timedelta = timedelta(0)) -> BeforeAfter:
+    before = _sub(w, at - EFFECT_WINDOW, at)
+    after = _sub(w, at + gap, at + gap + EFFECT_WINDOW)
+    return BeforeAfter(
+        at=at, label=label,
+        before=PeriodView(from_=before.period.start, to=before.period.end),
+        after=PeriodView(from_=after.period.start, to=after.period.end),
+        before_sides=summarise_rows(load_hours(conn, before), planner, w, public=public, over_kmh=over_kmh),
+        after_sides=summarise_rows(load_hours(conn, after), planner, w, public=public, over_kmh=over_kmh))
+
+
+def limit_changes(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
+                  over_kmh: float = 6.0) -> LimitChanges:
+    w = site_window(conn, planner, site_id)
+    with conn.cursor(row_factory=dict_row) as cur:
+        spans = cur.execute(QUERIES["figures_limit_changes"], {"site_id": site_id}).fetchall()
+    changes = []
+    for prev, cur_ in zip(spans, spans[1:], strict=False):
+        at = cur_["valid_from"]
+        changes.append(_before_after(conn, planner, w, at, f"{prev['limit_kmh']} -> {cur_['limit_kmh']} km/h",
+                                     public=public, over_kmh=over_kmh))
+    notes = [] if changes else ["the legal limit never changed at this site"]
+    return LimitChanges(site=site_ref(w.site), public=public, window_days=EFFECT_WINDOW.days, changes=changes,
+                        notes=notes)
+
+
+class ControlEffects(BaseModel):
+    """``GET /api/v1/sites/{id}/controls``: the site's figures before and after each past control."""
+
+    site: SiteRef
+    public: bool
+    window_days: int
+    controls: list[BeforeAfter]
+    notes: list[str]
+
+
+def control_effects(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
+                    now: datetime, limit: int = 20, over_kmh: float = 6.0) -> ControlEffects:
+    """Past controls only (anonymous readers: ended at least 7 days ago); never future ones."""
+    w = site_window(conn, planner, site_id)
+    before = now - PUBLIC_CONTROL_DELAY if public else now
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(QUERIES["figures_site_controls"],
+                           {"site_id": site_id, "before": before, "limit": limit}).fetchall()
+    out = [_before_after(conn, planner, w, r["start_time"], f"control {r['id']} ({r['method']})",
+                         public=public, over_kmh=over_kmh, gap=r["end_time"] - r["start_time"]) for r in rows]
+    notes = [] if out else ["no past controls at this site"]
+    return ControlEffects(site=site_ref(w.site), public=public, window_days=EFFECT_WINDOW.days, controls=out,
+                          notes=notes)
+
+
+class SiteColumn(BaseModel):
+    site: SiteRef
+    period: PeriodView
+    sides: list[Side]
+
+
+class SitesComparison(BaseModel):
+    """``GET /api/v1/compare?sites=``: several sites side by side, each over its own default period."""
+
+    public: bool
+    sites: list[SiteColumn]
+
+
+def compare_sites(conn: psycopg.Connection, planner: PlannerSettings, site_ids: list[int], *, public: bool,
+                  date_from: date | None = None, date_to: date | None = None,
+                  over_kmh: float = 6.0) -> SitesComparison:
+    cols = []
+    for sid in site_ids:
+        w = site_window(conn, planner, sid, date_from=date_from, date_to=date_to)
+        cols.append(SiteColumn(site=site_ref(w.site), period=PeriodView(from_=w.period.start, to=w.period.end),
+                               sides=summarise_rows(load_hours(conn, w), planner, w, public=public,
+                                                    over_kmh=over_kmh)))
+    return SitesComparison(public=public, sites=cols)
+
+
+__all__ = ["BeforeAfter", "ControlEffects", "DisplayComparison", "LimitChanges", "Side", "SitesComparison",
+           "compare_display", "compare_sites", "control_effects", "limit_changes", "summarise_rows"]

@@ -1,0 +1,318 @@
+"""Hourly and daily series of one site: n, mean, V85, shares over limit and threshold, coverage.
+
+Each point is one step (a UTC hour, or a local day of the site) of one direction × display mode
+under one legal limit (modes and limits are never pooled). A step without data is a gap: its
+figures are ``None``, never 0; a step whose signs measured but saw no vehicle has ``n`` 0.
+Anonymous readers get public aggregates: a point under ``PUBLIC_MIN_VEHICLES`` vehicles is
+withheld (figures ``None``, ``withheld`` true); readers with a role see it, flagged ``small``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+from psycopg.rows import dict_row
+from pydantic import BaseModel
+
+from planner.exceedance import BinnedTails
+from planner.load import LoadError, Period, SiteInfo, SiteNotFound, load_sites
+from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
+from planner.percentiles import histogram_percentile
+from planner.settings import PlannerSettings
+from planner.sitestats import PeriodView, SiteRef, local_period
+from planner.stats import ROUNDING_OFFSET_KMH
+from sql import QUERIES
+
+PUBLIC_MIN_VEHICLES = 30
+"""Anonymous readers never see a cell with fewer vehicles than this."""
+HOUR = timedelta(hours=1)
+Step = Literal["hour", "day"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A site, the period asked for and how its signs quantise speeds."""
+
+    site: SiteInfo
+    period: Period
+    rounding: str
+
+
+@dataclass(frozen=True)
+class HourRow:
+    hour: datetime
+    direction: int
+    display: int
+    n: int
+    sum_kmh: float
+    sumsq_kmh: float
+    hist: list[int]
+    hist_lo: int
+    limit_kmh: int | None
+
+
+def _code(name: str | None, codes: dict[int, str], field: str) -> int | None:
+    if name is None:
+        return None
+    if field == "direction":
+        return direction_code(name)
+    by_name = {v: k for k, v in codes.items()}
+    if name not in by_name:
+        raise LoadError(f"{field} {name!r} is not one of {sorted(by_name)}",
+                        errors=[{"record": None, "field": field, "value": name,
+                                 "reason": f"not one of {sorted(by_name)}"}])
+    return by_name[name]
+
+
+def site_window(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *,
+                date_from: date | None = None, date_to: date | None = None) -> Window:
+    """The site and its period from local days (``date_to`` inclusive). A missing end is the end of
+    the site's own latest data hour; a missing start is ``planner.period_weeks`` weeks before the end."""
+    sites = load_sites(conn)
+    if site_id not in sites:
+        raise SiteNotFound(f"no site with id {site_id}")
+    site = sites[site_id]
+    if date_from and date_to and date_to < date_from:
+        raise LoadError(f"to {date_to} is before from {date_from}: give the last day on or after the first",
+                        errors=[{"record": None, "field": "to", "value": date_to.isoformat(),
+                                 "reason": f"before from {date_from.isoformat()}"}])
+    latest = conn.execute(QUERIES["figures_site_latest_hour"], {"site_id": site_id}).fetchone()[0]
+    end = (latest + HOUR) if latest else datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    weeks = timedelta(weeks=planner.period_weeks)
+    if date_from and not date_to:
+        start = local_period(date_from, None, site.time_zone, Period(end - weeks, end)).start
+        end = start + weeks
+    default = Period(end - weeks, end)
+    period = local_period(date_from, date_to, site.time_zone, default)
+    row = conn.execute(QUERIES["figures_site_rounding"], {"site_id": site_id}).fetchone()
+    return Window(site, period, row[0] if row else "truncate")
+
+
+def load_hours(conn: psycopg.Connection, window: Window, *, direction: int | None = None,
+               display: int | None = None) -> list[HourRow]:
+    """The site's hourly rollups in the window, oldest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(QUERIES["figures_hours"], {
+            "site_id": window.site.id, "start": window.period.start, "end": window.period.end,
+            "direction": direction, "display": display}).fetchall()
+    return [HourRow(**r) for r in rows]
+
+
+def load_coverage(conn: psycopg.Connection, window: Window) -> dict[datetime, int]:
+    """Minutes the site's signs measured in each hour of the window (hours absent: no record)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(QUERIES["figures_coverage_hours"], {
+            "site_id": window.site.id, "start": window.period.start, "end": window.period.end}).fetchall()
+    return {r["hour"]: int(r["minutes"]) for r in rows}
+
+
+def sum_hist(rows: list[HourRow]) -> tuple[np.ndarray, int]:
+    """Summed 1 km/h histogram of ``rows``: counts and the first bin's stored speed."""
+    lo = min(r.hist_lo for r in rows)
+    hi = max(r.hist_lo + len(r.hist) for r in rows)
+    out = np.zeros(hi - lo, dtype=np.int64)
+    for r in rows:
+        out[r.hist_lo - lo:r.hist_lo - lo + len(r.hist)] += r.hist
+    return out, lo
+
+
+def v85_of(counts: np.ndarray, lo: int, rounding: str) -> float:
+    """Count-weighted V85 (km/h) of 1 km/h counts from stored speed ``lo``, with true bin edges."""
+    lower = lo + np.arange(len(counts), dtype=np.float64) + ROUNDING_OFFSET_KMH.get(rounding, 0.0)
+    return float(histogram_percentile(counts.astype(np.float64), lower, np.ones_like(lower), 0.85))
+
+
+def _num(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), digits)
+
+
+class SeriesPoint(BaseModel):
+    """One step of one direction × display mode under one legal limit."""
+
+    start: datetime
+    """First instant of the step (ISO 8601 with the site's offset)."""
+    hours: int
+    """Hours the step spans."""
+    limit_kmh: int | None
+    threshold_kmh: float | None
+    n: int | None
+    """Vehicles; None: no data (a gap), 0: the signs measured and saw none."""
+    mean_kmh: float | None
+    v85_kmh: float | None
+    over_limit_share: float | None
+    """Share of vehicles with v > limit, 0..1."""
+    over_threshold_share: float | None
+    """Share of vehicles with v >= threshold, 0..1."""
+    coverage_share: float | None
+    """Minutes measured / minutes of the step (fullest sign each hour); None: no coverage record."""
+    small: bool = False
+    """Fewer than 30 vehicles: figures are uncertain."""
+    withheld: bool = False
+    """Fewer than 30 vehicles, so not shown to anonymous readers."""
+
+
+class SeriesLine(BaseModel):
+    direction: DirectionName
+    display: DisplayName
+    points: list[SeriesPoint]
+
+
+class SiteSeries(BaseModel):
+    """``GET /api/v1/sites/{id}/series`` and ``fartkoll export SITE --format json``."""
+
+    site: SiteRef
+    period: PeriodView
+    step: Step
+    public: bool
+    """True: public aggregates only (points under 30 vehicles withheld)."""
+    lines: list[SeriesLine]
+    notes: list[str]
+
+
+def site_ref(site: SiteInfo) -> SiteRef:
+    return SiteRef(id=site.id, name=site.name, time_zone=site.time_zone, police_area=site.police_area)
+
+
+def _steps(period: Period, step: Step, tz: ZoneInfo) -> list[tuple[datetime, int]]:
+    """(start, hours) of every step in the period; days are local days, cut to the period."""
+    if step == "hour":
+        return [(period.start + i * HOUR, 1) for i in range(period.hours)]
+    out = []
+    t = period.start
+    while t < period.end:
+        local = t.astimezone(tz)
+        nxt = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tz).astimezone(timezone.utc)
+        nxt = min(nxt, period.end)
+        out.append((t, int((nxt - t) / HOUR)))
+        t = nxt
+    return out
+
+
+@dataclass(frozen=True)
+class CellFigures:
+    """Figures of many cells at once (arrays over cells)."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    v85: np.ndarray
+    over_limit: np.ndarray
+    over_threshold: np.ndarray
+
+
+def cell_figures(cells: list[list[HourRow]], limits: list[float], thresholds: list[float],
+                 rounding: str) -> CellFigures:
+    """n, mean, V85 and the shares over limit (v > L) and threshold (v >= T) of each cell's summed
+    1 km/h rollups, in one pass of the planner's vectorised percentile and exceedance functions
+    (the ones :func:`planner.stats.summarise_histogram` uses). A NaN level gives a NaN share."""
+    if not cells:
+        e = np.zeros(0)
+        return CellFigures(e, e, e, e, e)
+    lo = min(r.hist_lo for rows in cells for r in rows)
+    hi = max(r.hist_lo + len(r.hist) for rows in cells for r in rows)
+    m = np.zeros((len(cells), hi - lo))
+    sums = np.zeros(len(cells))
+    for i, rows in enumerate(cells):
+        for r in rows:
+            m[i, r.hist_lo - lo:r.hist_lo - lo + len(r.hist)] += r.hist
+            sums[i] += r.sum_kmh
+    n = m.sum(axis=1)
+    stored = lo + np.arange(hi - lo, dtype=np.float64)
+    width = np.ones_like(stored)
+    v85 = histogram_percentile(m, stored + ROUNDING_OFFSET_KMH.get(rounding, 0.0), width, 0.85)
+    tails = BinnedTails(m, stored, width, rounding != "exact")
+    lim = np.asarray(limits, dtype=np.float64)
+    thr = np.asarray(thresholds, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over_l = np.where(np.isfinite(lim), tails.over(np.nan_to_num(lim)) / n, np.nan)
+        over_t = np.where(np.isfinite(thr), tails.over(np.nan_to_num(thr), inclusive=True) / n, np.nan)
+        mean = sums / n
+    return CellFigures(n, mean, v85, over_l, over_t)
+
+
+def _point(start: datetime, hours: int, coverage: dict[datetime, int], tz: ZoneInfo, limit: int | None,
+           threshold: float | None, figs: CellFigures | None, i: int, public: bool) -> SeriesPoint:
+    span = [start + k * HOUR for k in range(hours)]
+    minutes = [coverage[h] for h in span if h in coverage]
+    cov = sum(minutes) / (60 * hours) if minutes else None
+    local = start.astimezone(tz)
+    base = {"start": local, "hours": hours, "limit_kmh": limit, "threshold_kmh": _num(threshold),
+            "coverage_share": _num(cov), "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
+            "over_threshold_share": None}
+    if figs is None:
+        n = 0 if minutes and sum(minutes) > 0 else None
+        return SeriesPoint(**base, n=n, small=n is not None)
+    n = int(round(figs.n[i]))
+    if public and n < PUBLIC_MIN_VEHICLES:
+        return SeriesPoint(**base, n=None, small=True, withheld=True)
+    return SeriesPoint(**{**base, "mean_kmh": _num(figs.mean[i]), "v85_kmh": _num(figs.v85[i]),
+                          "over_limit_share": _num(figs.over_limit[i]),
+                          "over_threshold_share": _num(figs.over_threshold[i])},
+                       n=n, small=n < PUBLIC_MIN_VEHICLES)
+
+
+def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
+                date_from: date | None = None, date_to: date | None = None, step: Step = "hour",
+                direction: str | None = None, display: str | None = None, over_kmh: float = 6.0) -> SiteSeries:
+    """The series use case: one line per direction × display mode present (or asked for), one
+    point per step and legal limit in force, gaps as ``None``."""
+    if step not in ("hour", "day"):
+        raise LoadError(f"step {step!r} is not one of ['day', 'hour']",
+                        errors=[{"record": None, "field": "step", "value": step, "reason": "not hour or day"}])
+    d_code = _code(direction, DIRECTIONS, "direction")
+    m_code = _code(display, DISPLAYS, "display")
+    w = site_window(conn, planner, site_id, date_from=date_from, date_to=date_to)
+    tz = ZoneInfo(w.site.time_zone)
+    rows = load_hours(conn, w, direction=d_code, display=m_code)
+    coverage = load_coverage(conn, w)
+    steps = _steps(w.period, step, tz)
+    step_of: dict[datetime, int] = {}
+    for i, (start, hours) in enumerate(steps):
+        for k in range(hours):
+            step_of[start + k * HOUR] = i
+    by_line: dict[tuple[int, int], dict[tuple[int, int | None], list[HourRow]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by_line[(r.direction, r.display)][(step_of[r.hour], r.limit_kmh)].append(r)
+    lines_wanted = set(by_line)
+    if d_code is not None and m_code is not None:
+        lines_wanted.add((d_code, m_code))
+    def threshold(lim: int | None) -> float | None:
+        return planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None
+
+    order = [(key, cell) for key in sorted(by_line) for cell in by_line[key]]
+    figs = cell_figures([by_line[key][cell] for key, cell in order],
+                        [math.nan if c[1] is None else float(c[1]) for _, c in order],
+                        [math.nan if c[1] is None else threshold(c[1]) for _, c in order], w.rounding)
+    index = {(key, cell): i for i, (key, cell) in enumerate(order)}
+    lines = []
+    for key in sorted(lines_wanted):
+        cells = by_line.get(key, {})
+        limits_at: dict[int, list[int | None]] = defaultdict(list)
+        for (j, lim) in cells:
+            limits_at[j].append(lim)
+        points = []
+        for i, (start, hours) in enumerate(steps):
+            for lim in sorted(limits_at.get(i, [None]), key=lambda x: (x is None, x or 0)):
+                k = index.get((key, (i, lim)))
+                points.append(_point(start, hours, coverage, tz, lim, threshold(lim),
+                                     figs if k is not None else None, k or 0, public))
+        lines.append(SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=points))
+    notes = []
+    if not rows:
+        notes.append("no vehicles in the period")
+    if any(r.limit_kmh is None for r in rows):
+        notes.append("no legal limit recorded for some hours: record one with `fartkoll limit set`;"
+                     " shares over the limit are missing there")
+    return SiteSeries(site=site_ref(w.site), period=PeriodView(from_=w.period.start, to=w.period.end),
+                      step=step, public=public, lines=lines, notes=notes)
+
+
+__all__ = ["PUBLIC_MIN_VEHICLES", "CellFigures", "HourRow", "cell_figures", "SeriesLine", "SeriesPoint", "SiteSeries", "Window", "load_coverage",
+           "load_hours", "site_ref", "site_series", "site_window", "sum_hist",
+           "v85_of"]

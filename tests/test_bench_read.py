@@ -1,0 +1,17 @@
+"""The read benchmark runs end to end on a tiny load over real HTTP: every request answered 200,
+the endpoint's vehicle counts equal the scan's (figures are printed, not asserted)."""
+
+from fartkoll.bench.read import ReadFigures, run
+
+
+def test_bench_read_runs_tiny(server_url):
+    figures = run(server_url, sites=3, weeks=4, raw_weeks=2, clients=2, requests=3, scans=2, log=lambda m: None)
+    assert isinstance(figures, ReadFigures)
+    assert figures.readings > 0
+    assert figures.counts_agree
+    assert len(figures.stats_year.seconds) == len(figures.series_year.seconds) == 2 * 3
+    assert len(figures.scan_raw_s) == 2
+    text = figures.report()
+    for label in ("p50", "p99", "plain SQL over readings", "faster", "goals"):
+        assert label in text
+    print(text)
