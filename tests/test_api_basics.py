@@ -53,8 +53,8 @@ def test_sites_list_latest_figures_per_direction_and_display_mode(db, db_url):
     f = figs[("approaching", "stealth")]
     assert f["n"] == 100 and f["limit_kmh"] == 50
     assert f["mean_kmh"] == pytest.approx(50.5)          # (41 + 60) / 2
-    # bins [41,42) … [60,61) hold 5 each; 0.85·100 = 85 = F after bin 57 → 57 + (85 − 80)/5 = 58
-    assert f["v85_kmh"] == pytest.approx(58.0)
+    # whole-km/h speeds: V85 is the 85th slowest vehicle (percentile_disc), 5 each at 41..60 → 57
+    assert f["v85_kmh"] == pytest.approx(57.0)
     assert f["over_limit"]["share"] == pytest.approx(0.5)    # 51..60: 50 of 100
     assert f["threshold_kmh"] == 56                          # limit + threshold_over_kmh 6
     assert f["over_threshold"]["share"] == pytest.approx(0.25)  # ≥ 56: 25 of 100
@@ -116,4 +116,4 @@ def test_site_stats_are_the_same_json_from_the_cli_and_the_api_with_the_police_a
     assert recent and all(f["threshold_kmh"] == f["limit_kmh"] + 10 for f in recent)
     assert anonymous.status_code == 401
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
-    assert "no site with id 999999" in missing.json()["detail"]
+    assert "no site 999999" in missing.json()["detail"]
