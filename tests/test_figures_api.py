@@ -98,12 +98,18 @@ def test_anonymous_readers_get_public_aggregates_only(world, http):
     assert http.get("/api/v1/sites/999999/series").status_code == 404
 
 
-def test_another_municipality_gets_404(db, world, http):
-    for path in ("series", "profile", "histogram", "compare-display", "limit-changes", "controls", "export"):
-        r = http.get(f"/api/v1/sites/{world.site_a}/{path}", headers=_as(db, world, "other_viewer"))
-        assert r.status_code == 404, (path, r.text)
-    r = http.get("/api/v1/compare", params={"sites": f"{world.site_a}"}, headers=_as(db, world, "other_viewer"))
-    assert r.status_code == 404
+def test_another_municipality_sees_what_the_public_sees_and_an_unknown_site_is_404(db, world, http):
+    """A person outside the site's scope gets the public aggregates, never more (and never less)."""
+    other = _as(db, world, "other_viewer")
+    for path in ("series", "profile", "histogram", "compare-display", "limit-changes", "controls"):
+        r = http.get(f"/api/v1/sites/{world.site_a}/{path}", params=PERIOD, headers=other)
+        public = http.get(f"/api/v1/sites/{world.site_a}/{path}", params=PERIOD)
+        mine = http.get(f"/api/v1/sites/{world.site_a}/{path}", params=PERIOD, headers=_as(db, world, "viewer"))
+        assert r.status_code == public.status_code == mine.status_code == 200, (path, r.text)
+        assert r.json() == public.json(), path
+    r = http.get("/api/v1/compare", params={"sites": f"{world.site_a}"}, headers=other)
+    assert r.json() == http.get("/api/v1/compare", params={"sites": f"{world.site_a}"}).json()
+    assert http.get("/api/v1/sites/999999/series", headers=other).status_code == 404
 
 
 def test_histogram_bins_by_hand(db, world, http):

@@ -95,7 +95,8 @@ def test_cli_json_is_the_apis_json(cli, db, db_url):
     _json(cli, "limit", "set", "Skolgatan 12", "40", "--from", "2024-01-01")
     sign = _json(cli, "sign", "add", "S-1", "--protocol", "icoms-tma296")
     _json(cli, "sign", "deploy", "S-1", "Skolgatan 12", "--at", "2026-01-01")
-    viewer = person(db, "viewer@example.org", "viewer")
+    mun = db.execute("SELECT id FROM municipalities WHERE name = 'Testkommun'").fetchone()[0]
+    viewer = person(db, "viewer@example.org", "viewer", municipality_id=mun)
     with running(create_app(Settings(database_url=db_url))) as base:
         site_api = httpx.get(f"{base}/api/v1/sites/1/setup", headers=viewer, timeout=10).json()
         signs_api = httpx.get(f"{base}/api/v1/signs", headers=viewer, timeout=10).json()

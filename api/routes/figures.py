@@ -40,14 +40,14 @@ MAX_COMPARED = 20
 
 
 def public_view(conn, who: Principal, site_id: int) -> bool:
-    """Whether ``who`` gets public aggregates of the site (anonymous), after checking it may see
-    the site at all: anyone may see that a site exists; a person only the sites of their scope."""
-    if who.anonymous:
-        if conn.execute(QUERIES["figures_site_exists"], {"site_id": site_id}).fetchone() is None:
-            raise NotFound(f"no site {site_id}")
-        return True
-    scope.require_site(conn, who, site_id)
-    return False
+    """Whether ``who`` gets public aggregates of the site rather than its detail: anonymous
+    visitors, and people for a site outside their scope (who see what the public sees, never
+    less). An unknown site is a 404 for everyone."""
+    if not who.anonymous and scope.site_visible(conn, who, site_id):
+        return False
+    if conn.execute(QUERIES["figures_site_exists"], {"site_id": site_id}).fetchone() is None:
+        raise NotFound(f"no site {site_id}")
+    return True
 
 
 @router.get("/sites/{site_id}/series", response_model=SiteSeries)
