@@ -154,33 +154,11 @@ def _stored_alike(conn: psycopg.Connection, idents: Sequence[Ident]) -> dict[Ide
 
 def _write(conn: psycopg.Connection, todo: list[tuple[str, VehiclePass]], summary: ImportSummary,
            rule: TimeRule, received: datetime) -> None:
-    """Write the passes; when the database refuses the batch, write its halves (each in a
-    savepoint) down to the one pass it refuses, which becomes a rejected record."""
+    """Write the passes; the write path itself reports each one the database refuses (by
+    bisection), named here by its source record."""
     if not todo:
         return
-    try:
-        with conn.transaction():
-            r = write_passes(conn, [p for _, p in todo], received=received, rule=rule)
-    except psycopg.DatabaseError as e:
-        if isinstance(e, psycopg.OperationalError):
-            raise
-        if len(todo) == 1:
-            label, p = todo[0]
-            summary.rejected.append(Problem(label, "(record)", _shown(p), f"refused by the database: {_db_message(e)}"))
-            return
-        half = len(todo) // 2
-        _write(conn, todo[:half], summary, rule, received)
-        _write(conn, todo[half:], summary, rule, received)
-        return
+    r = write_passes(conn, [p for _, p in todo], received=received, rule=rule)
     summary.stored += r.inserted
     summary.duplicates += r.duplicates
     summary.rejected.extend(Problem(todo[j.index][0], j.field, j.value, j.reason) for j in r.rejected)
-
-
-def _shown(p: VehiclePass) -> str:
-    return f"{p.time.isoformat()} {p.speed_kmh:g} km/h"
-
-
-def _db_message(e: psycopg.Error) -> str:
-    diag = getattr(e, "diag", None)
-    return (diag.message_primary if diag is not None and diag.message_primary else str(e)).strip()
