@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from core import i18n
 from planner.charts import SHARE_BANDS, bar_chart, distribution_chart, share_colour
 from planner.siteoverview import MIN_PUBLIC_N, RecentFigures, SiteSummary, sites_overview
 from planner.sitestats import GroupFigures, site_statistics
 
-from .. import i18n
 from ..deps import AppSettings, Conn, Public
 from .hourprofile import hour_profiles
 from .render import render

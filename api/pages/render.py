@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import i18n
+from core import i18n
 
 HTMX_VERSION = "2.0.11"
 LEAFLET_VERSION = "1.9.4"

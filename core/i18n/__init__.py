@@ -1,7 +1,9 @@
-"""The one translation catalogue of the pages (Swedish by default, English on request).
+"""The one translation catalogue of pages, reports and calendars (Swedish by default, English on
+request).
 
-``api/i18n/catalogue.json`` maps each key to its Swedish and English text; ``{name}`` fields are
-filled with :meth:`str.format`. The language of a request is ``?lang=`` if given, else the
+The catalogue is every ``core/i18n/*.json`` file, one per area (pages, report, plan, …); each maps
+a key to its Swedish and English text, and a key may be defined in one file only. ``{name}``
+fields are filled with :meth:`str.format`. The language of a request is ``?lang=`` if given, else the
 ``fartkoll_lang`` cookie, else Swedish.
 """
 
@@ -21,9 +23,20 @@ COOKIE = "fartkoll_lang"
 
 @cache
 def catalogue() -> dict[str, dict[str, str]]:
-    """Key → {"sv": text, "en": text}, read once from the package."""
-    text = resources.files("api").joinpath("i18n/catalogue.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    """Key → {"sv": text, "en": text}, read once from the package's catalogue files."""
+    words: dict[str, dict[str, str]] = {}
+    folder = resources.files("core").joinpath("i18n")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        part = json.loads(entry.read_text(encoding="utf-8"))
+        for key, texts in part.items():
+            if key in words:
+                raise ValueError(f"catalogue key {key!r} is defined twice (again in {entry.name})")
+            if set(texts) != set(LANGS):
+                raise ValueError(f"catalogue key {key!r} in {entry.name} needs exactly {LANGS}, has {sorted(texts)}")
+            words[key] = texts
+    return words
 
 
 def language(query: str | None, cookie: str | None) -> Lang:
