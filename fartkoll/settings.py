@@ -27,7 +27,7 @@ from planner.settings import PlannerSettings, known_time_zone
 
 from .setting_names import OUTSIDE_SETTINGS, environment_problems, unknown_keys
 
-__all__ = ["OUTSIDE_SETTINGS", "ApiSettings", "LocalDbSettings", "Settings", "SettingsError"]
+__all__ = ["OUTSIDE_SETTINGS", "ApiSettings", "IngestSettings", "SessionSettings", "LocalDbSettings", "Settings", "SettingsError"]
 
 
 class SettingsError(InvalidInput):
@@ -43,6 +43,38 @@ class LocalDbSettings(BaseModel):
     suite: str = "trixie"
 
 
+class IngestSettings(BaseModel):
+    """Limits of sign uploads (``/api/v1/ingest/...``) and of the group commit behind them."""
+
+    # a body over this answers 413 (from Content-Length before anything is read, else while reading)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # records (passes, bins, CSV rows) in one upload; more answer 413
+    max_records: int = Field(10_000, ge=1, le=1_000_000)
+    # uploads admitted at once per server process (each holds a pooled connection while it waits)
+    uploads_at_once: int = Field(36, ge=1, le=1000)
+    # seconds an upload waits for its group to commit before it answers 503 (the sign sends it again)
+    answer_timeout_s: float = Field(60.0, gt=0, le=3600)
+    # writer threads of the group commit, each with its own database connection
+    group_writers: int = Field(3, ge=1, le=64)
+    # passes one group-commit transaction takes at most
+    group_max_passes: int = Field(20_000, ge=1, le=1_000_000)
+
+
+class SessionSettings(BaseModel):
+    """How long a login lasts and how many failed logins are let through."""
+
+    # a session ends this long after login at the latest
+    lifetime_h: float = Field(7 * 24, gt=0, le=366 * 24)
+    # or when unused this long
+    idle_h: float = Field(12, gt=0, le=366 * 24)
+    # failed logins are counted over this window
+    login_window_s: float = Field(900, gt=0, le=86_400)
+    # failed logins per account within the window before even the right password is refused
+    login_failures_per_account: int = Field(5, ge=1, le=10_000)
+    # failed logins per client address within the window
+    login_failures_per_address: int = Field(20, ge=1, le=100_000)
+
+
 class ApiSettings(BaseModel):
     """The HTTP server: where it listens, how it logs, how long it lets requests finish."""
 
@@ -56,6 +88,8 @@ class ApiSettings(BaseModel):
     log_format: Literal["text", "json"] = "text"
     # on SIGTERM/SIGINT, seconds to let in-flight requests finish before closing them
     shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
+    ingest: IngestSettings = IngestSettings()
+    sessions: SessionSettings = SessionSettings()
 
 
 class WebSettings(BaseModel):

@@ -10,7 +10,7 @@ without holding either.
 
 An admitted upload keeps its connection while it waits for the group commit, so the number
 admitted bounds the size of a group: :func:`make_room` grows the pool to admit
-:data:`UPLOADS` at once (measured: 9 at a time gave groups of ~900 passes, and the write path's
+``api.ingest.uploads_at_once`` at once (measured: 9 at a time gave groups of ~900 passes, and the write path's
 cost per call is mostly fixed).
 """
 
@@ -22,21 +22,24 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-UPLOADS = 36        # uploads admitted at once per server process (measured: 64 gave no more passes/s)
+from fartkoll.settings import IngestSettings
+
+UPLOADS = IngestSettings().uploads_at_once  # the default (measured: 64 gave no more passes/s than 36)
 OTHER_ROUTES = 8    # pooled connections kept for every other route
 
 
 def make_room(app: FastAPI) -> None:
-    """Grow the app's pool so that :data:`UPLOADS` uploads and the other routes fit at once."""
-    pool = app.state.pool
-    if pool.max_size < UPLOADS + OTHER_ROUTES:
-        pool.resize(pool.min_size, UPLOADS + OTHER_ROUTES)
+    """Grow the app's pool so that the admitted uploads and the other routes fit at once."""
+    pool, uploads = app.state.pool, app.state.settings.api.ingest.uploads_at_once
+    if pool.max_size < uploads + OTHER_ROUTES:
+        pool.resize(pool.min_size, uploads + OTHER_ROUTES)
 
 
 async def admitted(request: Request) -> AsyncIterator[None]:
     slots: asyncio.Semaphore | None = getattr(request.app.state, "ingest_slots", None)
     if slots is None:
-        room = max(1, min(UPLOADS, request.app.state.pool.max_size - OTHER_ROUTES))
+        uploads = request.app.state.settings.api.ingest.uploads_at_once
+        room = max(1, min(uploads, request.app.state.pool.max_size - OTHER_ROUTES))
         slots = request.app.state.ingest_slots = asyncio.Semaphore(room)
     async with slots:
         yield

@@ -10,32 +10,39 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from core.errors import InvalidInput, TooLarge
+from fartkoll.settings import IngestSettings
 
-MAX_BODY_BYTES = 8 * 1024 * 1024   # ~50,000 JSON passes
-MAX_RECORDS = 10_000               # records in one batch
+MAX_BODY_BYTES = IngestSettings().max_body_bytes   # the defaults (~50,000 JSON passes); the
+MAX_RECORDS = IngestSettings().max_records         # settings' api.ingest values are in force
 
 M = TypeVar("M", bound=BaseModel)
 _ADAPTERS: dict[type, TypeAdapter] = {}
 
 
+def limits(request: Request) -> IngestSettings:
+    """The upload limits in force (the settings' ``api.ingest``)."""
+    return request.app.state.settings.api.ingest
+
+
 async def limited_body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed :data:`MAX_BODY_BYTES`
+    """The request body, refused with 413 as soon as it is known to exceed ``api.ingest.max_body_bytes``
     (from Content-Length before reading anything, else while streaming)."""
+    max_bytes = limits(request).max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
             size = int(declared)
         except ValueError:
             raise InvalidInput(f"Content-Length {declared!r} is not a number") from None
-        if size > MAX_BODY_BYTES:
-            raise TooLarge(f"the body has {size:,} bytes; an upload may have at most {MAX_BODY_BYTES:,}: "
+        if size > max_bytes:
+            raise TooLarge(f"the body has {size:,} bytes; an upload may have at most {max_bytes:,}: "
                            "send smaller batches")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise TooLarge(f"the body exceeds {MAX_BODY_BYTES:,} bytes: send smaller batches")
+        if size > max_bytes:
+            raise TooLarge(f"the body exceeds {max_bytes:,} bytes: send smaller batches")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -43,8 +50,9 @@ async def limited_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(limited_body)]
 
 
-def parse(model: type[M], body: bytes, records: str | None) -> M:
-    """``body`` as JSON of ``model``; 422 naming each bad record (index in ``records``), field and value."""
+def parse(model: type[M], body: bytes, records: str | None, max_records: int = MAX_RECORDS) -> M:
+    """``body`` as JSON of ``model``; 422 naming each bad record (index in ``records``), field and
+    value; 413 for more than ``max_records`` records."""
     adapter = _ADAPTERS.get(model)
     if adapter is None:
         adapter = _ADAPTERS[model] = TypeAdapter(model)
@@ -53,8 +61,8 @@ def parse(model: type[M], body: bytes, records: str | None) -> M:
     except ValidationError as e:
         raise InvalidInput(f"{e.error_count()} problem(s) in the body", errors=validation_errors(e, records)) from None
     n = len(getattr(parsed, records)) if records else 0
-    if n > MAX_RECORDS:
-        raise TooLarge(f"the batch has {n:,} {records}; a batch may have at most {MAX_RECORDS:,}: send smaller batches")
+    if n > max_records:
+        raise TooLarge(f"the batch has {n:,} {records}; a batch may have at most {max_records:,}: send smaller batches")
     return parsed
 
 

@@ -41,7 +41,7 @@ from sql import QUERIES
 from ..deps import AppSettings, Conn, Sign
 from ..ingest import admission
 from ..ingest.admission import Admitted
-from ..ingest.body import MAX_RECORDS, RawBody, jsonable, parse
+from ..ingest.body import RawBody, jsonable, limits, parse
 from ..ingest.group_commit import GroupCommit, Job
 from ..ingest.models import (
     DIRECTION,
@@ -54,14 +54,14 @@ from ..ingest.models import (
 )
 from ..principal import SignPrincipal
 
-ANSWER_TIMEOUT_S = 60.0
-
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     dsn = app.state.settings.database_dsn()
+    limits = app.state.settings.api.ingest
     app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, connect_timeout=10),
-                                         rule=app.state.settings.collector.time_rule())
+                                         rule=app.state.settings.collector.time_rule(),
+                                         writers=limits.group_writers, max_passes=limits.group_max_passes)
     admission.make_room(app)
     try:
         yield
@@ -107,17 +107,18 @@ def _now() -> datetime:
 async def _stored(request: Request, job: Job) -> JSONResponse:
     """The job's answer once its group has committed (waiting on the event loop, not a thread)."""
     future = request.app.state.group_commit.submit(job)
+    timeout = limits(request).answer_timeout_s
     try:
-        answer = await asyncio.wait_for(asyncio.wrap_future(future), ANSWER_TIMEOUT_S)
+        answer = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
     except TimeoutError:
-        raise Unavailable(f"batch {job.batch_id} is not yet stored after {ANSWER_TIMEOUT_S:g} s: send it again") from None
+        raise Unavailable(f"batch {job.batch_id} is not yet stored after {timeout:g} s: send it again") from None
     return JSONResponse(answer)
 
 
 @router.post("/passes", response_model=IngestAnswer, openapi_extra=_body_schema(PassBatch))
 async def ingest_passes(_: Admitted, who: Sign, body: RawBody, request: Request) -> JSONResponse:
     """Store one sign's vehicle passes (the body ``fartkoll collector run --forward`` sends)."""
-    batch = parse(PassBatch, body, "passes")
+    batch = parse(PassBatch, body, "passes", limits(request).max_records)
     _own_sign(who, batch.sign)
     rule, received = request.app.state.settings.collector.time_rule(), _now()
     passes, indices, rejected = [], [], []
@@ -157,11 +158,11 @@ async def ingest_csv(_: Admitted, who: Sign, body: RawBody, request: Request,
     rule, received = request.app.state.settings.collector.time_rule(), _now()
     passes, indices, rejected, errors = [], [], [], []
     seen: Counter = Counter()
-    records = 0
+    records, max_records = 0, limits(request).max_records
     for i, row in enumerate(_csv_rows(reader)):
         records += 1
-        if records > MAX_RECORDS:
-            raise TooLarge(f"the CSV has more than {MAX_RECORDS:,} rows: send smaller uploads")
+        if records > max_records:
+            raise TooLarge(f"the CSV has more than {max_records:,} rows: send smaller uploads")
         p, problem = _csv_pass(who, row, i + 2)
         if problem is not None:
             errors.append({"record": i, **problem})
@@ -227,7 +228,7 @@ def _csv_pass(who: SignPrincipal, row: dict[str, Any], line: int) -> tuple[Vehic
 @router.post("/binned", response_model=IngestAnswer, openapi_extra=_body_schema(BinnedBatch))
 def ingest_binned(_: Admitted, who: Sign, body: RawBody, conn: Conn, settings: AppSettings) -> JSONResponse:
     """Store one sign's pre-binned counts (interval, direction, speed bin with its edges, count)."""
-    batch = parse(BinnedBatch, body, "bins")
+    batch = parse(BinnedBatch, body, "bins", settings.api.ingest.max_records)
     _own_sign(who, batch.sign)
     rule, received = settings.collector.time_rule(), _now()
     deployments = Deployments(conn.execute(QUERIES["ingest_deployments_of_sign"], {"sign_id": who.sign_id}).fetchall())
