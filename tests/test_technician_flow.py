@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -25,6 +26,13 @@ def fartkoll(db_url: str, *args: str) -> subprocess.CompletedProcess:
     env["DATABASE_URL"] = db_url
     return subprocess.run([sys.executable, "-m", "fartkoll.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
+
+
+def heartbeats(db_url: str) -> list[tuple]:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT h.time, h.clock_offset_s, h.detail FROM sign_heartbeats h "
+                            "JOIN signs s ON s.id = h.sign_id WHERE s.serial_number = 'HR-88102' "
+                            "ORDER BY h.time").fetchall()
 
 
 def ok(result: subprocess.CompletedProcess) -> str:
@@ -48,7 +56,7 @@ def test_a_new_sign_set_up_by_command_delivers_through_the_forwarder(tmp_path, d
     bad = fartkoll(db_url, "token", "issue", "HR-8810")
     assert bad.returncode != 0 and "HR-8810" in bad.stderr and "Traceback" not in bad.stderr
 
-    serve = ServeProcess(db_url, tmp_path / "serve.log").start()
+    serve = ServeProcess(db_url, tmp_path / "serve.log")  # started once the collector has found it down
     feed = PhasedFeed()
     path, sim = open_simulated_sign(feed)
     config = write_config(tmp_path / "fartkoll.toml", tmp_path / "spool.sqlite3", [
@@ -59,8 +67,14 @@ def test_a_new_sign_set_up_by_command_delivers_through_the_forwarder(tmp_path, d
     try:
         collector.wait_holding(path)
         feed.send(*ops_vehicle_lines(speeds))
+        # the server is down: passes and heartbeats stay with the collector, which says so in a line
+        wait_until(lambda: "cannot send heartbeats" in collector.output(), 20, "heartbeats held", collector.log)
+        time.sleep(1.0)  # a few more heartbeat intervals (0.5 s) go by
+        down_until = datetime.now(UTC)
+        serve.start()
         feed.close()
         wait_until(lambda: count(db_url) >= len(speeds), 40, "12 passes forwarded", collector.log)
+        wait_until(lambda: len(heartbeats(db_url)) >= 4, 20, "heartbeats forwarded", collector.log)
         time.sleep(0.5)
         assert collector.stop() == 0, collector.output()
     finally:
@@ -77,4 +91,11 @@ def test_a_new_sign_set_up_by_command_delivers_through_the_forwarder(tmp_path, d
     assert got == speeds                       # every vehicle once
     assert where == [("Skolgatan 12", 1)]      # site and display mode from the deployment
     assert rolled == len(speeds)
+    beats = heartbeats(db_url)
+    # those taken while the server was down arrive afterwards, with the time they were taken
+    assert sum(1 for t, _, _ in beats if t < down_until) >= 2
+    assert all(d["source"] == "http" and "bytes" in d for _, _, d in beats)
+    assert any(d["connected"] for _, _, d in beats)
+    assert beats[-1][2]["passes"] == len(speeds)
+    assert "Traceback" not in collector.output()
     assert actors and all(a.startswith("cli") for a in actors)

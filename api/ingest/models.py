@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -66,11 +66,15 @@ class HeartbeatIn(BaseModel):
 
     model_config = _STRICT
     sign: str
-    clock: AwareDatetime | None = Field(default=None, description="the sign's own clock when it sent this")
+    at: AwareDatetime | None = Field(default=None, description="when the sign (or its collector) took this "
+                                     "heartbeat; default: when the server receives it")
+    clock: AwareDatetime | None = Field(default=None, description="the sign's own clock at that moment")
     battery_v: float | None = Field(default=None, ge=0, le=100)
     temperature_c: float | None = Field(default=None, ge=-80, le=120)
     firmware: str | None = Field(default=None, max_length=200)
     configured_limit_kmh: int | None = Field(default=None, ge=5, le=130)
+    detail: dict[str, Any] | None = Field(default=None, max_length=50, description="the collector's own "
+                                          "figures (connected, bytes, readings, passes, last_data_at, ...)")
 
 
 class RecordProblem(BaseModel):
@@ -93,6 +97,6 @@ class IngestAnswer(BaseModel):
 
 class HeartbeatAnswer(BaseModel):
     sign: str
-    time: AwareDatetime = Field(description="when the server received it (the stored instant)")
-    clock_offset_s: float | None = Field(description="the sign's clock minus the receive time")
+    time: AwareDatetime = Field(description="the stored instant: the heartbeat's ``at``, else when the server received it")
+    clock_offset_s: float | None = Field(description="the sign's clock minus that instant")
     stored: bool = Field(description="false when a heartbeat at this instant was already stored")

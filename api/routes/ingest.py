@@ -281,13 +281,19 @@ def _bin_problem(b: Any, rule: TimeRule, received: datetime) -> tuple[str, Any, 
 
 
 @router.post("/heartbeat", response_model=HeartbeatAnswer, openapi_extra=_body_schema(HeartbeatIn))
-def ingest_heartbeat(_: Admitted, who: Sign, body: RawBody, conn: Conn) -> HeartbeatAnswer:
+def ingest_heartbeat(_: Admitted, who: Sign, body: RawBody, conn: Conn, settings: AppSettings) -> HeartbeatAnswer:
     """Store a sign's heartbeat: battery, temperature, firmware, clock offset, configured limit."""
     hb = parse(HeartbeatIn, body, None)
     _own_sign(who, hb.sign)
     received = _now()
+    if hb.at is not None:
+        why = settings.collector.time_rule().problem(hb.at, received)
+        if why is not None:
+            raise InvalidInput(f"the heartbeat's time {hb.at.isoformat()} {why}", errors=[
+                {"record": None, "field": "at", "value": hb.at.isoformat(), "reason": why}])
+        received = hb.at
     offset = (hb.clock - received).total_seconds() if hb.clock is not None else None
-    detail = {"firmware": hb.firmware, "source": "http"}
+    detail = {**(hb.detail or {}), "firmware": hb.firmware, "source": "http"}
     if hb.clock is not None:
         detail["clock"] = hb.clock.isoformat()
     row = conn.execute(QUERIES["ingest_heartbeat_insert"], {

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--spool", metavar="PATH", help="spool file (default: settings collector.spool_path)")
     run.add_argument("--forward", metavar="URL", help="edge mode: push to this central server instead of the database")
     run.add_argument("--token", help="edge mode: the bearer token for --forward")
+    run.add_argument("--heartbeat-interval", type=float, metavar="SECONDS",
+                     help="seconds between heartbeats (stored, or posted to --forward's "
+                          "/api/v1/ingest/heartbeat; default: settings collector.heartbeat_interval_s, 60)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(handler=run_collector)
 
@@ -104,6 +107,8 @@ def collector_settings(settings: Settings, args: argparse.Namespace):
         values["spool_path"] = args.spool
     if args.forward or args.token:
         values["forward_url"], values["forward_token"] = args.forward, args.token
+    if args.heartbeat_interval is not None:
+        values["heartbeat_interval_s"] = args.heartbeat_interval
     return CollectorSettings.model_validate(values)
 
 
@@ -112,8 +117,8 @@ def run_collector(args: argparse.Namespace, settings: Settings) -> int:
     import pydantic
 
     from collector.drain import SignLookupError, make_sink, resolve_sources
+    from collector.forward_heartbeats import HeartbeatForwarder
     from collector.health_store import HealthStore
-    from collector.heartbeat import log_heartbeat
     from collector.runner import run
     from collector.spool import SpoolError
 
@@ -132,7 +137,9 @@ def run_collector(args: argparse.Namespace, settings: Settings) -> int:
     sink = hook = None
     try:
         if cs.forward_url is not None:
-            sink, hook = make_sink(cs), log_heartbeat
+            sink = make_sink(cs)
+            hook = HeartbeatForwarder(str(cs.forward_url), cs.forward_token.get_secret_value(),
+                                      timeout=min(cs.forward_timeout_s, 10.0))
         else:
             dsn = settings.database_dsn()
 
