@@ -55,7 +55,7 @@ def principal(request: Request, conn: psycopg.Connection) -> Principal:
     if token is None:
         secret = request.cookies.get(sessions.COOKIE)
         if secret:
-            return sessions.resolve(conn, secret, now=now) or ANONYMOUS
+            return sessions.resolve(conn, secret, now=now, limits=request.app.state.settings.api.sessions) or ANONYMOUS
     return ANONYMOUS
 
 

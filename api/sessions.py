@@ -14,14 +14,16 @@ from pydantic import BaseModel, Field
 
 from collector.tokens import hash_token
 from core.errors import NotFound, Unauthenticated
+from fartkoll.settings import SessionSettings
 from sql import QUERIES
 
 from . import audit, passwords, throttle
 from .principal import Principal, role_of
 
 COOKIE = "fartkoll_session"
-LIFETIME = timedelta(days=7)     # a session ends this long after login at the latest
-IDLE = timedelta(hours=12)       # or when unused this long
+DEFAULTS = SessionSettings()     # the settings' api.sessions, when a caller passes none
+LIFETIME = timedelta(hours=DEFAULTS.lifetime_h)  # a session ends this long after login at the latest
+IDLE = timedelta(hours=DEFAULTS.idle_h)          # or when unused this long
 SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is moved at most this often
 
 
@@ -50,28 +52,46 @@ class NewSession(BaseModel):
     user_id: int
 
 
+def lifetime(limits: SessionSettings = DEFAULTS) -> timedelta:
+    """How long after login a session ends at the latest."""
+    return timedelta(hours=limits.lifetime_h)
+
+
+def idle(limits: SessionSettings = DEFAULTS) -> timedelta:
+    """How long unused a session may stay."""
+    return timedelta(hours=limits.idle_h)
+
+
+def throttle_limits(limits: SessionSettings = DEFAULTS) -> throttle.Limits:
+    """The login throttle's limits from the settings."""
+    return throttle.Limits(window=timedelta(seconds=limits.login_window_s),
+                           per_account=limits.login_failures_per_account,
+                           per_address=limits.login_failures_per_address)
+
+
 def create(conn: psycopg.Connection, user_id: int, *, now: datetime, address: str = "",
-           user_agent: str = "") -> NewSession:
+           user_agent: str = "", limits: SessionSettings = DEFAULTS) -> NewSession:
     """A new session for ``user_id`` (not committed)."""
     secret = secrets.token_urlsafe(32)
     row = conn.cursor(row_factory=dict_row).execute(QUERIES["session_insert"], {
-        "hash": hash_token(secret), "user_id": user_id, "now": now, "expires_at": now + LIFETIME,
+        "hash": hash_token(secret), "user_id": user_id, "now": now, "expires_at": now + lifetime(limits),
         "address": address[:100], "user_agent": user_agent[:300]}).fetchone()
     return NewSession(secret=secret, session=Session(**row), user_id=user_id)
 
 
-def login(conn: psycopg.Connection, form: Login, *, now: datetime, address: str, user_agent: str = "") -> NewSession:
+def login(conn: psycopg.Connection, form: Login, *, now: datetime, address: str, user_agent: str = "",
+          limits: SessionSettings = DEFAULTS) -> NewSession:
     """Check e-mail and password and open a session. Throttled per account and per address;
     every outcome is audited. Commits the failure count even when it raises, so the count
     survives the error (call it on a connection with nothing else pending)."""
     email = form.email.strip().lower()
     conn.execute(QUERIES["login_lock"], {"email": email})
-    throttle.check(conn, email, address, now=now)
+    throttle.check(conn, email, address, now=now, limits=throttle_limits(limits))
     row = conn.cursor(row_factory=dict_row).execute(QUERIES["login_user"], {"email": email}).fetchone()
     ok = passwords.verify(row["password_hash"] if row else None, form.password)
     if not ok or not row["active"]:
         reason = "unknown e-mail" if row is None else ("disabled" if ok else "wrong password")
-        throttle.failed(conn, email, address, now=now)
+        throttle.failed(conn, email, address, now=now, limits=throttle_limits(limits))
         audit.record(conn, "anonymous", "session.login_failed", "user", row["id"] if row else None,
                      {"email": email, "address": address, "reason": reason})
         conn.commit()
@@ -81,16 +101,17 @@ def login(conn: psycopg.Connection, form: Login, *, now: datetime, address: str,
                      {"user_id": row["id"], "password_hash": passwords.hash_password(form.password)})
     throttle.succeeded(conn, email)
     conn.execute(QUERIES["sessions_prune"], {"now": now})
-    new = create(conn, row["id"], now=now, address=address, user_agent=user_agent)
+    new = create(conn, row["id"], now=now, address=address, user_agent=user_agent, limits=limits)
     audit.record(conn, row["email"], "session.login", "session", new.session.id, {"address": address})
     return new
 
 
-def resolve(conn: psycopg.Connection, secret: str, *, now: datetime) -> Principal | None:
+def resolve(conn: psycopg.Connection, secret: str, *, now: datetime,
+            limits: SessionSettings = DEFAULTS) -> Principal | None:
     """The person behind a session cookie, or None when it is unknown, expired, idle too long,
     revoked or its user disabled. Moves last-seen (committed at once) at most once a minute."""
     row = conn.cursor(row_factory=dict_row).execute(QUERIES["auth_session"], {
-        "hash": hash_token(secret), "now": now, "idle": IDLE}).fetchone()
+        "hash": hash_token(secret), "now": now, "idle": idle(limits)}).fetchone()
     if row is None:
         return None
     if now - row["last_seen_at"] >= SEEN_EVERY:
@@ -101,9 +122,10 @@ def resolve(conn: psycopg.Connection, secret: str, *, now: datetime) -> Principa
                      session_id=row["session_id"])
 
 
-def list_own(conn: psycopg.Connection, who: Principal, *, now: datetime) -> list[Session]:
+def list_own(conn: psycopg.Connection, who: Principal, *, now: datetime,
+             limits: SessionSettings = DEFAULTS) -> list[Session]:
     rows = conn.cursor(row_factory=class_row(Session)).execute(
-        QUERIES["session_list"], {"user_id": who.user_id, "now": now, "idle": IDLE}).fetchall()
+        QUERIES["session_list"], {"user_id": who.user_id, "now": now, "idle": idle(limits)}).fetchall()
     return [s.model_copy(update={"current": s.id == who.session_id}) for s in rows]
 
 

@@ -267,3 +267,42 @@ def test_unreadable_csv_lines_and_edges_that_round_to_the_limit_are_refused_by_n
     assert [(x["record"], x["field"], x["value"]) for x in r.json()["rejected"]] == [
         (0, "speed_lo_kmh", 299.99999), (1, "speed_hi_kmh", 100.000001)]
     assert stored(db_url) == (0, 0)
+
+
+def test_lowered_limits_from_the_settings_answer_413(db_url, monkeypatch):
+    monkeypatch.setenv("FARTKOLL_API__INGEST__MAX_RECORDS", "20")
+    monkeypatch.setenv("FARTKOLL_API__INGEST__MAX_BODY_BYTES", "4096")
+    settings = Settings.load(database_url=db_url)
+    assert (settings.api.ingest.max_records, settings.api.ingest.max_body_bytes) == (20, 4096)
+    sign = upload_sign(db_url, "SIGN-LOW")
+    with running(create_app(settings)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        ok = client.post(PASSES, json=ingest_body(uuid.uuid4(), sign.serial, vehicles(20, "low")), headers=sign.headers)
+        many = client.post(PASSES, json=ingest_body(uuid.uuid4(), sign.serial, vehicles(21, "low2")),
+                           headers=sign.headers)
+        body = json.dumps(ingest_body(uuid.uuid4(), sign.serial, vehicles(5, "low3"))) + " " * 4096
+        big = client.post(PASSES, content=body, headers=sign.headers)
+        csv_rows = "time,speed_kmh\n" + "".join(f"{recent(i).isoformat()},40\n" for i in range(21))
+        csv = client.post("/api/v1/ingest/csv", params={"batch_id": str(uuid.uuid4())}, content=csv_rows,
+                          headers={**sign.headers, "Content-Type": "text/csv"})
+    assert ok.status_code == 200 and ok.json()["accepted"] == 20
+    assert many.status_code == 413 and "at most 20" in many.json()["detail"]
+    assert big.status_code == 413 and "4,096" in big.json()["detail"]
+    assert csv.status_code == 413 and "20" in csv.json()["detail"]
+    assert stored(db_url) == (20, 20)
+
+
+def test_a_heartbeat_sent_late_keeps_the_time_it_was_taken(server, db_url):
+    sign = upload_sign(db_url, "SIGN-LATE")
+    taken = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    r = server.post("/api/v1/ingest/heartbeat", headers=sign.headers, json={
+        "sign": sign.serial, "at": taken.isoformat(), "clock": (taken + timedelta(seconds=3)).isoformat(),
+        "detail": {"passes": 7, "connected": True}})
+    assert r.status_code == 200, r.text
+    assert r.json()["clock_offset_s"] == 3.0
+    ahead = server.post("/api/v1/ingest/heartbeat", headers=sign.headers, json={
+        "sign": sign.serial, "at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+    assert ahead.status_code == 422 and ahead.json()["errors"][0]["field"] == "at"
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT time, clock_offset_s, detail->>'passes', detail->>'source' FROM sign_heartbeats"
+                            ).fetchall()
+    assert rows == [(taken, 3.0, "7", "http")]

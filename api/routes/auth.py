@@ -98,10 +98,10 @@ def login(request: Request, response: Response, body: Annotated[_LoginBody, Depe
           conn: Conn, settings: AppSettings, _: Public):
     """Log in with e-mail and password; sets the session cookie (HttpOnly, SameSite=Lax)."""
     new = sessions.login(conn, body.login, now=_now(), address=client_address(request),
-                         user_agent=request.headers.get("user-agent", ""))
+                         user_agent=request.headers.get("user-agent", ""), limits=settings.api.sessions)
     conn.commit()
     out: Response = RedirectResponse(_local_path(body.next), status_code=303) if body.form else response
-    out.set_cookie(sessions.COOKIE, new.secret, max_age=int(sessions.LIFETIME.total_seconds()), path="/",
+    out.set_cookie(sessions.COOKIE, new.secret, max_age=int(sessions.lifetime(settings.api.sessions).total_seconds()), path="/",
                    httponly=True, samesite="lax", secure=settings.api.https)
     if body.form:
         return out
@@ -129,9 +129,9 @@ def logout_form(conn: Conn, settings: AppSettings, who: AnyUser) -> RedirectResp
 
 
 @router.get("/sessions", response_model=list[sessions.Session])
-def list_sessions(conn: Conn, who: AnyUser):
+def list_sessions(conn: Conn, who: AnyUser, settings: AppSettings):
     """Your live sessions (where and when you are logged in)."""
-    return sessions.list_own(conn, who, now=_now())
+    return sessions.list_own(conn, who, now=_now(), limits=settings.api.sessions)
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
