@@ -77,6 +77,43 @@ class Sums:
         self.add_counts(int(part["hist_lo"]), counts)
 
 
+def aggregate(parts: list[dict], keys: list) -> dict:
+    """Sums of the parts per key (``keys[i]`` is part i's), vectorised: one pass of numpy over
+    every part's histogram instead of one addition per part."""
+    index: dict = {}
+    idx = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+    g = len(index)
+    if not g:
+        return {}
+    n = np.bincount(idx, weights=np.fromiter((p["n"] for p in parts), np.float64, len(parts)), minlength=g)
+    s1 = np.bincount(idx, weights=np.fromiter((p["sum_kmh"] for p in parts), np.float64, len(parts)), minlength=g)
+    s2 = np.bincount(idx, weights=np.fromiter((p["sumsq_kmh"] for p in parts), np.float64, len(parts)), minlength=g)
+    hours = np.bincount(idx, weights=np.fromiter((p["hours"] for p in parts), np.float64, len(parts)), minlength=g)
+    counts = [np.frombuffer(p["hist_bytes"], dtype=HIST) if p["hist_bytes"] is not None
+              else np.asarray(p["hist"], dtype=np.int64) for p in parts]
+    lens = np.fromiter((len(c) for c in counts), np.int64, len(parts))
+    los = np.fromiter((p["hist_lo"] for p in parts), np.int64, len(parts))
+    has = lens > 0
+    lo = int(los[has].min()) if has.any() else 0
+    width = int((los + lens)[has].max()) - lo if has.any() else 0
+    flat = np.concatenate(counts).astype(np.int64) if lens.sum() else np.zeros(0, np.int64)
+    offset = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+    pos = np.repeat(idx * width + los - lo, lens) + offset
+    hist = np.bincount(pos, weights=flat, minlength=g * width).reshape(g, width) if width else np.zeros((g, 0))
+    first: dict[int, datetime] = {}
+    last: dict[int, datetime] = {}
+    for i, p in zip(idx.tolist(), parts, strict=True):
+        if i not in first or p["first_hour"] < first[i]:
+            first[i] = p["first_hour"]
+        if i not in last or p["last_hour"] > last[i]:
+            last[i] = p["last_hour"]
+    out = {}
+    for k, i in index.items():
+        out[k] = Sums(int(round(n[i])), float(s1[i]), float(s2[i]), int(round(hours[i])), first[i], last[i], lo,
+                      np.rint(hist[i]).astype(np.int64))
+    return out
+
+
 def vehicle_parts(conn: psycopg.Connection, site_id: int, start: datetime, end: datetime, *,
                   direction: int | None = None, display: int | None = None, use_days: bool = True) -> list[dict]:
     """Parts that add up to the site's rollups in [start, end): complete local days (kind 'day')

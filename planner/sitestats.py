@@ -23,7 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
-from planner.daytotals import NO_LIMIT, Sums, coverage_parts, day_start, vehicle_parts
+from planner.daytotals import NO_LIMIT, aggregate, coverage_parts, day_start, vehicle_parts
 from planner.load import (
     LoadError,
     Period,
@@ -188,10 +188,8 @@ def histogram_rows(conn: psycopg.Connection, site_id: int, period: Period, *, us
     period, with Σv, Σv², hours with data, first and last hour and the regime's limit as posted
     (``valid_from`` None: no limit recorded): the daily sums of planner.daytotals plus the hourly
     rollups they do not hold (``use_days`` False: the hourly rollups alone; the same result)."""
-    groups: dict[tuple, Sums] = {}
-    for part in vehicle_parts(conn, site_id, period.start, period.end, use_days=use_days):
-        key = (part["direction"], part["display"], part["limit_timed"], part["limit_from"])
-        groups.setdefault(key, Sums()).add(part)
+    parts = vehicle_parts(conn, site_id, period.start, period.end, use_days=use_days)
+    groups = aggregate(parts, [(p["direction"], p["display"], p["limit_timed"], p["limit_from"]) for p in parts])
     with conn.cursor(row_factory=dict_row) as cur:
         limits = {(r["timed"], r["valid_from"]): r
                   for r in cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id}).fetchall()}

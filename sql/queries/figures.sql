@@ -173,10 +173,11 @@ SELECT 'hour', x.local_day, x.hour, x.direction, x.display, coalesce(l.timed, fa
        coalesce(l.valid_from, timestamptz '0001-01-01 00:00+00'), x.n, x.sum_kmh, x.sumsq_kmh, 1, x.hour, x.hour,
        array_lower(x.hist, 1), NULL::bytea, x.hist
 FROM (SELECT r.*, (r.hour AT TIME ZONE cut.time_zone)::date AS local_day, cut.time_zone, cut.d0, cut.d1
-      FROM cut JOIN rollup_hourly r ON r.site_id = cut.id
+      FROM cut
+      CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
+                                 (greatest(cut.hi, cut.lo, %(start)s::timestamptz), %(end)s::timestamptz)) AS rg(a, b)
+      JOIN rollup_hourly r ON r.site_id = cut.id AND r.hour >= rg.a AND r.hour < rg.b
       WHERE r.direction = ANY ('{0,1,2}'::smallint[]) AND r.display = ANY ('{0,1}'::smallint[])
-        AND ((r.hour >= %(start)s AND r.hour < least(cut.lo, %(end)s))
-             OR (r.hour >= greatest(cut.hi, cut.lo, %(start)s) AND r.hour < %(end)s))
         AND (%(direction)s::smallint IS NULL OR r.direction = %(direction)s::smallint)
         AND (%(display)s::smallint IS NULL OR r.display = %(display)s::smallint)) x
 LEFT JOIN LATERAL speed_limit_at(x.site_id, x.hour, x.time_zone) l ON true
@@ -212,11 +213,11 @@ SELECT 'hour', x.local_day, x.hour, x.minutes, 1, x.hour, x.hour
 FROM (SELECT c.hour, max(c.minutes)::bigint AS minutes, (c.hour AT TIME ZONE cut.time_zone)::date AS local_day,
              cut.d0, cut.d1
       FROM cut
-      JOIN deployments dp ON dp.site_id = cut.id
-      JOIN coverage_hourly c ON c.sign_id = dp.sign_id AND c.hour >= dp.valid_from
-                            AND (dp.valid_to IS NULL OR c.hour < dp.valid_to)
-      WHERE (c.hour >= %(start)s AND c.hour < least(cut.lo, %(end)s))
-         OR (c.hour >= greatest(cut.hi, cut.lo, %(start)s) AND c.hour < %(end)s)
+      CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
+                                 (greatest(cut.hi, cut.lo, %(start)s::timestamptz), %(end)s::timestamptz)) AS rg(a, b)
+      JOIN deployments dp ON dp.site_id = cut.id AND dp.valid_from < rg.b AND (dp.valid_to IS NULL OR dp.valid_to > rg.a)
+      JOIN coverage_hourly c ON c.sign_id = dp.sign_id AND c.hour >= rg.a AND c.hour < rg.b
+                            AND c.hour >= dp.valid_from AND (dp.valid_to IS NULL OR c.hour < dp.valid_to)
       GROUP BY c.hour, cut.time_zone, cut.d0, cut.d1) x
 WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 
