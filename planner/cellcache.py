@@ -23,6 +23,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
+from planner import daytotals
 from planner.cellweeks import CELL, COVERAGE, HOURS, SUMMED, WeekRows, pack, row_bytes, running_totals
 from planner.dbsettings import query_settings
 from planner.settings import PlannerSettings
@@ -98,12 +99,13 @@ class RefreshResult:
     coverage_hours: int = 0
     rows_written: int = 0
     seconds: float = 0.0
+    days: daytotals.RebuildResult = field(default_factory=daytotals.RebuildResult)
 
     def __str__(self) -> str:
         busy = f", {len(self.skipped_busy)} busy (left for the next run)" if self.skipped_busy else ""
         return (f"running totals up to {self.until:%Y-%m-%d %H:%M}Z: {self.sites} sites ({self.rebuilt_from_start} "
                 f"from their first week){busy}; {self.rollup_rows:,} rollup rows and {self.coverage_hours:,} hours of "
-                f"coverage -> {self.rows_written:,} week rows "
+                f"coverage -> {self.rows_written:,} week rows and {self.days.day_rows:,} day rows "
                 f"in {self.seconds:.1f} s")
 
 
@@ -135,6 +137,7 @@ def _refresh_batch(conn: psycopg.Connection, batch: list[int], tz: dict[int, str
         return
     conn.execute(QUERIES["cell_state_add"], {"site_ids": locked})
     from_week, from_hour = [], []
+    days: dict[int, tuple[datetime, datetime]] = {}
     for site_id, through, stored in conn.execute(QUERIES["cell_state_of"], {"site_ids": locked}).fetchall():
         same = {int(k): int(v) for k, v in (stored or {}).items()} == thresholds.get(site_id, {})
         if through is None or not same:
@@ -145,6 +148,8 @@ def _refresh_batch(conn: psycopg.Connection, batch: list[int], tz: dict[int, str
             w, _ = local_week_how(min(through, until), tz[site_id])
             from_week.append(w)
             from_hour.append(week_start(w, tz[site_id]))
+        # the daily sums (planner.daytotals) need no thresholds: stale from through's day only
+        days[site_id] = (EARLIEST if through is None else min(through, until), until)
     thr = [(s, lim, fl) for s in locked for lim, fl in sorted(thresholds.get(s, {}).items())]
     params = {"site_ids": locked, "from_week": from_week, "from_hour": from_hour, "until": until,
               "scan_from": min(from_hour), "thr_site": [t[0] for t in thr], "thr_limit": [t[1] for t in thr],
@@ -163,6 +168,7 @@ def _refresh_batch(conn: psycopg.Connection, batch: list[int], tz: dict[int, str
     conn.execute(QUERIES["cell_series_add"], {"site_id": site.tolist(), "limit_kmh": limit.tolist(),
                                               "direction": direction.tolist(), "display": display.tolist()})
     conn.execute(QUERIES["cell_series_prune"], {"site_ids": locked})
+    daytotals.rebuild(conn, days, tz, result.days)
     conn.execute(QUERIES["cell_refresh_done"], {
         "site_ids": locked, "until": until,
         "thresholds": [json.dumps({str(k): v for k, v in sorted(thresholds.get(s, {}).items())}) for s in locked]})

@@ -21,13 +21,14 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
+from planner.daytotals import NO_LIMIT, Sums, coverage_parts, vehicle_parts
 from planner.exceedance import BinnedTails
 from planner.load import LoadError, Period, SiteInfo, SiteNotFound, load_sites
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
 from planner.percentiles import histogram_percentile
 from planner.settings import PlannerSettings
 from planner.sitestats import PeriodView, SiteRef, local_period
-from planner.stats import ROUNDING_OFFSET_KMH
+from planner.stats import KMH_PER_UNIT, ROUNDING_OFFSET_KMH
 from sql import QUERIES
 
 PUBLIC_MIN_VEHICLES = 30
@@ -140,7 +141,8 @@ class SeriesPoint(BaseModel):
     """First instant of the step (ISO 8601 with the site's offset)."""
     hours: int
     """Hours the step spans."""
-    limit_kmh: int | None
+    limit_kmh: float | None
+    """The legal limit in force, km/h exactly as posted (30 mph = 48.28032)."""
     threshold_kmh: float | None
     n: int | None
     """Vehicles; None: no data (a gap), 0: the signs measured and saw none."""
@@ -206,7 +208,7 @@ class CellFigures:
     over_threshold: np.ndarray
 
 
-def cell_figures(cells: list[list[HourRow]], limits: list[float], thresholds: list[float],
+def cell_figures(cells: list[Sums], limits: list[float], thresholds: list[float],
                  rounding: str) -> CellFigures:
     """n, mean, V85 and the shares over limit (v > L) and threshold (v >= T) of each cell's summed
     1 km/h rollups, in one pass of the planner's vectorised percentile and exceedance functions
@@ -214,14 +216,13 @@ def cell_figures(cells: list[list[HourRow]], limits: list[float], thresholds: li
     if not cells:
         e = np.zeros(0)
         return CellFigures(e, e, e, e, e)
-    lo = min(r.hist_lo for rows in cells for r in rows)
-    hi = max(r.hist_lo + len(r.hist) for rows in cells for r in rows)
+    lo = min(c.lo for c in cells if len(c.hist))
+    hi = max(c.lo + len(c.hist) for c in cells if len(c.hist))
     m = np.zeros((len(cells), hi - lo))
     sums = np.zeros(len(cells))
-    for i, rows in enumerate(cells):
-        for r in rows:
-            m[i, r.hist_lo - lo:r.hist_lo - lo + len(r.hist)] += r.hist
-            sums[i] += r.sum_kmh
+    for i, c in enumerate(cells):
+        m[i, c.lo - lo:c.lo - lo + len(c.hist)] = c.hist
+        sums[i] = c.sum_kmh
     n = m.sum(axis=1)
     stored = lo + np.arange(hi - lo, dtype=np.float64)
     width = np.ones_like(stored)
@@ -236,17 +237,24 @@ def cell_figures(cells: list[list[HourRow]], limits: list[float], thresholds: li
     return CellFigures(n, mean, v85, over_l, over_t)
 
 
-def _point(start: datetime, hours: int, coverage: dict[datetime, int], tz: ZoneInfo, limit: int | None,
+def posted_limits(conn: psycopg.Connection, site_id: int) -> dict[tuple[bool, datetime], float]:
+    """{(timed, valid_from): the limit in km/h exactly as posted (30 mph = 48.28032)} of a site."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id}).fetchall()
+    return {(r["timed"], r["valid_from"]): r["posted_value"] * KMH_PER_UNIT[r["posted_unit"]] for r in rows}
+
+
+def _point(start: datetime, hours: int, coverage: tuple[int, int] | None, tz: ZoneInfo, limit: float | None,
            threshold: float | None, figs: CellFigures | None, i: int, public: bool) -> SeriesPoint:
-    span = [start + k * HOUR for k in range(hours)]
-    minutes = [coverage[h] for h in span if h in coverage]
-    cov = sum(minutes) / (60 * hours) if minutes else None
+    """``coverage``: (minutes measured, hours with coverage records) of the step (None: none)."""
+    minutes, records = coverage or (0, 0)
+    cov = minutes / (60 * hours) if records else None
     local = start.astimezone(tz)
-    base = {"start": local, "hours": hours, "limit_kmh": limit, "threshold_kmh": _num(threshold),
+    base = {"start": local, "hours": hours, "limit_kmh": _num(limit, 6), "threshold_kmh": _num(threshold, 6),
             "coverage_share": _num(cov), "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
             "over_threshold_share": None}
     if figs is None:
-        n = 0 if minutes and sum(minutes) > 0 else None
+        n = 0 if records and minutes > 0 else None
         return SeriesPoint(**base, n=n, small=n is not None)
     n = int(round(figs.n[i]))
     if public and n < PUBLIC_MIN_VEHICLES:
@@ -259,9 +267,11 @@ def _point(start: datetime, hours: int, coverage: dict[datetime, int], tz: ZoneI
 
 def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
                 date_from: date | None = None, date_to: date | None = None, step: Step = "hour",
-                direction: str | None = None, display: str | None = None, over_kmh: float = 6.0) -> SiteSeries:
+                direction: str | None = None, display: str | None = None, over_kmh: float = 6.0,
+                use_days: bool = True) -> SiteSeries:
     """The series use case: one line per direction × display mode present (or asked for), one
-    point per step and legal limit in force, gaps as ``None``."""
+    point per step and legal limit in force (exactly as posted), gaps as ``None``. Daily steps
+    read the daily sums of planner.daytotals (``use_days`` False: the hourly rollups alone)."""
     if step not in ("hour", "day"):
         raise LoadError(f"step {step!r} is not one of ['day', 'hour']",
                         errors=[{"record": None, "field": "step", "value": step, "reason": "not hour or day"}])
@@ -269,20 +279,38 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     m_code = _code(display, DISPLAYS, "display")
     w = site_window(conn, planner, site_id, date_from=date_from, date_to=date_to)
     tz = ZoneInfo(w.site.time_zone)
-    rows = load_hours(conn, w, direction=d_code, display=m_code)
-    coverage = load_coverage(conn, w)
+    days = use_days and step == "day"
+    parts = vehicle_parts(conn, site_id, w.period.start, w.period.end, direction=d_code, display=m_code,
+                          use_days=days)
+    limits = posted_limits(conn, site_id)
     steps = _steps(w.period, step, tz)
     step_of: dict[datetime, int] = {}
+    step_of_day: dict[date, int] = {}
     for i, (start, hours) in enumerate(steps):
+        step_of_day.setdefault(start.astimezone(tz).date(), i)
         for k in range(hours):
             step_of[start + k * HOUR] = i
-    by_line: dict[tuple[int, int], dict[tuple[int, int | None], list[HourRow]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        by_line[(r.direction, r.display)][(step_of[r.hour], r.limit_kmh)].append(r)
+
+    def step_index(part: dict) -> int:
+        return step_of_day[part["local_day"]] if part["kind"] == "day" else step_of[part["hour"]]
+
+    coverage: dict[int, tuple[int, int]] = {}
+    for c in coverage_parts(conn, site_id, w.period.start, w.period.end, use_days=days):
+        j = step_index(c)
+        m, k = coverage.get(j, (0, 0))
+        coverage[j] = (m + int(c["minutes"]), k + int(c["hours"]))
+    by_line: dict[tuple[int, int], dict[tuple[int, float | None], Sums]] = defaultdict(dict)
+    no_limit = False
+    for part in parts:
+        lim = None if part["limit_from"] == NO_LIMIT else limits[(part["limit_timed"], part["limit_from"])]
+        no_limit = no_limit or lim is None
+        cells = by_line[(part["direction"], part["display"])]
+        cells.setdefault((step_index(part), lim), Sums()).add(part)
     lines_wanted = set(by_line)
     if d_code is not None and m_code is not None:
         lines_wanted.add((d_code, m_code))
-    def threshold(lim: int | None) -> float | None:
+
+    def threshold(lim: float | None) -> float | None:
         return planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None
 
     order = [(key, cell) for key in sorted(by_line) for cell in by_line[key]]
@@ -293,20 +321,20 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     lines = []
     for key in sorted(lines_wanted):
         cells = by_line.get(key, {})
-        limits_at: dict[int, list[int | None]] = defaultdict(list)
+        limits_at: dict[int, list[float | None]] = defaultdict(list)
         for (j, lim) in cells:
             limits_at[j].append(lim)
         points = []
         for i, (start, hours) in enumerate(steps):
             for lim in sorted(limits_at.get(i, [None]), key=lambda x: (x is None, x or 0)):
                 k = index.get((key, (i, lim)))
-                points.append(_point(start, hours, coverage, tz, lim, threshold(lim),
+                points.append(_point(start, hours, coverage.get(i), tz, lim, threshold(lim),
                                      figs if k is not None else None, k or 0, public))
         lines.append(SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=points))
     notes = []
-    if not rows:
+    if not parts:
         notes.append("no vehicles in the period")
-    if any(r.limit_kmh is None for r in rows):
+    if no_limit:
         notes.append("no legal limit recorded for some hours: record one with `fartkoll limit set`;"
                      " shares over the limit are missing there")
     return SiteSeries(site=site_ref(w.site), period=PeriodView(from_=w.period.start, to=w.period.end),

@@ -23,6 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
+from planner.daytotals import NO_LIMIT, aggregate, coverage_parts, day_start, vehicle_parts
 from planner.load import (
     LoadError,
     Period,
@@ -117,6 +118,26 @@ def _coverage(conn: psycopg.Connection, site_id: int, start: datetime, end: date
     return float(hours) / span_h if rows and span_h > 0 else math.nan
 
 
+def _coverage_of(parts: list[dict], tz: str, conn: psycopg.Connection, site_id: int, start: datetime,
+                 end: datetime) -> float:
+    """Hours measured / hours of [start, end) from the period's coverage parts (a day part cut by
+    start or end: from coverage_hourly instead)."""
+    minutes = records = 0
+    for c in parts:
+        if c["kind"] == "day":
+            lo, hi = day_start(c["local_day"], tz), day_start(c["local_day"] + timedelta(days=1), tz)
+            if hi <= start or lo >= end:
+                continue
+            if lo < start or hi > end:
+                return _coverage(conn, site_id, start, end)
+        elif not start <= c["hour"] < end:
+            continue
+        minutes += int(c["minutes"])
+        records += int(c["hours"])
+    span_h = (end - start).total_seconds() / 3600
+    return minutes / 60 / span_h if records and span_h > 0 else math.nan
+
+
 def _limit(r: dict) -> LimitRef | None:
     if r["valid_from"] is None:
         return None
@@ -162,10 +183,38 @@ def _binned_histogram(rows: list[dict]) -> Histogram | None:
     return Histogram.binned(cs, los, his, integer=False)
 
 
+def histogram_rows(conn: psycopg.Connection, site_id: int, period: Period, *, use_days: bool = True) -> list[dict]:
+    """The site's summed 1 km/h histograms per direction × display × legal limit regime over the
+    period, with Σv, Σv², hours with data, first and last hour and the regime's limit as posted
+    (``valid_from`` None: no limit recorded): the daily sums of planner.daytotals plus the hourly
+    rollups they do not hold (``use_days`` False: the hourly rollups alone; the same result)."""
+    parts = vehicle_parts(conn, site_id, period.start, period.end, use_days=use_days)
+    groups = aggregate(parts, [(p["direction"], p["display"], p["limit_timed"], p["limit_from"]) for p in parts])
+    with conn.cursor(row_factory=dict_row) as cur:
+        limits = {(r["timed"], r["valid_from"]): r
+                  for r in cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id}).fetchall()}
+    none = dict.fromkeys(("valid_from", "valid_to", "limit_kmh", "posted_value", "posted_unit", "days",
+                          "hour_from", "hour_to"))
+    rows = []
+    for (direction, display, timed, limit_from), g in groups.items():
+        lim = none if limit_from == NO_LIMIT else limits.get((timed, limit_from))
+        if lim is None:
+            raise RuntimeError(f"site {site_id}: daily sums name a limit from {limit_from} that speed_limits lacks")
+        nz = np.flatnonzero(g.hist)
+        lo, hist = (g.lo + int(nz[0]), g.hist[nz[0]:nz[-1] + 1]) if len(nz) else (g.lo, g.hist)
+        rows.append({"direction": direction, "display": display, **{k: lim[k] for k in none},
+                     "n": g.n, "sum_kmh": g.sum_kmh, "sumsq_kmh": g.sumsq_kmh, "hours": g.hours,
+                     "first_hour": g.first_hour, "last_hour": g.last_hour, "hist": hist.tolist(), "hist_lo": lo})
+    rows.sort(key=lambda r: (r["valid_from"] is not None, r["valid_from"] or NO_LIMIT, r["days"] is not None,
+                             r["direction"], r["display"]))
+    return rows
+
+
 def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner: PlannerSettings, *,
-               over_kmh: float = 6.0) -> SiteStats:
+               over_kmh: float = 6.0, use_days: bool = True) -> SiteStats:
     """Statistics of one site over the period: one figure per source × direction × display ×
-    legal limit (each hour measured against the limit in force at its local hour; never pooled)."""
+    legal limit (each hour measured against the limit in force at its local hour; never pooled).
+    ``use_days`` False sums every hourly rollup instead of the daily sums (the same figures)."""
     p = {"site_id": site.id, "start": period.start, "end": period.end}
     cur = conn.cursor(row_factory=dict_row)
     signs = cur.execute(QUERIES["planner_site_sign_units"], p).fetchone()
@@ -174,7 +223,8 @@ def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner
     for r in cur.execute(QUERIES["planner_site_signs"], p).fetchall():
         if r["site_id"] == site.id:
             sign_limits = tuple(r["configured_limits"] or ())
-    rows = cur.execute(QUERIES["planner_site_histograms"], p).fetchall()
+    rows = histogram_rows(conn, site.id, period, use_days=use_days)
+    cover = coverage_parts(conn, site.id, period.start, period.end, use_days=use_days)
     binned_rows = cur.execute(QUERIES["planner_site_binned"], p).fetchall()
     limits = {(r["valid_from"], r["days"] is not None) for r in rows + binned_rows if r["valid_from"] is not None}
     changed = len(limits) > 1
@@ -217,7 +267,7 @@ def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner
         lo_t = max(limit.valid_from, period.start) if limit else period.start
         hi_t = period.end if limit is None or limit.valid_to is None else min(limit.valid_to, period.end)
         if (lo_t, hi_t) not in coverage_cache:
-            coverage_cache[(lo_t, hi_t)] = _coverage(conn, site.id, lo_t, hi_t)
+            coverage_cache[(lo_t, hi_t)] = _coverage_of(cover, site.time_zone, conn, site.id, lo_t, hi_t)
         cov = coverage_cache[(lo_t, hi_t)]
         groups.append(GroupStats(int(r["direction"]), int(r["display"]), limit, r["first_hour"], r["last_hour"],
                                  int(r["hours"]), summ, cov, flags_for(r["n"], cov, limit, summ),

@@ -9,6 +9,7 @@ def test_bench_read_runs_tiny(server_url):
     assert isinstance(figures, ReadFigures)
     assert figures.readings > 0
     assert figures.counts_agree
+    assert figures.fast_equals_plain and len(figures.fast_year_s) == 2
     assert len(figures.stats_year.seconds) == len(figures.series_year.seconds) == 2 * 3
     assert len(figures.scan_raw_s) == 2
     text = figures.report()

@@ -30,6 +30,9 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
+from planner.cellcache import refresh
+from planner.load import Period
+from planner.settings import PlannerSettings
 from sql import QUERIES
 
 from .api import _free_port, _serve, _wait_healthy
@@ -64,10 +67,16 @@ class ReadFigures:
     stats_raw: Latency
     scan_raw_s: tuple[float, ...]
     counts_agree: bool
+    build_s: float
+    fast_year_s: tuple[float, ...]
+    plain_year_s: tuple[float, ...]
+    fast_equals_plain: bool
 
     def report(self) -> str:
         scan = statistics.median(self.scan_raw_s) * 1000
         ratio = scan / self.stats_raw.q(50)
+        fast = statistics.median(self.fast_year_s) * 1000
+        plain = statistics.median(self.plain_year_s) * 1000
         return "\n".join([
             f"fartkoll bench read: {self.sites} sites x {self.weeks} weeks of hourly rollups "
             f"({self.readings:,} raw readings in the last {self.raw_weeks} weeks), {self.clients} HTTP clients",
@@ -80,6 +89,10 @@ class ReadFigures:
             f"  goals: p99 < 50 ms for a year of statistics: {'met' if self.stats_year.q(99) < 50 else 'NOT met'}; "
             f">= 50x the scan: {'met' if ratio >= 50 else 'NOT met'}",
             f"  vehicle counts of endpoint and scan agree: {'yes' if self.counts_agree else 'NO'}",
+            f"  the cells job's first build of running totals and daily sums: {self.build_s:.1f} s",
+            f"  in process, {self.weeks} weeks of one site's statistics: daily sums {fast:.1f} ms, every hourly rollup "
+            f"summed {plain:.1f} ms ({plain / fast:.0f}x; medians of {len(self.fast_year_s)} sites); figures equal: "
+            f"{'yes' if self.fast_equals_plain else 'NO'}",
         ])
 
 
@@ -151,6 +164,11 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
         with psycopg.connect(url) as conn:
             log(f"generating {sites} sites x {weeks} weeks ...")
             build_data(conn, sites=sites, weeks=weeks, raw_weeks=raw_weeks, log=log)
+            t = time.perf_counter()
+            built = refresh(conn, PlannerSettings(), until=END)
+            build_s = time.perf_counter() - t
+            log(f"  running totals and daily sums (the cells job): {build_s:.1f} s, {built.days.day_rows:,} day rows")
+            plain_s, fast_s, same = _in_process(conn, ids_of(conn)[:scans], END - timedelta(weeks=weeks), END)
             token = _viewer_token(conn)
             ids = [r[0] for r in conn.execute("SELECT id FROM sites ORDER BY id")]
             readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
@@ -195,4 +213,41 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
                 api_n = sum(g["n"] for g in answer["groups"])
                 agree = agree and api_n == sum(r["n"] for r in rows)
     return ReadFigures(sites, weeks, raw_weeks, clients, readings, stats_year, series_year, stats_raw,
-                       tuple(scan_s), agree)
+                       tuple(scan_s), agree, build_s, tuple(fast_s), tuple(plain_s), same)
+
+
+def ids_of(conn: psycopg.Connection) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM sites ORDER BY id")]
+
+
+def _in_process(conn: psycopg.Connection, site_ids: list[int], start: datetime, end: datetime
+                ) -> tuple[list[float], list[float], bool]:
+    """A year of each site's statistics in this process (no HTTP), from the daily sums and by the
+    plain summation of every hourly rollup: seconds of each, and whether the figures agree."""
+    from planner.load import load_sites
+    from planner.sitestats import figures, site_stats
+
+    planner = PlannerSettings()
+    sites = load_sites(conn)
+    period = Period(start, end)
+    plain, fast, same = [], [], True
+    for sid in site_ids:
+        t = time.perf_counter()
+        a = figures(site_stats(conn, sites[sid], period, planner)).model_dump(mode="json")
+        fast.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        b = figures(site_stats(conn, sites[sid], period, planner, use_days=False)).model_dump(mode="json")
+        plain.append(time.perf_counter() - t)
+        same = same and _close(a, b)
+    conn.rollback()
+    return plain, fast, same
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return a == b

@@ -80,3 +80,148 @@ JOIN speed_limits l ON l.site_id = r.site_id AND r.time >= l.valid_from
                    AND (l.valid_to IS NULL OR r.time < l.valid_to)
 WHERE r.site_id = %(site_id)s AND r.time >= %(start)s AND r.time < %(end)s
 GROUP BY r.direction, r.display
+
+-- name: figure_days_rollups
+-- Hourly rollups of the given sites in their local days [from_day, to_day) (hours [scan_from,
+-- scan_to) bound the scan per site), each with the limit regime in force at its local hour
+-- (speed_limit_at; limit_from 0001-01-01 UTC: none) and its local day, for the daily sums.
+WITH w AS (
+    SELECT * FROM unnest(%(site_ids)s::int[], %(from_day)s::date[], %(to_day)s::date[],
+                         %(scan_from)s::timestamptz[], %(scan_to)s::timestamptz[])
+             AS w(site_id, from_day, to_day, scan_from, scan_to)
+)
+SELECT x.* FROM (
+    SELECT r.site_id, (r.hour AT TIME ZONE s.time_zone)::date AS local_day, r.direction, r.display,
+           coalesce(l.timed, false) AS limit_timed, coalesce(l.valid_from, timestamptz '0001-01-01 00:00+00') AS limit_from,
+           r.hour, r.n, r.sum_kmh, r.sumsq_kmh, array_lower(r.hist, 1) AS hist_lo, r.hist, w.from_day, w.to_day
+    FROM w
+    JOIN rollup_hourly r ON r.site_id = w.site_id AND r.hour >= w.scan_from AND r.hour < w.scan_to
+    JOIN sites s ON s.id = r.site_id
+    LEFT JOIN LATERAL speed_limit_at(r.site_id, r.hour, s.time_zone) l ON true
+) x
+WHERE x.local_day >= x.from_day AND x.local_day < x.to_day
+ORDER BY x.site_id, x.local_day, x.hour
+
+-- name: figure_days_coverage
+-- Coverage of the given sites per local day in [from_day, to_day): minutes measured (the
+-- fullest sign deployed there each hour, all display modes) and hours with coverage records.
+WITH w AS (
+    SELECT * FROM unnest(%(site_ids)s::int[], %(from_day)s::date[], %(to_day)s::date[],
+                         %(scan_from)s::timestamptz[], %(scan_to)s::timestamptz[])
+             AS w(site_id, from_day, to_day, scan_from, scan_to)
+), h AS (
+    SELECT d.site_id, c.hour, max(c.minutes) AS minutes
+    FROM w
+    JOIN deployments d ON d.site_id = w.site_id
+    JOIN coverage_hourly c ON c.sign_id = d.sign_id AND c.hour >= d.valid_from
+                          AND (d.valid_to IS NULL OR c.hour < d.valid_to)
+                          AND c.hour >= w.scan_from AND c.hour < w.scan_to
+    GROUP BY d.site_id, c.hour
+)
+SELECT x.site_id, x.local_day, sum(x.minutes)::bigint AS minutes, count(*)::int AS hours,
+       min(x.hour) AS first_hour, max(x.hour) AS last_hour
+FROM (SELECT h.*, (h.hour AT TIME ZONE s.time_zone)::date AS local_day, w.from_day, w.to_day
+      FROM h JOIN sites s ON s.id = h.site_id JOIN w ON w.site_id = h.site_id) x
+WHERE x.local_day >= x.from_day AND x.local_day < x.to_day
+GROUP BY x.site_id, x.local_day
+
+-- name: figure_days_delete
+-- Drop the daily sums the refresh rebuilds (each site's days from from_day on).
+DELETE FROM figure_days f
+USING unnest(%(site_ids)s::int[], %(from_day)s::date[]) AS w(site_id, from_day)
+WHERE f.site_id = w.site_id AND f.local_day >= w.from_day
+
+-- name: figure_days_copy
+-- Rebuilt daily sums, by COPY.
+COPY figure_days (site_id, local_day, direction, display, limit_timed, limit_from, n, sum_kmh, sumsq_kmh, hours,
+                  first_hour, last_hour, hist_lo, hist) FROM STDIN (FORMAT BINARY)
+
+-- name: figures_site_parts
+-- One site's vehicles over [start, end) in parts that add up to the period: the daily sums of
+-- the complete local days inside it before the local day of the running totals' through_hour
+-- (kind 'day', hist as int32 bytes), and every hourly rollup of the rest (kind 'hour', hist as
+-- int[]), each under the limit regime in force (limit_from 0001-01-01 UTC: none). With
+-- use_days false every part is an hourly rollup.
+WITH s AS (
+    SELECT st.id, st.time_zone, (%(start)s::timestamptz AT TIME ZONE st.time_zone) AS ls,
+           (%(end)s::timestamptz AT TIME ZONE st.time_zone) AS le,
+           (c.through_hour AT TIME ZONE st.time_zone)::date AS through_day
+    FROM sites st LEFT JOIN cell_weeks_state c ON c.site_id = st.id
+    WHERE st.id = %(site_id)s
+), d AS (
+    SELECT s.id, s.time_zone, b.d0, greatest(b.d0, b.d1) AS d1
+    FROM s, LATERAL (SELECT CASE WHEN s.ls::time = time '00:00' THEN s.ls::date ELSE s.ls::date + 1 END AS d0,
+                            CASE WHEN %(use_days)s THEN least(s.le::date, coalesce(s.through_day, date '-infinity'))
+                                 ELSE date '-infinity' END AS d1) b
+), cut AS (
+    -- the hours outside the days lie before lo or from hi on (3 h of slack either side)
+    SELECT d.*, CASE WHEN d.d1 > d.d0 THEN (d.d0::timestamp AT TIME ZONE d.time_zone) + interval '3 hours'
+                     ELSE %(end)s::timestamptz END AS lo,
+                CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
+                     ELSE %(end)s::timestamptz END AS hi
+    FROM d
+)
+SELECT 'day' AS kind, f.local_day, NULL::timestamptz AS hour, f.direction, f.display, f.limit_timed, f.limit_from,
+       f.n, f.sum_kmh, f.sumsq_kmh, f.hours, f.first_hour, f.last_hour, f.hist_lo::int AS hist_lo,
+       f.hist AS hist_bytes, NULL::int[] AS hist
+FROM cut JOIN figure_days f ON f.site_id = cut.id AND f.local_day >= cut.d0 AND f.local_day < cut.d1
+WHERE f.direction < 3
+  AND (%(direction)s::smallint IS NULL OR f.direction = %(direction)s::smallint)
+  AND (%(display)s::smallint IS NULL OR f.display = %(display)s::smallint)
+UNION ALL
+SELECT 'hour', x.local_day, x.hour, x.direction, x.display, coalesce(l.timed, false),
+       coalesce(l.valid_from, timestamptz '0001-01-01 00:00+00'), x.n, x.sum_kmh, x.sumsq_kmh, 1, x.hour, x.hour,
+       array_lower(x.hist, 1), NULL::bytea, x.hist
+FROM (SELECT r.*, (r.hour AT TIME ZONE cut.time_zone)::date AS local_day, cut.time_zone, cut.d0, cut.d1
+      FROM cut
+      CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
+                                 (greatest(cut.hi, cut.lo, %(start)s::timestamptz), %(end)s::timestamptz)) AS rg(a, b)
+      JOIN rollup_hourly r ON r.site_id = cut.id AND r.hour >= rg.a AND r.hour < rg.b
+      WHERE r.direction = ANY ('{0,1,2}'::smallint[]) AND r.display = ANY ('{0,1}'::smallint[])
+        AND (%(direction)s::smallint IS NULL OR r.direction = %(direction)s::smallint)
+        AND (%(display)s::smallint IS NULL OR r.display = %(display)s::smallint)) x
+LEFT JOIN LATERAL speed_limit_at(x.site_id, x.hour, x.time_zone) l ON true
+WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
+
+-- name: figures_site_coverage_parts
+-- One site's coverage over [start, end) in parts, as figures_site_parts: per complete local day
+-- from figure_days (kind 'day') and per hour for the rest (kind 'hour'): minutes measured (the
+-- fullest sign each hour) and hours with coverage records.
+WITH s AS (
+    SELECT st.id, st.time_zone, (%(start)s::timestamptz AT TIME ZONE st.time_zone) AS ls,
+           (%(end)s::timestamptz AT TIME ZONE st.time_zone) AS le,
+           (c.through_hour AT TIME ZONE st.time_zone)::date AS through_day
+    FROM sites st LEFT JOIN cell_weeks_state c ON c.site_id = st.id
+    WHERE st.id = %(site_id)s
+), d AS (
+    SELECT s.id, s.time_zone, b.d0, greatest(b.d0, b.d1) AS d1
+    FROM s, LATERAL (SELECT CASE WHEN s.ls::time = time '00:00' THEN s.ls::date ELSE s.ls::date + 1 END AS d0,
+                            CASE WHEN %(use_days)s THEN least(s.le::date, coalesce(s.through_day, date '-infinity'))
+                                 ELSE date '-infinity' END AS d1) b
+), cut AS (
+    SELECT d.*, CASE WHEN d.d1 > d.d0 THEN (d.d0::timestamp AT TIME ZONE d.time_zone) + interval '3 hours'
+                     ELSE %(end)s::timestamptz END AS lo,
+                CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
+                     ELSE %(end)s::timestamptz END AS hi
+    FROM d
+)
+SELECT 'day' AS kind, f.local_day, NULL::timestamptz AS hour, f.n AS minutes, f.hours, f.first_hour, f.last_hour
+FROM cut JOIN figure_days f ON f.site_id = cut.id AND f.local_day >= cut.d0 AND f.local_day < cut.d1
+WHERE f.direction = 3
+UNION ALL
+SELECT 'hour', x.local_day, x.hour, x.minutes, 1, x.hour, x.hour
+FROM (SELECT c.hour, max(c.minutes)::bigint AS minutes, (c.hour AT TIME ZONE cut.time_zone)::date AS local_day,
+             cut.d0, cut.d1
+      FROM cut
+      CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
+                                 (greatest(cut.hi, cut.lo, %(start)s::timestamptz), %(end)s::timestamptz)) AS rg(a, b)
+      JOIN deployments dp ON dp.site_id = cut.id AND dp.valid_from < rg.b AND (dp.valid_to IS NULL OR dp.valid_to > rg.a)
+      JOIN coverage_hourly c ON c.sign_id = dp.sign_id AND c.hour >= rg.a AND c.hour < rg.b
+                            AND c.hour >= dp.valid_from AND (dp.valid_to IS NULL OR c.hour < dp.valid_to)
+      GROUP BY c.hour, cut.time_zone, cut.d0, cut.d1) x
+WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
+
+-- name: figures_site_limits
+-- Every legal limit a site has had, as posted (the regimes figures_site_parts names).
+SELECT timed, valid_from, valid_to, limit_kmh, posted_value, posted_unit, days, hour_from, hour_to
+FROM speed_limits WHERE site_id = %(site_id)s ORDER BY valid_from
