@@ -9,23 +9,29 @@ the PDF, and every text comes from the one catalogue in ``core/i18n``.
 from __future__ import annotations
 
 import math
+import os
 from datetime import date, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from . import i18n
 
 
 @cache
-def environment(*packages: str) -> Environment:
-    """Templates from each package's ``templates`` folder, the first package that has a name winning;
-    autoescaped (``.html``, ``.svg``), and an undefined name is an error, not an empty string."""
-    if not packages:
-        raise ValueError("environment() needs at least one package with a templates folder")
-    return Environment(loader=ChoiceLoader([PackageLoader(p, "templates") for p in packages]),
+def environment(*folders: str | os.PathLike[str]) -> Environment:
+    """Templates from each folder (a package's ``templates``, found from its own ``__file__``), the
+    first folder that has a name winning; autoescaped (``.html``, ``.svg``), and an undefined name
+    is an error, not an empty string."""
+    if not folders:
+        raise ValueError("environment() needs at least one templates folder")
+    missing = [str(f) for f in folders if not Path(f).is_dir()]
+    if missing:
+        raise ValueError(f"templates folder {missing[0]} does not exist")
+    return Environment(loader=FileSystemLoader([str(f) for f in folders]),
                        autoescape=select_autoescape(["html", "svg"]), undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
 

@@ -4,6 +4,7 @@ language switch and the cookie that remembers it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -11,14 +12,18 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
 from core import i18n, templating
+from planner import printing
 
 HTMX_VERSION = "2.0.11"
 LEAFLET_VERSION = "1.9.4"
 
 
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
 def environment() -> Environment:
     """The api's templates first, then the planner's (the printable plan the plan page includes)."""
-    return templating.environment("api", "planner")
+    return templating.environment(TEMPLATES, printing.TEMPLATES)
 
 
 def page_language(request: Request) -> i18n.Lang:

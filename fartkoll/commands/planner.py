@@ -228,8 +228,9 @@ def format_ranking(result, limit: int, cells: bool = False) -> str:
 
 
 def _page_url(settings: Settings, plan_id: int) -> str:
+    """The plan's web page for officers (the link in its calendar events and on its printout)."""
     scheme = "https" if settings.api.https else "http"
-    return f"{scheme}://{settings.api.host}:{settings.api.port}/api/v1/plans/{plan_id}"
+    return f"{scheme}://{settings.api.host}:{settings.api.port}/officer/plans/{plan_id}"
 
 
 def _write_exports(args, settings: Settings, conn, view) -> None:

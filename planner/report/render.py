@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from core import i18n, templating
 from core.errors import InvalidInput
+from planner import printing
 from planner.charts import PALETTE, Line, bar_chart, trend_chart
 
 from .model import SituationPicture
@@ -66,7 +67,7 @@ def render_html(pic: SituationPicture, lang: str = "sv", threshold_over_kmh: flo
     t = i18n.translator(lng)
     words = i18n.catalogue()
     return templating.render(
-        templating.environment("planner"), "report/situation.html", lng, pic.week.time_zone,
+        printing.environment(), "report/situation.html", lng, pic.week.time_zone,
         pic=pic, threshold_over_kmh=threshold_over_kmh, stylesheet=stylesheet, palette=PALETTE,
         trend_chart=_trend_svg(pic, lng), promise_chart=_promise_svg(pic, lng),
         quality=lambda flags: [t(f"report_q{bit}") for bit in QUALITY_BITS if flags & bit],
@@ -75,4 +76,4 @@ def render_html(pic: SituationPicture, lang: str = "sv", threshold_over_kmh: flo
 
 def stylesheet_css() -> str:
     """The report's style sheet on its own (for a page that links it)."""
-    return templating.environment("planner").get_template("report/situation.css").render(palette=PALETTE)
+    return printing.environment().get_template("report/situation.css").render(palette=PALETTE)
