@@ -17,6 +17,7 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import plan as plan_pages
 from .pages import public as public_pages
 from .routes import (
     audit,
@@ -74,4 +75,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(exports.router, prefix="/api/v1")
     app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(public_pages.router)
+    app.include_router(plan_pages.router)
     return app

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from core import i18n
 from planner.hourofweek import DEFAULT_TZ, offset_transitions
 from planner.schedule import Control, Site
 
@@ -148,42 +149,30 @@ def to_csv(controls: Iterable[Control], site_names: Mapping[int, str] | None = N
     return buf.getvalue()
 
 
-_WORDS = {
-    "sv": {"title": "Hastighetskontroll", "calendar": "Fartkoll hastighetskontroller", "unit": "enhet",
-           "direction": {"approaching": "mot skylten", "receding": "från skylten", "unknown": "okänd riktning"},
-           "reason": {"score": "hög poäng i rankningen", "complaints": "medborgarklagomål",
-                      "focus street": "fokusgata"},
-           "chosen": "Vald för", "score": "poäng", "plan": "Plan", "street": "Gata"},
-    "en": {"title": "Speed control", "calendar": "Fartkoll speed controls", "unit": "unit",
-           "direction": {"approaching": "approaching the sign", "receding": "leaving the sign",
-                         "unknown": "direction unknown"},
-           "reason": {"score": "a high ranking score", "complaints": "citizen complaints",
-                      "focus street": "focus street"},
-           "chosen": "Chosen for", "score": "score", "plan": "Plan", "street": "Street"},
-}
-
-
 def plan_calendar(view, page_url: str, uid_domain: str = "fartkoll.invalid") -> str:
-    """A stored plan (planner.planning.PlanView) as iCalendar in the plan's language: site name,
-    street, direction in words, why it was chosen, and a link to the plan's page."""
-    w = _WORDS.get(view.language, _WORDS["sv"])
+    """A stored plan (planner.planning.PlanView) as iCalendar in the plan's language (catalogue
+    ``core/i18n/plan.json``): site name, street, direction in words, why it was chosen, and a link
+    to the plan's page (``URL`` and in the description)."""
+    lang = view.language if view.language in i18n.LANGS else i18n.DEFAULT
+    t = i18n.translator(lang)
     tz = view.time_zone
     zone = ZoneInfo(tz)
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{escape_text(w['calendar'] + ' – ' + w['plan'] + ' ' + str(view.plan_id))}"]
+             f"X-WR-CALNAME:{escape_text(t('calendar_name', plan_id=view.plan_id))}"]
     if view.controls:
         lines += vtimezone(tz, min(c.start for c in view.controls), max(c.end for c in view.controls))
     stamp = _utc(view.created_at)
     for c in view.controls:
-        direction = w["direction"].get(c.direction, c.direction)
-        reason = w["reason"].get(c.reason, c.reason)
-        desc = (f"{w['street']}: {c.street}\n{c.site_name}, {direction}, {w['unit']} {c.unit}.\n"
-                f"{w['chosen']} {reason} ({w['score']} {c.score:.1f}).\n{w['plan']} {view.plan_id}: {page_url}")
+        direction = t(f"plan_direction_{c.direction}")
+        desc = "\n".join((t("calendar_street", street=c.street),
+                          t("calendar_where", site=c.site_name, direction=direction, unit=c.unit),
+                          t("calendar_chosen", reason=t(f"plan_reason_{c.reason}"), score=i18n.number(c.score, lang, 1)),
+                          t("calendar_plan_link", plan_id=view.plan_id, url=page_url)))
         uid = f"plan{view.plan_id}-item{c.id}@{uid_domain}"
         lines += ["BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{stamp}",
                   f"DTSTART;TZID={tz}:{c.start.astimezone(zone):%Y%m%dT%H%M%S}",
                   f"DTEND;TZID={tz}:{c.end.astimezone(zone):%Y%m%dT%H%M%S}",
-                  f"SUMMARY:{escape_text(w['title'] + ': ' + c.site_name + ' (' + direction + ')')}",
+                  f"SUMMARY:{escape_text(t('calendar_summary', site=c.site_name, direction=direction))}",
                   f"DESCRIPTION:{escape_text(desc)}", f"LOCATION:{escape_text(c.site_name + ', ' + c.street)}",
                   f"URL:{page_url}", "CLASS:CONFIDENTIAL", "TRANSP:OPAQUE", "END:VEVENT"]
     lines.append("END:VCALENDAR")

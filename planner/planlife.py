@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from core.errors import Conflict, NotFound
+from core.templating import local_time
 from planner.controls import METHODS, ControlError, ControlInput, ControlView, record_control
 from planner.names import direction_name
 from planner.planning import PlannedControlView, PlanStatus, PlanView
@@ -94,8 +95,9 @@ def approve_plan(conn: psycopg.Connection, plan_id: int, actor: str, now: dateti
     if not conn.execute(QUERIES["plans_approve"], {"plan_id": plan_id, "actor": actor, "now": now}).fetchone():
         view = plan_view(conn, plan_id)
         raise PlanStateError(f"plan {plan_id} is {view.status}, not a draft; only a draft can be approved"
-                             + (f" (approved by {view.approved_by} at {view.approved_at:%Y-%m-%d %H:%M}Z)"
-                                if view.status == "approved" else ""))
+                             + (f" (approved by {view.approved_by} at "
+                                f"{local_time(view.approved_at, view.time_zone)})" if view.status == "approved"
+                                and view.approved_at else ""))
     _audit(conn, actor, "plan.approve", plan_id, {"at": now.isoformat()})
     return plan_view(conn, plan_id)
 
@@ -105,8 +107,8 @@ def cancel_plan(conn: psycopg.Connection, plan_id: int, actor: str, now: datetim
     if not conn.execute(QUERIES["plans_cancel"], {"plan_id": plan_id, "actor": actor, "now": now,
                                                   "note": note}).fetchone():
         view = plan_view(conn, plan_id)
-        raise PlanStateError(f"plan {plan_id} was already cancelled by {view.cancelled_by} "
-                             f"at {view.cancelled_at:%Y-%m-%d %H:%M}Z")
+        raise PlanStateError(f"plan {plan_id} was already cancelled by {view.cancelled_by}"
+                             + (f" at {local_time(view.cancelled_at, view.time_zone)}" if view.cancelled_at else ""))
     _audit(conn, actor, "plan.cancel", plan_id, {"at": now.isoformat(), "note": note})
     return plan_view(conn, plan_id)
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
@@ -97,6 +98,8 @@ class PlanOutcome:
     sites: dict[int, Site]
     time_zone: str
     created_by: str = ""
+    item_ids: tuple[int | None, ...] = ()
+    """The stored plan item of each of ``plan.controls`` (the id ``planner control done`` takes)."""
 
     def view(self) -> PlanView:
         days = [s.day for s in self.slots]
@@ -105,9 +108,9 @@ class PlanOutcome:
             time_zone=self.time_zone, first_day=min(days), last_day=max(days),
             data_from=self.ranking.period.start, data_to=self.ranking.period.end,
             controls=[PlannedControlView(
-                site_id=c.site_id, site_name=self.site_names.get(c.site_id, ""), direction=direction_name(c.direction),
+                id=self.item_ids[k] if k < len(self.item_ids) else None, site_id=c.site_id, site_name=self.site_names.get(c.site_id, ""), direction=direction_name(c.direction),
                 start=c.start, end=c.end, unit=c.unit, slot=c.slot, hour_of_week=c.hour_of_week,
-                score=round(float(c.weight), 4), reason=c.reason) for c in self.plan.controls],
+                score=round(float(c.weight), 4), reason=c.reason) for k, c in enumerate(self.plan.controls)],
             unmet=list(self.plan.unmet))
 
 
@@ -267,7 +270,11 @@ def make_plan(conn: psycopg.Connection, planner: PlannerSettings, *, slots: list
     plan, sites = draw_plan(result, slots, seed, planner, tz)
     plan_id, created_at = store_plan(conn, plan, result, slots, seed, actor, tz, planner)
     names = {i: s.name for i, s in result.site_info.items()}
-    return PlanOutcome(plan_id, created_at, plan, tuple(slots), seed, result, names, sites, tz, actor)
+    with conn.cursor(row_factory=dict_row) as cur:  # a unit is at one place at a time: (start, unit) is unique
+        stored = {(r["start_time"], r["unit"]): r["id"]
+                  for r in cur.execute(QUERIES["plans_item_ids"], {"plan_id": plan_id})}
+    ids = tuple(stored.get((c.start, c.unit)) for c in plan.controls)
+    return PlanOutcome(plan_id, created_at, plan, tuple(slots), seed, result, names, sites, tz, actor, ids)
 
 
 MAX_WEEKS = 12

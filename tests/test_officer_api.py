@@ -121,6 +121,10 @@ def test_situation_picture_as_html_for_viewers(demo, lang):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     title = {"sv": "Lägesbild trafiksäkerhet, vecka 44, 2024", "en": "Road safety situation picture, week 44, 2024"}
     assert title[lang] in r.text and f'lang="{lang}"' in r.text
+    # served under a policy without inline style: the same sheet the file and the PDF carry, linked
+    assert "<style" not in r.text and 'href="/print/report.css"' in r.text
+    css = api.get(str(api.base_url).removesuffix("/api/v1/") + "/print/report.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and "@page" in css.text
     bad = api.get("/reports/situation", headers=who["viewer"], params={"week": "W99x"})
     assert bad.status_code == 422 and "W99x" in bad.text
     assert api.get("/reports/situation", params={"week": "2024-W44"}).status_code == 401

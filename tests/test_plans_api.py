@@ -86,13 +86,29 @@ def test_an_officers_plan_from_slots_to_done_over_http(demo):
     assert ok.status_code == 200 and ok.json()["status"] == "approved" and ok.json()["approved_by"]
     assert api.post(f"/plans/{pid}/approve", headers=officer).status_code == 409
 
+    page_url = str(api.base_url).removesuffix("/api/v1/") + f"/officer/plans/{pid}"
+    assert api.get(page_url).status_code == 401 and api.get(page_url, headers=viewer).status_code == 403
+    assert api.get(page_url, headers=stranger).status_code == 404
+    page = api.get(page_url, headers=officer, params={"lang": "en"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "For police use only" in html and f"Control plan {pid}" in html
+    assert f"approved by {ok.json()['approved_by']}" in html and "(local time, Europe/Stockholm)" in html
+    assert html.count('<tr id="item-') == len(key) and item["site_name"].split(",")[0] in html
+    assert item["street"] in html and ("approaching the sign" in html or "leaving the sign" in html)
+    assert "Vehicles checked" in html and f"/api/v1/plans/{pid}/plan.ics" in html and "<style" not in html
+    assert f"?plan_item={item['id']}" in html  # an approved plan's control opens the control log prefilled
+    css = api.get(str(api.base_url).removesuffix("/api/v1/") + "/print/plan.css")
+    assert css.status_code == 200 and "size: A4 landscape" in css.text and "@media print" in css.text
+
     ics = api.get(f"/plans/{pid}/plan.ics", headers=officer)
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
     text = ics.text.replace("\r\n ", "")
     assert text.count("BEGIN:VEVENT") == len(key)
     assert "SUMMARY:Hastighetskontroll: " + item["site_name"].replace(",", "\\,") in text
     assert ("mot skylten" in text or "från skylten" in text) and "Vald för" in text
-    assert f"/api/v1/plans/{pid}" in text and f"Gata: {item['street']}" in text
+    assert f"/officer/plans/{pid}" in text and f"/api/v1/plans/{pid}" not in text  # the plan's page, not its JSON
+    assert f"Gata: {item['street']}" in text
     rows = list(csv.DictReader(io.StringIO(api.get(f"/plans/{pid}/plan.csv", headers=officer).text)))
     assert [int(r["item"]) for r in rows] == [c["id"] for c in plan["controls"]]
     pdf = api.get(f"/plans/{pid}/plan.pdf", headers=officer)
@@ -125,7 +141,7 @@ def test_an_officers_plan_from_slots_to_done_over_http(demo):
     db.rollback()
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE entity = 'plans' AND entity_id = %s "
                                         "ORDER BY id", (str(pid),))]
-    assert actions == ["plan.create", "plan.open", "plan.approve", "plan.export", "plan.export", "plan.export",
+    assert actions == ["plan.create", "plan.open", "plan.approve", "plan.open", "plan.export", "plan.export", "plan.export",
                        "plan.open", "plan.cancel"]
     formats = [r[0] for r in db.execute("SELECT detail->>'format' FROM audit_log WHERE action = 'plan.export' "
                                         "AND entity_id = %s ORDER BY id", (str(pid),))]

@@ -153,11 +153,24 @@ def test_pdf_page_count_and_no_table_wider_than_the_page(pics, lang, tmp_path):
 
 
 def test_local_times_across_the_autumn_change():
-    from planner.report.texts import Words
+    from core.templating import helpers, local_time
 
-    w = Words("sv", "Europe/Stockholm")
-    assert w.moment(datetime(2024, 10, 26, 12, tzinfo=UTC)) == "2024-10-26 14:00 CEST"
-    assert w.moment(datetime(2024, 10, 27, 0, 30, tzinfo=UTC)) == "2024-10-27 02:30 CEST"
-    assert w.moment(datetime(2024, 10, 27, 1, 30, tzinfo=UTC)) == "2024-10-27 02:30 CET"  # the repeated hour
-    assert w.moment(datetime(2024, 10, 28, 12, tzinfo=UTC)) == "2024-10-28 13:00 CET"
-    assert (w.days(1), w.days(2), Words("en").days(1)) == ("1 dag", "2 dagar", "1 day")
+    zone = "Europe/Stockholm"
+    assert local_time(datetime(2024, 10, 26, 12, tzinfo=UTC), zone) == "2024-10-26 14:00 CEST"
+    assert local_time(datetime(2024, 10, 27, 0, 30, tzinfo=UTC), zone) == "2024-10-27 02:30 CEST"
+    assert local_time(datetime(2024, 10, 27, 1, 30, tzinfo=UTC), zone) == "2024-10-27 02:30 CET"  # the repeated hour
+    assert local_time(datetime(2024, 10, 28, 12, tzinfo=UTC), zone) == "2024-10-28 13:00 CET"
+    sv, en = helpers("sv", zone)["plural"], helpers("en")["plural"]
+    assert (sv("days", 1), sv("days", 2), en("days", 1), en("days", 3)) == ("1 dag", "2 dagar", "1 day", "3 days")
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_a_controls_note_is_in_the_picture_escaped(pics, lang):
+    from dataclasses import replace
+
+    pic = pics[LAST.label]
+    assert pic.controls
+    noted = replace(pic, controls=(replace(pic.controls[0], note="regn <b>hela</b> passet"), *pic.controls[1:]))
+    html = render_html(noted, lang)
+    word = {"sv": "Anteckning", "en": "Note"}[lang]
+    assert f"{word}: regn &lt;b&gt;hela&lt;/b&gt; passet" in html and "<b>hela" not in html

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from seeded_demo import WEEKS, WORLD
 
+from core import i18n
 from fartkoll.demo import world as W
 from planner.load import Period
 from planner.names import direction_name
@@ -17,7 +18,6 @@ from planner.ranking import rank
 from planner.report.data import gather
 from planner.report.model import Week, WeekError
 from planner.report.render import render_html
-from planner.report.texts import Words
 from planner.settings import PlannerSettings
 
 UTC = timezone.utc
@@ -111,23 +111,23 @@ def test_renders_in_both_languages_with_the_weeks_figures(pictures, lang):
     _, pics = pictures
     pic = pics[GAP_WEEK.label]
     html = render_html(pic, lang)
-    w = Words(lang)
     text = _text(html)
     assert html.startswith("<!DOCTYPE html>") and f'lang="{lang}"' in html and "@page { size: A4" in html
     assert "<script" not in html and html.count("<svg") == 2
     title = {"sv": f"Lägesbild trafiksäkerhet, vecka {GAP_WEEK.week}, 2024",
              "en": f"Road safety situation picture, week {GAP_WEEK.week}, 2024"}[lang]
     assert title in text
-    assert _norm(w.number(pic.figures.vehicles)) in text and _norm(w.percent(pic.figures.stealth_share_over_limit)) in text
-    assert _norm(w.number(pic.top[0].expected_reportable, 1)) in text
+    assert _norm(i18n.number(pic.figures.vehicles, lang, 0)) in text
+    assert _norm(i18n.percent(pic.figures.stealth_share_over_limit, lang)) in text
+    assert _norm(i18n.number(pic.top[0].expected_reportable, lang, 1)) in text
     assert {"sv": "fordon uppmätta", "en": "vehicles measured"}[lang] in text
     assert {"sv": "Skyltar som inte rapporterat", "en": "Signs not reporting"}[lang] in text
     assert W.DEAD_SIGN in text and pic.top[0].site_name in text
     other = {"sv": "vehicles measured", "en": "fordon uppmätta"}[lang]
     assert other not in text
     if lang == "sv":
-        assert re.search(r"\d,\d", w.number(pic.top[0].expected_reportable, 1))  # decimal comma
-        assert "\u202f" in w.number(pic.figures.vehicles)
+        assert re.search(r"\d,\d", i18n.number(pic.top[0].expected_reportable, lang, 1))  # decimal comma
+        assert "\u202f" in i18n.number(pic.figures.vehicles, lang, 0)
 
 
 def test_week_without_silence_and_tips_says_so(pictures):

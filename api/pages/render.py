@@ -1,38 +1,44 @@
-"""The pages' Jinja2 environment (autoescaped) and the one way a page is rendered: in the request's
-language, with the language switch and the cookie that remembers it."""
+"""The pages' Jinja2 environment (core.templating: autoescaped, strict, the api's templates and the
+planner's printable ones) and the one way a page is rendered: in the request's language, with the
+language switch and the cookie that remembers it."""
 
 from __future__ import annotations
 
-from functools import cache
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
-from core import i18n
+from core import i18n, templating
+from planner import printing
 
 HTMX_VERSION = "2.0.11"
 LEAFLET_VERSION = "1.9.4"
 
 
-@cache
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return env
+    """The api's templates first, then the planner's (the printable plan the plan page includes)."""
+    return templating.environment(TEMPLATES, printing.TEMPLATES)
 
 
-def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+def page_language(request: Request) -> i18n.Lang:
+    """``?lang=``, else the cookie, else Swedish."""
+    return i18n.language(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
+
+
+def render(request: Request, template: str, *, status: int = 200, time_zone: str | None = None,
+           **context: Any) -> HTMLResponse:
     """The template in the request's language (``?lang=``, else the cookie, else Swedish); a
-    ``?lang=`` choice is remembered in a cookie for a year."""
+    ``?lang=`` choice is remembered in a cookie for a year. ``time_zone`` gives the template
+    ``local`` (instants in that zone's local time)."""
     asked = request.query_params.get("lang")
-    lang = i18n.language(asked, request.cookies.get(i18n.COOKIE))
-    other = "en" if lang == "sv" else "sv"
-    html = environment().get_template(template).render(
-        t=i18n.translator(lang), lang=lang, other_lang=other, path=request.url.path,
-        num=lambda x, digits=1: i18n.number(x, lang, digits),
-        pct=lambda x, digits=0: i18n.percent(x, lang, digits), **context)
+    lang = page_language(request)
+    html = templating.render(environment(), template, lang, time_zone, path=request.url.path, **context)
     response = HTMLResponse(html, status_code=status)
     if asked in i18n.LANGS:
         response.set_cookie(i18n.COOKIE, asked, max_age=365 * 86400, samesite="lax",

@@ -117,9 +117,10 @@ def situation(conn: Conn, settings: AppSettings, who: Viewer,
     pic = situation_picture(conn, settings.planner, now=datetime.now(timezone.utc),
                             time_zone=settings.default_time_zone, week=week, over_kmh=settings.threshold_over_kmh,
                             silent_hours=settings.jobs.silent_hours)
+    if format == "html":  # the page's policy forbids inline style: the same sheet, linked
+        return Response(situation_html(pic, lang, settings.threshold_over_kmh, stylesheet="/print/report.css"),
+                        media_type="text/html; charset=utf-8")
     html = situation_html(pic, lang, settings.threshold_over_kmh)
-    if format == "html":
-        return Response(html, media_type="text/html; charset=utf-8")
     import tempfile
     from pathlib import Path
 

@@ -86,7 +86,8 @@ def _visible(conn: Conn, who: Principal, site_ids: list[int]) -> bool:
     return all(scope.site_visible(conn, who, s) for s in site_ids)
 
 
-def _plan(conn: Conn, who: Principal, plan_id: int) -> PlanView:
+def visible_plan(conn: Conn, who: Principal, plan_id: int) -> PlanView:
+    """The plan if ``who`` may see every site in it, else NotFound (as if there were none)."""
     view = planlife.plan_view(conn, plan_id)
     if not _visible(conn, who, sorted({c.site_id for c in view.controls})):
         raise NotFound(f"plan {plan_id} does not exist")
@@ -94,7 +95,8 @@ def _plan(conn: Conn, who: Principal, plan_id: int) -> PlanView:
 
 
 def _page_url(request: Request, plan_id: int) -> str:
-    return str(request.url_for("show_plan", plan_id=plan_id))
+    """The plan's web page for officers (api.pages.plan), the link in its calendar and printout."""
+    return str(request.url_for("plan_page", plan_id=plan_id))
 
 
 @router.post("/plans", status_code=201)
@@ -122,7 +124,7 @@ def list_plans(conn: Conn, who: Officer, status: Literal["draft", "approved", "c
 
 @router.get("/plans/{plan_id}")
 def show_plan(plan_id: int, conn: Conn, who: Officer) -> PlanView:
-    view = _plan(conn, who, plan_id)
+    view = visible_plan(conn, who, plan_id)
     audit.record(conn, who.actor, "plan.open", "plans", plan_id, {})
     conn.commit()
     return view
@@ -130,7 +132,7 @@ def show_plan(plan_id: int, conn: Conn, who: Officer) -> PlanView:
 
 @router.post("/plans/{plan_id}/approve")
 def approve_plan(plan_id: int, conn: Conn, who: Officer) -> PlanView:
-    _plan(conn, who, plan_id)
+    visible_plan(conn, who, plan_id)
     view = planlife.approve_plan(conn, plan_id, who.actor, datetime.now(UTC))
     conn.commit()
     return view
@@ -138,14 +140,14 @@ def approve_plan(plan_id: int, conn: Conn, who: Officer) -> PlanView:
 
 @router.post("/plans/{plan_id}/cancel")
 def cancel_plan(plan_id: int, conn: Conn, who: Officer, body: CancelIn | None = None) -> PlanView:
-    _plan(conn, who, plan_id)
+    visible_plan(conn, who, plan_id)
     view = planlife.cancel_plan(conn, plan_id, who.actor, datetime.now(UTC), body.note if body else "")
     conn.commit()
     return view
 
 
 def _export(conn: Conn, who: Principal, plan_id: int, fmt: str) -> PlanView:
-    view = _plan(conn, who, plan_id)
+    view = visible_plan(conn, who, plan_id)
     audit.record(conn, who.actor, "plan.export", "plans", plan_id, {"format": fmt})
     conn.commit()
     return view
@@ -171,7 +173,7 @@ def plan_csv_file(plan_id: int, conn: Conn, who: Officer) -> Response:
 def plan_pdf(plan_id: int, request: Request, conn: Conn, who: Officer) -> Response:
     from planner.report.pdf import html_to_pdf
 
-    view = _plan(conn, who, plan_id)
+    view = visible_plan(conn, who, plan_id)
     with tempfile.TemporaryDirectory(prefix="fartkoll-plan-") as tmp:
         pdf = html_to_pdf(plan_page(view, _page_url(request, plan_id)), Path(tmp) / "plan.pdf").read_bytes()
     audit.record(conn, who.actor, "plan.export", "plans", plan_id, {"format": "pdf"})

@@ -228,8 +228,9 @@ def format_ranking(result, limit: int, cells: bool = False) -> str:
 
 
 def _page_url(settings: Settings, plan_id: int) -> str:
+    """The plan's web page for officers (the link in its calendar events and on its printout)."""
     scheme = "https" if settings.api.https else "http"
-    return f"{scheme}://{settings.api.host}:{settings.api.port}/api/v1/plans/{plan_id}"
+    return f"{scheme}://{settings.api.host}:{settings.api.port}/officer/plans/{plan_id}"
 
 
 def _write_exports(args, settings: Settings, conn, view) -> None:
@@ -410,11 +411,11 @@ def _control(args, settings: Settings, conn) -> int:
         return 0
     for r in rows:
         zone = ZoneInfo(sites[r.site_id].time_zone)
-        print(f"{r.id:5d} {r.start_time.astimezone(zone):%Y-%m-%d %H:%M}–{r.end_time.astimezone(zone):%H:%M} "
+        print(f"{r.id:5d} {r.start_time.astimezone(zone):%Y-%m-%d %H:%M}–{r.end_time.astimezone(zone):%H:%M %Z} "
               f"{r.site_name} {direction_name(r.direction) if r.direction is not None else 'both directions'} {r.method} "
               f"checked {r.vehicles_checked if r.vehicles_checked is not None else '-'} "
               f"reports {r.reports_written if r.reports_written is not None else '-'}"
-              + (f" plan {r.plan_id}" if r.plan_id else ""))
+              + (f" plan {r.plan_id}" if r.plan_id else "") + (f" — note: {r.note}" if r.note else ""))
     if not rows:
         print("no controls logged")
     return 0

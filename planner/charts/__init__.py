@@ -7,5 +7,7 @@ alternative), print-safe colours and no script; the page or report puts the data
 from .bars import bar_chart
 from .distribution import distribution_chart
 from .frame import PALETTE, SHARE_BANDS, share_colour
+from .trend import Line, limit_changes, line_colour, trend_chart
 
-__all__ = ["PALETTE", "SHARE_BANDS", "bar_chart", "distribution_chart", "share_colour"]
+__all__ = ["PALETTE", "SHARE_BANDS", "Line", "bar_chart", "distribution_chart", "limit_changes", "line_colour",
+           "share_colour", "trend_chart"]

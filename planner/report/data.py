@@ -149,7 +149,7 @@ def gather(conn: psycopg.Connection, week: Week, planner: PlannerSettings, *, no
             during.days if during else 0, after.days if after else 0, rep.baseline_days if rep else 0,
             bool(during and during.verdict == "increase"),
             rep.halo_days if rep else None, rep.return_from if rep else None,
-            tuple(n for n in f.notes + (rep.notes if rep else ()) if not n.startswith(GENERIC_NOTES))))
+            tuple(n for n in f.notes + (rep.notes if rep else ()) if not n.startswith(GENERIC_NOTES)), c.note))
 
     window_end = min(period.end, now)
     gaps = silences(conn, start=period.start, end=window_end, hours=silent_hours) if window_end > period.start else []

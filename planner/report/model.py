@@ -198,6 +198,8 @@ class ControlEffect:
     """The day the effect has worn off."""
     notes: tuple[str, ...] = ()
     """The follow-up's own notes (English)."""
+    note: str = ""
+    """The officer's note in the control log."""
 
     @property
     def significant(self) -> bool:

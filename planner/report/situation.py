@@ -28,9 +28,10 @@ def situation_picture(conn: psycopg.Connection, planner: PlannerSettings, *, now
     return gather(conn, wk, planner, now=now, over_kmh=over_kmh, silent_hours=silent_hours)
 
 
-def situation_html(pic: SituationPicture, lang: str, over_kmh: float = 6.0) -> str:
-    """The printable page in Swedish ('sv') or English ('en')."""
-    return render_html(pic, lang, over_kmh)
+def situation_html(pic: SituationPicture, lang: str, over_kmh: float = 6.0, stylesheet: str | None = None) -> str:
+    """The printable page in Swedish ('sv') or English ('en'); ``stylesheet``: a URL to link the
+    style from instead of inlining it (a page served under a policy without inline style)."""
+    return render_html(pic, lang, over_kmh, stylesheet)
 
 
 OUTPUTS = {".html": "html", ".htm": "html", ".pdf": "pdf"}

@@ -47,8 +47,8 @@ WHERE id = %(plan_id)s AND status <> 'cancelled'
 RETURNING id
 
 -- name: plans_item_ids
--- The ids of a plan's planned controls in the order they were drawn (start, unit).
-SELECT id FROM planned_controls WHERE plan_id = %(plan_id)s ORDER BY start_time, unit, id
+-- The ids of a plan's planned controls with the start and unit that tell them apart, in time order.
+SELECT id, start_time, unit FROM planned_controls WHERE plan_id = %(plan_id)s ORDER BY start_time, unit, id
 
 -- name: plans_item_done
 -- Link a planned control to the logged control that carried it out; no row when already done.

@@ -134,7 +134,7 @@ def test_plan_life_from_the_cli(pdemo_url, monkeypatch, capsys, tmp_path):
     code, out, _ = cli("planner", "plans", "show", str(pid), "--ics", str(ics), "--actor", "chief")
     assert code == 0 and f"item {item['id']:5d}" in out and "to do" in out
     text = ics.read_text(encoding="utf-8").replace("\r\n ", "")
-    assert "Hastighetskontroll" in text and "Vald för" in text and f"/api/v1/plans/{pid}" in text
+    assert "Hastighetskontroll" in text and "Vald för" in text and f"/officer/plans/{pid}" in text
     code, out, err = cli("planner", "control", "done", str(item["id"]), "--vehicles", "30", "--reports", "2",
                          "--actor", "officer")
     assert code == 0, err
