@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, TextIO
 
 from collector.grouping import DEFAULT_GAP_S, Grouper
+from collector.heartbeat import MAX_AHEAD_S, UNIX_FROM
 from collector.passes import VehiclePass
 from collector.protocols import PROTOCOLS, Parser, make_parser
 from collector.reading import Reading
@@ -55,6 +58,31 @@ def _readings(parser: Parser, chunks: Iterable[bytes], received_at: Stamp) -> It
     yield from parser.flush(last or stamp())
 
 
+class OwnTimes:
+    """Readings re-timed by their own clock, so that vehicles grouped from a capture keep the
+    times the sign gave its readings, not the moment the file was read.
+
+    A device time in Unix seconds (see ``collector.heartbeat.UNIX_FROM``) is that instant; one
+    counted from power-on is placed after the receive time of the first such reading by its
+    distance from it (a count that goes backwards, a restart, starts over); a reading without
+    one keeps its receive time.
+    """
+
+    def __init__(self) -> None:
+        self._anchor: tuple[float, datetime] | None = None
+
+    def __call__(self, r: Reading) -> Reading:
+        t = r.device_time
+        if t is None or not math.isfinite(t):
+            return r
+        if UNIX_FROM <= t <= r.received_at.timestamp() + MAX_AHEAD_S:
+            return replace(r, received_at=datetime.fromtimestamp(t, timezone.utc))
+        if self._anchor is None or t < self._anchor[0]:
+            self._anchor = (t, r.received_at)
+        d0, r0 = self._anchor
+        return replace(r, received_at=r0 + timedelta(seconds=t - d0))
+
+
 def pass_json(p: VehiclePass) -> dict[str, Any]:
     """The JSON shape of a grouped vehicle in ``decode --group`` output."""
     out: dict[str, Any] = {
@@ -90,8 +118,9 @@ def run_decode(
 
     Prints every reading (``Reading.to_json_dict``), or with ``group`` only the vehicles
     (``pass_json``) found by grouping with ``gap_s`` and ``angle_deg``. Chunks are stamped by
-    ``now`` as they are read, so grouping a live pipe works; grouping a file relies on device
-    times where the protocol has them. Returns 0, or 1 when there was input and every
+    ``now`` as they are read, so grouping a live pipe works; vehicles are timed by the
+    readings' own device times where the protocol has them (``OwnTimes``), so a capture
+    file's vehicles keep their times. Returns 0, or 1 when there was input and every
     reading of it was malformed (most likely the wrong protocol, unit or baud rate). Raises
     ``ValueError`` for an unknown protocol, unit or option.
     """
@@ -106,6 +135,7 @@ def run_decode(
     parser = make_parser(protocol, **({"unit": unit} if unit is not None else {}), **opts)
     readings = _readings(parser, _chunks(source, CHUNK), now)
     grouper = Grouper(gap_s=gap_s, angle_deg=angle_deg) if group else None
+    own_time = OwnTimes()
     seen = understood = 0
     for reading in readings:
         seen += 1
@@ -113,7 +143,7 @@ def run_decode(
         if grouper is None:
             _print(out, reading.to_json_dict())
         else:
-            for p in grouper.push(reading):
+            for p in grouper.push(own_time(reading)):
                 _print(out, pass_json(p))
     if grouper is not None:
         for p in grouper.flush():

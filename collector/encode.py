@@ -125,7 +125,29 @@ ENCODERS: dict[str, EncoderSpec] = {
                                1, 1, 999, "signed", "kmh", idle=b"+000"),
     "display-contract": EncoderSpec("display-contract", lambda v, d, veh, u: f"{_int(v):03d}\r".encode(),
                                     1, 1, 999, "none", idle=b"000\r", idle_every_s=2.0),
+    "regex": EncoderSpec("regex", lambda v, d, veh, u: f"SPD {v:05.1f} {'-' if d is R else '+'}\r\n".encode(),
+                         0.1, 0.1, 999.9, "signed", "kmh", streaming=False),
 }
+
+REGEX_PATTERN = r"^SPD (?P<speed>\d+\.\d) (?P<direction>[+-])"
+"""The pattern that reads the simulated ``regex`` sign's lines (``-o pattern=...``)."""
+
+OPS_JSON_FORMS = {"speed": "ops-json", "vehicle": "ops-vehicle", "object": "ops-object"}
+"""The OPS24x JSON outputs a simulated ``ops-json`` sign can send: streaming speeds (OJ), one
+line per vehicle (ON) or per tracked object (OC); all read by the ``ops-json`` parser."""
+
+
+def encoder_for(protocol: str, form: str | None = None) -> str:
+    """The encoder of a protocol named as ``decode`` and ``run`` name it (``collector.protocols``),
+    in the given ``form`` (ops-json only). Raises ``ValueError`` naming the valid names."""
+    from collector.protocols import known_protocol
+
+    known_protocol(protocol)
+    if form is not None and protocol != "ops-json":
+        raise ValueError(f"--form is for ops-json only ({', '.join(OPS_JSON_FORMS)}); {protocol} has one output")
+    if form is not None and form not in OPS_JSON_FORMS:
+        raise ValueError(f"form {form!r} is not one of {', '.join(OPS_JSON_FORMS)}")
+    return OPS_JSON_FORMS[form or "speed"] if protocol == "ops-json" else protocol
 
 
 def _spec(protocol: str) -> EncoderSpec:

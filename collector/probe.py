@@ -255,14 +255,44 @@ def _serial_open() -> OpenPort:
 
 
 def capture(port: str, baud: int, seconds: float, *, open_port: OpenPort | None = None,
-            monotonic: Callable[[], float] = time.monotonic) -> bytes:
-    """Everything the port sends in ``seconds`` at ``baud`` (8N1)."""
+            monotonic: Callable[[], float] = time.monotonic,
+            enough: Callable[[bytes, float], bool] | None = None, check_every_s: float = 0.5) -> bytes:
+    """Everything the port sends in ``seconds`` at ``baud`` (8N1), or less: every
+    ``check_every_s`` the bytes so far and the seconds listened go to ``enough``, and a true
+    answer ends the capture."""
     data = bytearray()
     with (open_port or _serial_open())(port, baudrate=baud, timeout=0.1) as dev:
-        deadline = monotonic() + seconds
-        while monotonic() < deadline:
+        start = monotonic()
+        deadline, check = start + seconds, start + check_every_s
+        while (now := monotonic()) < deadline:
             data += dev.read(max(1, dev.in_waiting))
+            if enough is not None and now >= check:
+                check = now + check_every_s
+                if enough(bytes(data), now - start):
+                    break
     return bytes(data)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a probe is: the baud rate it listens at (``step`` of ``steps``), for how long of
+    ``seconds``, the bytes heard and the best candidate so far (None: nothing fits yet)."""
+
+    baud: int
+    step: int
+    steps: int
+    listened_s: float
+    seconds: float
+    bytes: int
+    best: Candidate | None
+    confident: bool = False
+
+    def to_text(self) -> str:
+        best = "nothing recognised yet" if self.best is None else \
+            f"best so far {self.best.protocol} ({self.best.score:.2f}, {self.best.found} found)"
+        line = (f"listening at {self.baud} baud ({self.step} of {self.steps}): "
+                f"{self.listened_s:.1f} of {self.seconds:g} s, {self.bytes:,} bytes; {best}")
+        return line + (" - confident, stopping" if self.confident else "")
 
 
 def send_commands(port: str, baud: int, commands: Sequence[bytes], *, reply_s: float = 0.5,
@@ -289,11 +319,27 @@ def send_commands(port: str, baud: int, commands: Sequence[bytes], *, reply_s: f
 
 def probe(port: str, bauds: Sequence[int] = BAUD_RATES, seconds: float = 3.0, *,
           unit: str | None = None, clock: Clock = utc_now,
-          open_port: OpenPort | None = None) -> ProbeReport:
-    """Capture at each baud rate in turn and score; stops at the first confident match."""
+          open_port: OpenPort | None = None, progress: Callable[[Progress], None] | None = None,
+          monotonic: Callable[[], float] = time.monotonic) -> ProbeReport:
+    """Capture at each baud rate in turn and score; stops at the first confident match, as
+    soon as it is confident (the same format confident at two checks in a row, so a capture
+    cut short is not judged on its first few lines). ``progress`` hears every check."""
     report = ProbeReport(port)
-    for baud in bauds:
-        data = capture(port, baud, seconds, open_port=open_port)
+    for step, baud in enumerate(bauds, 1):
+        streak: list[str] = []
+
+        def enough(data: bytes, listened: float, baud: int = baud, step: int = step,
+                   streak: list[str] = streak) -> bool:
+            best = score_capture(data, baud, clock(), unit)[0]
+            sure = best.score >= CONFIDENT and best.found >= MIN_FOUND
+            streak[:] = (streak + [best.protocol])[-2:] if sure else []
+            stop = len(streak) == 2 and streak[0] == streak[1]
+            if progress is not None:
+                progress(Progress(baud, step, len(bauds), listened, seconds, len(data),
+                                  best if best.score > 0 else None, stop))
+            return stop
+
+        data = capture(port, baud, seconds, open_port=open_port, monotonic=monotonic, enough=enough)
         report.captured[baud] = len(data)
         cands = score_capture(data, baud, clock(), unit)
         report.candidates.extend(cands)

@@ -121,11 +121,12 @@ async def ingest_passes(_: Admitted, who: Sign, body: RawBody, request: Request)
     batch = parse(PassBatch, body, "passes", limits(request).max_records)
     _own_sign(who, batch.sign)
     rule, received = request.app.state.settings.collector.time_rule(), _now()
+    earliest, latest = rule.earliest, received + rule.future_margin  # the rule's bounds, compared inline
     passes, indices, rejected = [], [], []
     for i, p in enumerate(batch.passes):
-        why = rule.problem(p.time, received)
-        if why is not None:
-            rejected.append({"record": i, "field": "time", "value": p.time.isoformat(), "reason": why})
+        if not earliest <= p.time <= latest:
+            rejected.append({"record": i, "field": "time", "value": p.time.isoformat(),
+                             "reason": rule.problem(p.time, received)})
             continue
         passes.append(VehiclePass(time=p.time, speed_kmh=p.speed_kmh, direction=DIRECTION[p.direction],
                                   sign_id=who.sign_id, length_m=p.length_m, key=p.key))

@@ -80,21 +80,30 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
 }
 
 
+def known_protocol(name: str) -> ProtocolSpec:
+    """The protocol named ``name``; ``ValueError`` listing the known names for any other.
+
+    The one list of names: ``collector run``, ``decode``, ``simulate`` and ``fartkoll sign add``
+    take these and no others.
+    """
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise ValueError(
+            f"protocol {name!r} is not known: use one of {', '.join(PROTOCOLS)}"
+        ) from None
+
+
 def make_parser(name: str, /, **options: Any) -> Parser:
     """A new parser for protocol ``name``, configured by ``options`` (``unit=``, ...).
 
     Raises ``ValueError`` for an unknown name (listing the known ones) or a bad option.
     """
-    try:
-        spec = PROTOCOLS[name]
-    except KeyError:
-        raise ValueError(
-            f"protocol {name!r} is not known: use one of {', '.join(PROTOCOLS)}"
-        ) from None
+    spec = known_protocol(name)
     try:
         return spec.factory(**options)
     except TypeError as exc:
         raise ValueError(f"protocol {name!r}: bad option ({exc})") from None
 
 
-__all__ = ["PROTOCOLS", "Parser", "ProtocolSpec", "make_parser"]
+__all__ = ["PROTOCOLS", "Parser", "ProtocolSpec", "known_protocol", "make_parser"]

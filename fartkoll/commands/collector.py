@@ -61,7 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     dec.set_defaults(handler=run_decode)
 
     sim = c.add_parser("simulate", help="play a radar sign on a pseudo-terminal and print its path")
-    sim.add_argument("--protocol", required=True, help="wire format to send (see collector.encode)")
+    sim.add_argument("--protocol", required=True,
+                     help="wire format to send: any name `decode` and `run` take (e.g. ops-json, houston-dr500)")
+    sim.add_argument("--form", help="ops-json only: speed (streaming OJ speeds, default), vehicle (ON) or object (OC)")
     sim.add_argument("--unit", help="unit the simulated device is set to")
     sim.add_argument("--rate", type=float, default=1.0, help="speed-up factor (2 = twice real time)")
     sim.add_argument("--seconds", type=float, help="stop after this many (wall-clock) seconds")
@@ -175,7 +177,11 @@ def run_probe(args: argparse.Namespace, settings: Settings) -> int:
         if args.setup_ops:
             commands = ops_setup_commands(datetime.now(timezone.utc))
             replies = send_commands(args.port, args.baud[0] if args.baud else 19200, commands)
-        report = probe(args.port, bauds, args.seconds, unit=args.unit)
+        progress = _ProbeProgress()
+        try:
+            report = probe(args.port, bauds, args.seconds, unit=args.unit, progress=progress)
+        finally:
+            progress.finish()
     except (serial.SerialException, OSError) as e:
         return _fail("probe", f"cannot read {args.port}: {e}; check the path (ls /dev/serial/by-id/) "
                               "and that no collector holds the port")
@@ -184,6 +190,27 @@ def run_probe(args: argparse.Namespace, settings: Settings) -> int:
     report.replies = replies
     print(json.dumps(report.to_json_dict(), indent=2) if args.json else report.to_text())
     return 0 if report.best is not None else 1
+
+
+class _ProbeProgress:
+    """Progress on stderr: one line rewritten in place on a terminal, a line per baud rate otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.baud: int | None = None
+        self.open_line = False
+
+    def __call__(self, p) -> None:
+        if self.tty:
+            print(f"\r\x1b[K{p.to_text()}", end="\n" if p.confident else "", file=sys.stderr, flush=True)
+            self.open_line = not p.confident
+        elif p.confident or self.baud != p.baud:
+            print(p.to_text(), file=sys.stderr, flush=True)
+        self.baud = p.baud
+
+    def finish(self) -> None:
+        if self.open_line:
+            print(file=sys.stderr, flush=True)
 
 
 def run_decode(args: argparse.Namespace, settings: Settings) -> int:
@@ -218,19 +245,23 @@ def run_decode(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from collector.encode import ENCODERS
+    from collector.encode import REGEX_PATTERN, encoder_for
     from collector.simulate_pty import open_simulated_sign, random_traffic
 
-    if args.protocol not in ENCODERS:
-        return _fail("simulate", f"protocol {args.protocol!r} cannot be simulated: use one of {', '.join(ENCODERS)}")
+    try:
+        encoder = encoder_for(args.protocol, args.form)
+    except ValueError as e:
+        return _fail("simulate", e)
     if not (args.rate > 0 and args.vehicles_per_minute > 0 and args.mean_kmh > 0):
         return _fail("simulate", "--rate, --vehicles-per-minute and --mean-kmh must be above 0")
     try:  # the first vehicle now, so a bad unit fails before the path is printed
-        next(iter(random_traffic(args.protocol, args.unit, 1.0, args.mean_kmh, args.seed)))
+        next(iter(random_traffic(encoder, args.unit, 1.0, args.mean_kmh, args.seed)))
     except ValueError as e:
         return _fail("simulate", e)
-    chunks = random_traffic(args.protocol, args.unit, 60.0 / args.vehicles_per_minute,
+    chunks = random_traffic(encoder, args.unit, 60.0 / args.vehicles_per_minute,
                             args.mean_kmh, args.seed)
+    if args.protocol == "regex":
+        print(f"read it with --protocol regex --unit kmh -o 'pattern={REGEX_PATTERN}'", file=sys.stderr)
     with _stop_on_signals() as stop:
         path, sign = open_simulated_sign(chunks, args.rate)
         print(path, flush=True)

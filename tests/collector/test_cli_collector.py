@@ -112,7 +112,7 @@ def test_simulate_prints_a_path_that_speaks_the_protocol():
 
 def test_simulate_refuses_an_unknown_protocol_or_missing_unit(capsys):
     assert main(["collector", "simulate", "--protocol", "nope"]) == 2
-    assert "cannot be simulated: use one of" in capsys.readouterr().err
+    assert "is not known: use one of" in capsys.readouterr().err
     assert main(["collector", "simulate", "--protocol", "houston-dr500"]) == 2
     assert "needs a unit" in capsys.readouterr().err
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.encode import ENCODERS, SimVehicle, encode_traffic, encode_vehicle
+from collector.encode import ENCODERS, REGEX_PATTERN, SimVehicle, encode_traffic, encode_vehicle
 from collector.grouping import group
 from collector.passes import Direction
 from collector.protocols import make_parser
@@ -24,7 +24,8 @@ CASES = [(p, None) for p, s in ENCODERS.items() if s.default_unit] + [
 
 def decode_and_group(protocol, unit, events):
     spec = ENCODERS[protocol]
-    parser = make_parser(spec.parser, unit=unit or spec.default_unit)  # the device's setting
+    extra = {"pattern": REGEX_PATTERN} if spec.parser == "regex" else {}
+    parser = make_parser(spec.parser, unit=unit or spec.default_unit, **extra)  # the device's setting
     readings = []
     for t, data in events:
         readings += parser.feed(data, T0 + timedelta(seconds=t))
@@ -96,7 +97,7 @@ def test_mph_binary_frames():
      (("mph-binary", SimVehicle(0, 5.0, A), "mph"), "carries 4..255"),
      (("ops-plain", SimVehicle(0, 50.0, U), None), "always sends a direction"),
      (("houston-dr500", SimVehicle(0, 50.0, A), None), "needs a unit"),
-     (("regex", SimVehicle(0, 50.0, A), "kmh"), "no encoder for protocol 'regex'"),
+     (("nope", SimVehicle(0, 50.0, A), "kmh"), "no encoder for protocol 'nope'"),
      (("ops-object", SimVehicle(0, 50.0, A), "kmh"), "max_speed_mps or max_speed_mph")],
 )
 def test_encoder_errors(args, message):
