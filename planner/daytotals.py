@@ -165,15 +165,15 @@ def rebuild(conn: psycopg.Connection, sites: dict[int, tuple[datetime, datetime]
         scan_to.append(day_start(max(d0, d1), tz[s]) + timedelta(days=1))
     params = {"site_ids": ids, "from_day": from_day, "to_day": to_day, "scan_from": scan_from, "scan_to": scan_to}
     conn.execute(QUERIES["figure_days_delete"], params)
+    out: list[tuple] = []
     with conn.cursor(row_factory=dict_row) as cur:
-        sums: dict[tuple, Sums] = {}
-        for r in cur.execute(QUERIES["figure_days_rollups"], params, binary=True):
-            k = (r["site_id"], r["local_day"], r["direction"], r["display"], r["limit_timed"], r["limit_from"])
-            if k not in sums:
-                sums[k] = Sums()
-            sums[k].add(r)
-            result.rollup_rows += 1
-        out = [_row(k, acc) for k, acc in sums.items()]
+        for j in range(len(ids)):  # a site at a time keeps memory flat
+            one = {k: [v[j]] for k, v in params.items()}
+            rows = cur.execute(QUERIES["figure_days_rollups"], one, binary=True).fetchall()
+            keys = [(r["site_id"], r["local_day"], r["direction"], r["display"], r["limit_timed"], r["limit_from"])
+                    for r in rows]
+            out += [_row(k, acc) for k, acc in aggregate(rows, keys).items()]
+            result.rollup_rows += len(rows)
         for r in cur.execute(QUERIES["figure_days_coverage"], params).fetchall():
             out.append((r["site_id"], r["local_day"], 3, 0, False, NO_LIMIT, int(r["minutes"]), 0.0, 0.0,
                         int(r["hours"]), r["first_hour"], r["last_hour"], 0, b""))
@@ -188,9 +188,11 @@ def rebuild(conn: psycopg.Connection, sites: dict[int, tuple[datetime, datetime]
 
 
 def _row(key: tuple, acc: Sums) -> tuple:
-    """A figure_days row."""
-    return key + (acc.n, acc.sum_kmh, acc.sumsq_kmh, acc.hours, acc.first_hour, acc.last_hour, acc.lo,
-                  acc.hist.astype(HIST).tobytes())
+    """A figure_days row, its histogram cut to the bins from the first to the last vehicle."""
+    nz = np.flatnonzero(acc.hist)
+    lo, hist = (acc.lo + int(nz[0]), acc.hist[nz[0]:nz[-1] + 1]) if len(nz) else (acc.lo, acc.hist[:0])
+    return key + (acc.n, acc.sum_kmh, acc.sumsq_kmh, acc.hours, acc.first_hour, acc.last_hour, lo,
+                  hist.astype(HIST).tobytes())
 
 
-__all__ = ["NO_LIMIT", "RebuildResult", "Sums", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]
+__all__ = ["NO_LIMIT", "RebuildResult", "Sums", "aggregate", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]

@@ -7,16 +7,16 @@ One histogram per direction × display mode × legal limit: never pooled.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
 import numpy as np
 import psycopg
 from pydantic import BaseModel
 
+from planner.daytotals import NO_LIMIT, aggregate, vehicle_parts
 from planner.load import LoadError
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName
-from planner.series import PUBLIC_MIN_VEHICLES, HourRow, load_hours, site_ref, site_window, sum_hist
+from planner.series import PUBLIC_MIN_VEHICLES, posted_limits, site_ref, site_window
 from planner.settings import PlannerSettings
 from planner.sitestats import PeriodView, SiteRef
 from planner.stats import ROUNDING_OFFSET_KMH
@@ -27,7 +27,8 @@ class SpeedBins(BaseModel):
 
     direction: DirectionName
     display: DisplayName
-    limit_kmh: int | None
+    limit_kmh: float | None
+    """The legal limit in force, km/h exactly as posted (30 mph = 48.28032)."""
     threshold_kmh: float | None
     n: int | None
     lower_kmh: list[float]
@@ -63,13 +64,15 @@ def site_histogram(conn: psycopg.Connection, planner: PlannerSettings, site_id: 
         raise LoadError(f"width {width_kmh} km/h is not 1 or 5",
                         errors=[{"record": None, "field": "width", "value": str(width_kmh), "reason": "not 1 or 5"}])
     w = site_window(conn, planner, site_id, date_from=date_from, date_to=date_to)
-    groups: dict[tuple[int, int, int | None], list[HourRow]] = defaultdict(list)
-    for r in load_hours(conn, w):
-        groups[(r.direction, r.display, r.limit_kmh)].append(r)
+    limits = posted_limits(conn, site_id)
+    parts = vehicle_parts(conn, site_id, w.period.start, w.period.end)
+    groups = aggregate(parts, [(p["direction"], p["display"], None if p["limit_from"] == NO_LIMIT
+                                else limits[(p["limit_timed"], p["limit_from"])]) for p in parts])
     offset = ROUNDING_OFFSET_KMH.get(w.rounding, 0.0)
     out = []
-    for (d, m, lim), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
-        counts, lo = sum_hist(rows)
+    for (d, m, lim), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
+        nz = np.flatnonzero(g.hist)
+        counts, lo = (g.hist[nz[0]:nz[-1] + 1], g.lo + int(nz[0])) if len(nz) else (g.hist, g.lo)
         counts, lo = rebin(counts, lo, width_kmh)
         n = int(counts.sum())
         thr = planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None

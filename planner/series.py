@@ -10,6 +10,7 @@ withheld (figures ``None``, ``withheld`` true); readers with a role see it, flag
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -21,7 +22,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
-from planner.daytotals import NO_LIMIT, Sums, coverage_parts, vehicle_parts
+from planner.daytotals import NO_LIMIT, Sums, aggregate, coverage_parts, vehicle_parts
 from planner.exceedance import BinnedTails
 from planner.load import LoadError, Period, SiteInfo, SiteNotFound, load_sites
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
@@ -237,11 +238,22 @@ def cell_figures(cells: list[Sums], limits: list[float], thresholds: list[float]
     return CellFigures(n, mean, v85, over_l, over_t)
 
 
+def _rounded(f: CellFigures, digits: int = 3) -> CellFigures:
+    """The figures rounded as the series shows them (NaN stays NaN)."""
+    return CellFigures(f.n, np.round(f.mean, digits), np.round(f.v85, digits), np.round(f.over_limit, digits),
+                       np.round(f.over_threshold, digits))
+
+
 def posted_limits(conn: psycopg.Connection, site_id: int) -> dict[tuple[bool, datetime], float]:
     """{(timed, valid_from): the limit in km/h exactly as posted (30 mph = 48.28032)} of a site."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id}).fetchall()
     return {(r["timed"], r["valid_from"]): r["posted_value"] * KMH_PER_UNIT[r["posted_unit"]] for r in rows}
+
+
+def _fin(x: float) -> float | None:
+    """A figure already rounded (CellFigures.rounded), None when not finite."""
+    return float(x) if math.isfinite(x) else None
 
 
 def _point(start: datetime, hours: int, coverage: tuple[int, int] | None, tz: ZoneInfo, limit: float | None,
@@ -259,9 +271,9 @@ def _point(start: datetime, hours: int, coverage: tuple[int, int] | None, tz: Zo
     n = int(round(figs.n[i]))
     if public and n < PUBLIC_MIN_VEHICLES:
         return SeriesPoint(**base, n=None, small=True, withheld=True)
-    return SeriesPoint(**{**base, "mean_kmh": _num(figs.mean[i]), "v85_kmh": _num(figs.v85[i]),
-                          "over_limit_share": _num(figs.over_limit[i]),
-                          "over_threshold_share": _num(figs.over_threshold[i])},
+    return SeriesPoint(**{**base, "mean_kmh": _fin(figs.mean[i]), "v85_kmh": _fin(figs.v85[i]),
+                          "over_limit_share": _fin(figs.over_limit[i]),
+                          "over_threshold_share": _fin(figs.over_threshold[i])},
                        n=n, small=n < PUBLIC_MIN_VEHICLES)
 
 
@@ -284,28 +296,27 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
                           use_days=days)
     limits = posted_limits(conn, site_id)
     steps = _steps(w.period, step, tz)
-    step_of: dict[datetime, int] = {}
+    starts = [start for start, _ in steps]
     step_of_day: dict[date, int] = {}
-    for i, (start, hours) in enumerate(steps):
+    for i, start in enumerate(starts):
         step_of_day.setdefault(start.astimezone(tz).date(), i)
-        for k in range(hours):
-            step_of[start + k * HOUR] = i
 
     def step_index(part: dict) -> int:
-        return step_of_day[part["local_day"]] if part["kind"] == "day" else step_of[part["hour"]]
+        if part["kind"] == "day":
+            return step_of_day[part["local_day"]]
+        return bisect_right(starts, part["hour"]) - 1
 
     coverage: dict[int, tuple[int, int]] = {}
     for c in coverage_parts(conn, site_id, w.period.start, w.period.end, use_days=days):
         j = step_index(c)
         m, k = coverage.get(j, (0, 0))
         coverage[j] = (m + int(c["minutes"]), k + int(c["hours"]))
+    keys = [(p["direction"], p["display"], step_index(p),
+             None if p["limit_from"] == NO_LIMIT else limits[(p["limit_timed"], p["limit_from"])]) for p in parts]
+    no_limit = any(k[3] is None for k in keys)
     by_line: dict[tuple[int, int], dict[tuple[int, float | None], Sums]] = defaultdict(dict)
-    no_limit = False
-    for part in parts:
-        lim = None if part["limit_from"] == NO_LIMIT else limits[(part["limit_timed"], part["limit_from"])]
-        no_limit = no_limit or lim is None
-        cells = by_line[(part["direction"], part["display"])]
-        cells.setdefault((step_index(part), lim), Sums()).add(part)
+    for (d, m, j, lim), sums in aggregate(parts, keys).items():
+        by_line[(d, m)][(j, lim)] = sums
     lines_wanted = set(by_line)
     if d_code is not None and m_code is not None:
         lines_wanted.add((d_code, m_code))
@@ -314,9 +325,9 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
         return planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None
 
     order = [(key, cell) for key in sorted(by_line) for cell in by_line[key]]
-    figs = cell_figures([by_line[key][cell] for key, cell in order],
+    figs = _rounded(cell_figures([by_line[key][cell] for key, cell in order],
                         [math.nan if c[1] is None else float(c[1]) for _, c in order],
-                        [math.nan if c[1] is None else threshold(c[1]) for _, c in order], w.rounding)
+                        [math.nan if c[1] is None else threshold(c[1]) for _, c in order], w.rounding))
     index = {(key, cell): i for i, (key, cell) in enumerate(order)}
     lines = []
     for key in sorted(lines_wanted):

@@ -93,14 +93,14 @@ WITH w AS (
 SELECT x.* FROM (
     SELECT r.site_id, (r.hour AT TIME ZONE s.time_zone)::date AS local_day, r.direction, r.display,
            coalesce(l.timed, false) AS limit_timed, coalesce(l.valid_from, timestamptz '0001-01-01 00:00+00') AS limit_from,
-           r.hour, r.n, r.sum_kmh, r.sumsq_kmh, array_lower(r.hist, 1) AS hist_lo, r.hist, w.from_day, w.to_day
+           r.hour AS first_hour, r.hour AS last_hour, 1 AS hours, r.n, r.sum_kmh, r.sumsq_kmh,
+           array_lower(r.hist, 1) AS hist_lo, r.hist, NULL::bytea AS hist_bytes, w.from_day, w.to_day
     FROM w
     JOIN rollup_hourly r ON r.site_id = w.site_id AND r.hour >= w.scan_from AND r.hour < w.scan_to
     JOIN sites s ON s.id = r.site_id
     LEFT JOIN LATERAL speed_limit_at(r.site_id, r.hour, s.time_zone) l ON true
 ) x
 WHERE x.local_day >= x.from_day AND x.local_day < x.to_day
-ORDER BY x.site_id, x.local_day, x.hour
 
 -- name: figure_days_coverage
 -- Coverage of the given sites per local day in [from_day, to_day): minutes measured (the
