@@ -17,7 +17,9 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import compare as compare_page
 from .pages import public as public_pages
+from .pages import site_controls, site_csv
 from .routes import (
     audit,
     auth,
@@ -74,4 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(exports.router, prefix="/api/v1")
     app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(public_pages.router)
+    app.include_router(site_csv.router)
+    app.include_router(site_controls.router)
+    app.include_router(compare_page.router)
     return app

@@ -6,6 +6,10 @@ alternative), print-safe colours and no script; the page or report puts the data
 
 from .bars import bar_chart
 from .distribution import distribution_chart
-from .frame import PALETTE, SHARE_BANDS, share_colour
+from .frame import PALETTE, SERIES, SHARE_BANDS, share_colour
+from .grouped import grouped_bar_chart
+from .heatmap import HEAT, heatmap_chart
+from .lines import Line, line_chart
 
-__all__ = ["PALETTE", "SHARE_BANDS", "bar_chart", "distribution_chart", "share_colour"]
+__all__ = ["HEAT", "PALETTE", "SERIES", "SHARE_BANDS", "Line", "bar_chart", "distribution_chart",
+           "grouped_bar_chart", "heatmap_chart", "line_chart", "share_colour"]
