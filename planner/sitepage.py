@@ -72,8 +72,8 @@ def _monday(d: date) -> date:
 
 def weekly_trend(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
                  end: datetime | None = None, weeks: int = TREND_WEEKS, over_kmh: float = 6.0) -> WeeklyTrend:
-    """V85 and compliance per local week for the ``weeks`` weeks up to ``end`` (default: the end of
-    the site's data), with the legal-limit changes inside that span."""
+    """V85 and compliance per local week for at most ``weeks`` weeks up to ``end`` (default: the
+    end of the site's data), from the first week with data, with the legal-limit changes inside."""
     w = site_window(conn, planner, site_id)
     tz = ZoneInfo(w.site.time_zone)
     stop = end or w.period.end
@@ -81,11 +81,12 @@ def weekly_trend(conn: psycopg.Connection, planner: PlannerSettings, site_id: in
     first_monday = _monday(last_day) - timedelta(weeks=weeks - 1)
     start = datetime.combine(first_monday, time(0), tz).astimezone(timezone.utc)
     span = Window(w.site, Period(start, stop), w.rounding)
-    mondays = tuple(first_monday + timedelta(weeks=k) for k in range(weeks))
     cells: dict[tuple[int, int], dict[tuple[date, int | None], list[HourRow]]] = defaultdict(lambda: defaultdict(list))
     for r in load_hours(conn, span):
         cells[(r.direction, r.display)][(_monday(r.hour.astimezone(tz).date()), r.limit_kmh)].append(r)
     order = [(line, cell) for line in sorted(cells) for cell in sorted(cells[line], key=lambda c: (c[0], c[1] or 0))]
+    first_data = min((cell[0] for _, cell in order), default=_monday(last_day))
+    mondays = tuple(first_data + timedelta(weeks=k) for k in range((_monday(last_day) - first_data).days // 7 + 1))
 
     def threshold(lim: int | None) -> float:
         return math.nan if lim is None else planner.threshold_kmh(lim, w.site.police_area, over_kmh)

@@ -18,6 +18,7 @@ from planner.siteoverview import MIN_PUBLIC_N, RecentFigures, SiteSummary, sites
 
 from ..deps import AppSettings, Conn, Public
 from .render import render
+from .site_cache import page_cache
 from .site_data import site_data
 from .site_sections import display_section, groups_section, heatmaps_section, profiles_section, trend_section
 
@@ -53,7 +54,7 @@ def site_page(site_id: int, request: Request, conn: Conn, settings: AppSettings,
     profile, the hour × weekday heatmap, the speed distribution, weekly trends, display vs
     stealth, and the way to the effect of past controls; each chart with its text alternative
     and table."""
-    d = site_data(conn, settings, site_id)
+    d = page_cache(request.app.state).get(conn, site_id, lambda: site_data(conn, settings, site_id))
     lang = i18n.language(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
     t = i18n.translator(lang)
     return render(request, "public/site.html", fig=d.figures, site=d.stats.site, groups=groups_section(d, t, lang),

@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from planner.controls import list_controls
 from planner.load import load_sites
 from planner.sitepage import past_followups
 
 from ..deps import AppSettings, Conn, Public
 from ..routes.figures import public_view
 from .render import render
+from .site_cache import page_cache
 
 router = APIRouter(include_in_schema=False)
 WINDOWS = ("during", "+1 day", "+1 week", "+4 weeks")
@@ -35,5 +37,9 @@ def site_controls(site_id: int, request: Request, conn: Conn, settings: AppSetti
     comparison sites), only for controls old enough to show."""
     public_view(conn, who, site_id)  # 404 for an unknown site
     site = load_sites(conn)[site_id]
-    return render(request, "public/controls.html", site=site, followups=delayed_followups(conn, settings, site_id),
+    cutoff = datetime.now(UTC) - timedelta(days=settings.web.public_control_delay_days)
+    shown = tuple((c.id, c.end_time) for c in list_controls(conn, site_id) if c.end_time <= cutoff)
+    followups = page_cache(request.app.state).get(
+        conn, site_id, lambda: delayed_followups(conn, settings, site_id), "controls", shown)
+    return render(request, "public/controls.html", site=site, followups=followups,
                   windows=WINDOWS, delay_days=settings.web.public_control_delay_days)

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from planner.compare import SitesComparison
 from planner.load import SiteInfo
@@ -19,6 +19,7 @@ from planner.siteoverview import MIN_PUBLIC_N, sites_overview
 
 from ..deps import AppSettings, Conn, Public
 from .compare import compared, periods
+from .site_cache import page_cache
 from .site_data import SiteData, site_data
 from .site_sections import BIN_KMH, coarse_bins
 
@@ -102,9 +103,9 @@ def compare_rows(c: SitesComparison, sites: list[SiteInfo]) -> Iterable[dict]:
 
 
 @router.get("/sites/{site_id}/figures.csv")
-def site_csv(site_id: int, conn: Conn, settings: AppSettings, who: Public) -> Response:
+def site_csv(site_id: int, request: Request, conn: Conn, settings: AppSettings, who: Public) -> Response:
     """The site page's figures as CSV (same period, same withheld cells)."""
-    d = site_data(conn, settings, site_id)
+    d = page_cache(request.app.state).get(conn, site_id, lambda: site_data(conn, settings, site_id))
     return _csv(site_rows(d), f"site-{site_id}-{d.first_day.isoformat()}-{d.last_day.isoformat()}.csv")
 
 

@@ -118,7 +118,7 @@ def heatmaps_section(d: SiteData, t: Callable[..., str], lang: i18n.Lang) -> lis
                    top=t("weekday_" + top.weekday) + f" {top.hour:02d}" if top else "–",
                    v85=i18n.number(top.v85_kmh if top else None, lang)),
             uppers=uppers, band_labels=labels, withheld_label=t("withheld_cell", n=MIN_PUBLIC_N),
-            none_label=t("no_data"), value_label=lambda v: i18n.number(v, lang) + " km/h")
+            none_label=t("no_data"))
         out.append({"line": line, "label": label, "chart": chart, "days": days, "grid": grid})
     return out
 
