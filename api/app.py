@@ -18,7 +18,9 @@ from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
 from .pages import plan as plan_pages
+from .pages import compare as compare_page
 from .pages import public as public_pages
+from .pages import site_controls, site_csv
 from .routes import (
     audit,
     auth,
@@ -76,4 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(public_pages.router)
     app.include_router(plan_pages.router)
+    app.include_router(site_csv.router)
+    app.include_router(site_controls.router)
+    app.include_router(compare_page.router)
     return app

@@ -99,6 +99,8 @@ class WebSettings(BaseModel):
     tiles_url: str | None = None
     # the credit line the tile provider asks for, shown on the map
     tiles_attribution: str = ""
+    # public pages show a past control (and its measured effect) only this long after it ended
+    public_control_delay_days: int = Field(14, ge=1, le=365)
 
     @field_validator("tiles_url")
     @classmethod

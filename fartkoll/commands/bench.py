@@ -1,4 +1,4 @@
-"""`fartkoll bench ingest | api | planner | read`: measured figures beside same-run baselines."""
+"""`fartkoll bench ingest | api | planner | read | web`: measured figures beside same-run baselines."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="latest weeks that also get raw readings for the baseline (even; default 2)")
     rd.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients (default 20)")
     rd.add_argument("--requests", type=int, default=25, help="requests per client and endpoint (default 25)")
+    wb = b.add_parser("web", help="public pages' server time and weight on the demo vs the API calls they rest on")
+    wb.add_argument("--weeks", type=int, default=8, help="weeks of demo traffic (default 8)")
+    wb.add_argument("--rounds", type=int, default=10, help="rounds over every page of every site (default 10)")
     p.set_defaults(handler=run)
 
 
@@ -93,5 +96,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"fartkoll bench read: {e}", file=sys.stderr)
             return 2
         print(figures.report())
+        return 0
+    if args.bench_cmd == "web":
+        from ..bench.web import run as bench_web
+
+        if args.weeks < 1 or args.rounds < 1:
+            print("fartkoll bench web: --weeks and --rounds must be positive", file=sys.stderr)
+            return 2
+        if not settings.database_url:
+            from .. import localdb
+
+            localdb.up(settings.localdb, log=print)
+        print(bench_web(settings.database_dsn(), weeks=args.weeks, rounds=args.rounds).report())
         return 0
     return 2

@@ -17,6 +17,9 @@ GRID, INK, MARK = "#ddd", "#555", "#222"
 SHARE_BANDS: tuple[tuple[float, str], ...] = (
     (0.10, "#fde725"), (0.25, "#5ec962"), (0.40, "#21918c"), (0.60, "#3b528b"), (math.inf, "#440154"))
 NO_DATA = "#bdbdbd"
+# Lines and grouped bars: the Okabe–Ito colours, told apart with every common colour-vision
+# deficiency; display (solid) and stealth (dashed) lines differ by their stroke too.
+SERIES = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
 
 
 def share_colour(share: float | None) -> str:
@@ -50,10 +53,10 @@ class Frame:
         return TOP + (H - TOP - BOTTOM) * (1 - v / self.y_max)
 
 
-def open_svg(chart_id: str, title: str, desc: str) -> list[str]:
+def open_svg(chart_id: str, title: str, desc: str, height: int = H) -> list[str]:
     """The ``<svg>`` start with its accessible name (title) and description (the text alternative)."""
     cid = escape(chart_id)
-    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="100%" role="img" '
             f'class="chart" aria-labelledby="{cid}-t {cid}-d" font-family="sans-serif" font-size="12">',
             f'<title id="{cid}-t">{escape(title)}</title>', f'<desc id="{cid}-d">{escape(desc)}</desc>']
 
@@ -73,6 +76,32 @@ def y_grid(frame: Frame, step: float, label: Callable[[float], str]) -> list[str
 def x_labels(positions: Sequence[tuple[float, str]]) -> list[str]:
     return [f'<text x="{x:.1f}" y="{H - 10}" text-anchor="middle" fill="{INK}">{escape(text)}</text>'
             for x, text in positions]
+
+
+def legend(items: Sequence[tuple[str, str, str]], y: float) -> list[str]:
+    """A row of (label, colour, dash) keys at ``y``, wrapping onto a new row when full."""
+    out, x = [], float(LEFT)
+    for label, colour, dash in items:
+        width = 34 + 6.6 * len(label)
+        if x + width > W - RIGHT and x > LEFT:
+            x, y = float(LEFT), y + 16
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{x + 24:.1f}" y2="{y - 4:.1f}" stroke="{colour}" '
+                   f'stroke-width="3"{dash_attr}/>')
+        out.append(f'<text x="{x + 28:.1f}" y="{y:.1f}" fill="{INK}">{escape(label)}</text>')
+        x += width
+    return out
+
+
+def legend_rows(items: Sequence[tuple[str, str, str]]) -> int:
+    """How many rows :func:`legend` needs for ``items``."""
+    rows, x = 1, float(LEFT)
+    for label, _, _ in items:
+        width = 34 + 6.6 * len(label)
+        if x + width > W - RIGHT and x > LEFT:
+            rows, x = rows + 1, float(LEFT)
+        x += width
+    return rows
 
 
 def axis_title(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from core import i18n, templating
 from core.errors import InvalidInput
 from planner import printing
-from planner.charts import PALETTE, Line, bar_chart, trend_chart
+from planner.charts import PALETTE, TrendLine, bar_chart, trend_chart
 
 from .model import SituationPicture
 
@@ -35,7 +35,7 @@ def _trend_svg(pic: SituationPicture, lang: i18n.Lang) -> str:
         return ""
     prefix = t("report_week_prefix")
     labels = [prefix + p.week.split("-W")[-1] for p in pic.trends[0].points]
-    lines = [Line(tr.site_name, [p.share_over_limit for p in tr.points], [p.display == "display" for p in tr.points],
+    lines = [TrendLine(tr.site_name, [p.share_over_limit for p in tr.points], [p.display == "display" for p in tr.points],
                   [p.limit_kmh for p in tr.points]) for tr in pic.trends]
     return trend_chart("trend", labels, lines, title=t("report_chart_trend_title"),
                        desc=t("report_chart_trend_desc", sites=", ".join(tr.site_name for tr in pic.trends)),

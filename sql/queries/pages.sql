@@ -9,3 +9,14 @@ FROM rollup_hourly r
 WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
 GROUP BY r.direction, r.display, hour_of_day
 ORDER BY r.direction, r.display, hour_of_day
+
+-- name: pages_site_version
+-- What a site page's figures rest on, in one row: its rollups, their limits, its signs' coverage, its limits and the newest data hour of any site. Another row: other figures.
+SELECT (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.limit_kmh), max(r.hour))::text
+          FROM rollup_hourly r WHERE r.site_id = %(site_id)s) AS rollups,
+       (SELECT row(count(*), sum(c.minutes), max(c.hour))::text FROM coverage_hourly c
+          WHERE c.sign_id IN (SELECT d.sign_id FROM deployments d WHERE d.site_id = %(site_id)s)) AS coverage,
+       (SELECT md5(string_agg(l::text, ',' ORDER BY l.valid_from)) FROM speed_limits l
+          WHERE l.site_id = %(site_id)s) AS limits,
+       (SELECT s::text FROM sites s WHERE s.id = %(site_id)s) AS site,
+       (SELECT max(hour) FROM rollup_hourly)::text AS newest

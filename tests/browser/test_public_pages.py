@@ -21,11 +21,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TILES = "https://tiles.example.org/{z}/{x}/{y}.png"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with playwright_sync.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM),
@@ -34,15 +35,19 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-@pytest.fixture
-def site(seeded_url) -> Iterator[tuple[str, list[dict]]]:
-    """(base URL of a server on the demo with a tile URL set, the demo's sites with a place)."""
-    with psycopg.connect(seeded_url) as conn:
-        sites = [{"id": i, "name": n} for i, n in
-                 conn.execute("SELECT id, name FROM sites WHERE lat IS NOT NULL ORDER BY id").fetchall()]
-    app = create_app(Settings(database_url=seeded_url, web=WebSettings(tiles_url=TILES)))
-    with running(app) as base:
-        yield base, sites
+@pytest.fixture(scope="module")
+def site(server_url, demo_template) -> Iterator[tuple[str, list[dict]]]:
+    """(base URL of a server on a copy of the demo with a tile URL set, the demo's sites with a
+    place); one server for the module (the tests only read)."""
+    from seeded_demo import copy_of_demo
+
+    for url in copy_of_demo(server_url, demo_template):
+        with psycopg.connect(url) as conn:
+            sites = [{"id": i, "name": n} for i, n in
+                     conn.execute("SELECT id, name FROM sites WHERE lat IS NOT NULL ORDER BY id").fetchall()]
+        app = create_app(Settings(database_url=url, web=WebSettings(tiles_url=TILES)))
+        with running(app) as base:
+            yield base, sites
 
 
 class Watch:
@@ -74,6 +79,8 @@ def axe_violations(browser, url: str, viewport: dict) -> list[str]:
     add_script_tag, an inline script the page's own policy forbids, so this one context bypasses
     the policy (the other checks run under it)."""
     context = browser.new_context(bypass_csp=True, viewport=viewport)
+    origin = "/".join(url.split("/")[:3]) + "/"
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(origin) else r.abort())
     page = context.new_page()
     page.goto(url)
     page.wait_for_load_state("networkidle")
@@ -109,8 +116,20 @@ def test_home_and_a_site_page_in_both_languages_at_both_sizes(browser, site):
             assert page.locator("svg.chart title").first.text_content().strip() != ""
             v85 = page.locator(".figures dd").first.inner_text()
             assert re.fullmatch(r"\d+[.,]\d km/h", v85), v85
+            page.wait_for_selector("#controls-body")  # the effect of past controls, loaded by htmx
             page.screenshot(path=str(ARTIFACTS / f"site-{lang}-{size}.png"), full_page=True)
             assert axe_violations(browser, f"{base}/sites/{first['id']}?lang={lang}", viewport) == []
+            ids = "&".join(f"site={s['id']}" for s in sites[:3])
+            r = page.goto(f"{base}/compare?{ids}")
+            assert r.status == 200
+            assert page.locator("table.data tbody th a").all_inner_texts() == [s["name"] for s in sites[:3]]
+            assert page.locator("svg.chart").count() == 2
+            page.screenshot(path=str(ARTIFACTS / f"compare-{lang}-{size}.png"), full_page=True)
+            r = page.goto(f"{base}/sites/{first['id']}/controls")
+            assert r.status == 200
+            if lang == "en":  # the layout is the language's; once per size keeps the test within its time
+                assert axe_violations(browser, f"{base}/compare?{ids}&lang={lang}", viewport) == []
+                assert axe_violations(browser, f"{base}/sites/{first['id']}/controls?lang={lang}", viewport) == []
             assert watch.errors == []
             assert watch.foreign == [] or all(u.startswith("https://tiles.example.org/") for u in watch.foreign)
             page.close()
@@ -123,8 +142,16 @@ def test_the_map_shows_every_site_with_its_tiles_blocked(browser, site):
     page.goto(f"{base}/?lang=en")
     page.wait_for_function("document.getElementById('map').dataset.markers !== undefined")
     assert page.locator("#map path.leaflet-interactive").count() == len(sites)
-    labels = page.locator("#map .site-label").all_inner_texts()
+    labels = page.locator("#map .site-label").all_text_contents()
     assert sorted(labels) == sorted(s["name"] for s in sites)
+    # where sites cluster, no two visible names overlap
+    boxes = page.eval_on_selector_all(
+        "#map .site-label:not(.label-hidden)", "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })")
+    assert boxes
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
     assert watch.foreign, "the tile URL was set, so the map asked for tiles (and they were blocked)"
     assert all(u.startswith("https://tiles.example.org/") for u in watch.foreign)
     assert watch.errors == []
