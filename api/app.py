@@ -17,8 +17,8 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
-from .pages import plan as plan_pages
 from .pages import compare as compare_page
+from .pages import plan as plan_pages
 from .pages import public as public_pages
 from .pages import site_controls, site_csv
 from .routes import (
