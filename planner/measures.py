@@ -2,20 +2,21 @@
 display mode, or another with a note — and their before/after comparison with comparison sites.
 
 A measure is dated by the site's local day it took effect. Its effect is estimated the way a
-control's is (planner.followup): difference in differences against sites without a control in
-the window, with a baseline of ``followup_baseline_weeks`` ending the day before the measure
-(a measure is decided long before; its day is the selection date), and the windows +1 day,
-+1 week and +4 weeks. Beside it, the figures of the site and of the comparison sites over the
+control's is (planner.followup's hourly series, planner.effect's difference in differences)
+against sites with neither a control nor another measure in the window, with a baseline of
+``followup_baseline_weeks`` ending the day before the measure (a measure is decided long before;
+its day is the selection date), over the windows of :data:`WINDOWS`. Beside it, the figures of the site and of the comparison sites over the
 two weeks before and the two weeks after (planner.compare). Nothing commits: the caller owns the
 transaction.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -24,15 +25,20 @@ from pydantic import BaseModel, Field
 from core.errors import InvalidInput, NotFound
 from planner.compare import SiteColumn, compare_sites
 from planner.controls import ControlRow
-from planner.followup import followup_control
+from planner.effect import SiteSeries, evaluate_control
+from planner.followup import AFTER_DAYS, Followup, hour_rows, local_grid, site_series
 from planner.followupview import FollowupView, followup_view
-from planner.load import latest_data_hour, load_sites
+from planner.load import LimitSpan, Period, latest_data_hour, load_sites, load_spans
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
 Kind = Literal["limit", "speed_bump", "narrowing", "sign_display", "other"]
 KINDS: tuple[str, ...] = Kind.__args__
 MAX_NOTE = 2000
+HOUR = timedelta(hours=1)
+WINDOWS: dict[str, tuple[int, int]] = {"+1 day": (1, 1), "week 1": (1, 7), "weeks 2-4": (8, 21)}
+"""Window name → (first day after the measure's day, number of days): a lasting measure is read
+over weeks, not over the single days a control's follow-up looks at."""
 SIDE_DAYS = 14
 """Days of the before and the after figures beside the estimate."""
 
@@ -139,7 +145,7 @@ def get_measure(conn: psycopg.Connection, measure_id: int, *, municipality_ids: 
 
 
 def _as_control(m: Measure) -> ControlRow:
-    """The measure's day as the control planner.followup evaluates (both directions)."""
+    """The measure's day as a control row (both directions), for the follow-up's view of it."""
     zone = ZoneInfo(m.time_zone)
     start = datetime.combine(m.taken_on, time(0), zone)
     end = datetime.combine(m.taken_on + timedelta(days=1), time(0), zone)
@@ -148,14 +154,66 @@ def _as_control(m: Measure) -> ControlRow:
                       note=m.note, plan_id=None, plan_created_at=None)
 
 
+def evaluate_measure(conn: psycopg.Connection, m: Measure, planner: PlannerSettings) -> Followup:
+    """The measure's estimate with planner.followup's series and planner.effect's method.
+
+    Unlike a control's follow-up, the treated site pools both display modes and both directions
+    (a lasting measure acts on every hour, while a sign's display blocks alternate), and sites
+    with another measure or a control in the window are no comparison sites."""
+    sites = load_sites(conn)
+    site = sites[m.site_id]
+    zone = ZoneInfo(site.time_zone)
+    c = _as_control(m)
+    notes: list[str] = []
+    b_start = m.taken_on - timedelta(weeks=planner.followup_baseline_weeks)
+    start = datetime.combine(b_start, time(0), zone).astimezone(UTC)
+    end = datetime.combine(m.taken_on + timedelta(days=AFTER_DAYS), time(0), zone).astimezone(UTC)
+    latest = latest_data_hour(conn)
+    if latest is not None and latest + HOUR < end:
+        end = max(latest + HOUR, c.end_time.astimezone(UTC) + HOUR)
+        notes.append(f"data ends {latest.astimezone(zone):%Y-%m-%d %H:%M %Z}: later windows are incomplete")
+    period = Period(start, end)
+    by_site: dict[int, list[LimitSpan]] = {}
+    for s in load_spans(conn, period, sites, planner):
+        by_site.setdefault(s.site_id, []).append(s)
+    window = {"start": start, "end": end}
+    busy = {r[0] for r in conn.execute(QUERIES["planner_controlled_sites"], window)}
+    busy |= {r[0] for r in conn.execute(QUERIES["measures_sites_in_window"], {
+        "start": start.astimezone(zone).date(), "end": end.astimezone(zone).date(), "id": m.id})}
+    candidates = [sid for sid in sorted(sites) if sid != m.site_id and sid not in busy
+                  and len({s.limit_kmh for s in by_site.get(sid, [])}) == 1]
+    h = hour_rows(conn.execute(QUERIES["planner_hourly_rows"],
+                               {"site_ids": [m.site_id, *candidates], **window}).fetchall())
+    grid_utc, grid_local, grid_inv = local_grid(start, end, site.time_zone)
+
+    def series(sid: int) -> SiteSeries:
+        spans = by_site.get(sid, [])
+        s = site_series(h, h.site_id == sid, grid_utc, grid_inv, grid_local.size, spans,
+                        spans[0].rounding if spans else "truncate")
+        return SiteSeries(grid_local, s.n, s.over, s.v85)
+
+    treated = series(m.site_id)
+    used = [sid for sid in candidates if (h.site_id == sid).any()]
+    comparison = [series(sid) for sid in used]
+    report = None
+    if float(treated.n.sum()) > 0:
+        first = conn.execute(QUERIES["site_first_hour"], {"site_id": m.site_id}).fetchone()[0]
+        report = evaluate_control(
+            treated, comparison, np.datetime64(c.start_time.replace(tzinfo=None), "s"),
+            np.datetime64(c.end_time.replace(tzinfo=None), "s"), np.datetime64(m.taken_on, "D"),
+            windows=WINDOWS, baseline_weeks=planner.followup_baseline_weeks, min_revisit_days=planner.followup_min_revisit_days,
+            first_day=None if first is None else np.datetime64(first.astimezone(zone).date(), "D"))
+    else:
+        notes.append("no vehicles at the site in the window: nothing to evaluate")
+    return Followup(c, site.time_zone, True, m.taken_on, "the day the measure took effect", tuple(used), None,
+                    report, tuple(notes))
+
+
 def measure_effect(conn: psycopg.Connection, planner: PlannerSettings, measure_id: int, *,
                    municipality_ids: list[int] | None = None, over_kmh: float = 6.0) -> MeasureEffect:
     """The before/after of one measure (see the module docstring)."""
     m = get_measure(conn, measure_id, municipality_ids=municipality_ids)
-    # the measure's own day is the selection date: the baseline ends the day before it
-    same_day = planner.model_copy(update={"followup_selection_days": 0})
-    f = followup_control(conn, _as_control(m), same_day, load_sites(conn), latest_data_hour(conn))
-    view = followup_view(f).model_copy(update={"selection_basis": "the day the measure took effect"})
+    f = evaluate_measure(conn, m, planner)
     ids = [m.site_id, *f.comparison_sites]
     day = timedelta(days=1)
     before = compare_sites(conn, planner, ids, public=False, date_from=m.taken_on - SIDE_DAYS * day,
@@ -166,10 +224,9 @@ def measure_effect(conn: psycopg.Connection, planner: PlannerSettings, measure_i
     if m.kind == "limit":
         notes.append("a new limit moves the share over the limit by definition: read V85 and the mean speed")
     if m.kind == "sign_display":
-        notes.append("the sign's display mode changed: the baseline may hold the other mode only")
-    notes.append("comparison sites are sites without a control in the window; other measures there are not excluded")
-    return MeasureEffect(measure=m, followup=view, before=before, after=after, notes=notes)
+        notes.append("the sign's display mode changed: both modes are pooled on each side")
+    return MeasureEffect(measure=m, followup=followup_view(f), before=before, after=after, notes=notes)
 
 
 __all__ = ["KINDS", "Kind", "Measure", "MeasureEffect", "MeasureNew", "add_measure", "check_measure",
-           "get_measure", "list_measures", "measure_effect"]
+           "evaluate_measure", "get_measure", "list_measures", "measure_effect"]

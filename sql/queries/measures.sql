@@ -16,3 +16,7 @@ WHERE (%(site_id)s::int IS NULL OR me.site_id = %(site_id)s)
   AND (%(municipality_ids)s::int[] IS NULL OR st.municipality_id = ANY (%(municipality_ids)s))
 ORDER BY me.taken_on DESC, me.id DESC
 LIMIT %(limit)s
+
+-- name: measures_sites_in_window
+-- Sites with a measure (other than %(id)s) taken on a local day in [%(start)s, %(end)s].
+SELECT DISTINCT site_id FROM measures WHERE taken_on BETWEEN %(start)s AND %(end)s AND id <> %(id)s
