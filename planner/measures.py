@@ -225,7 +225,11 @@ def measure_effect(conn: psycopg.Connection, planner: PlannerSettings, measure_i
         notes.append("a new limit moves the share over the limit by definition: read V85 and the mean speed")
     if m.kind == "sign_display":
         notes.append("the sign's display mode changed: both modes are pooled on each side")
-    return MeasureEffect(measure=m, followup=followup_view(f), before=before, after=after, notes=notes)
+    view = followup_view(f)
+    if view.effect is not None:  # a halo and a day to return are a control's, not a lasting measure's
+        view.effect = view.effect.model_copy(update={
+            "halo_days": None, "return_from": None, "notes": [n for n in view.effect.notes if "halo" not in n]})
+    return MeasureEffect(measure=m, followup=view, before=before, after=after, notes=notes)
 
 
 __all__ = ["KINDS", "Kind", "Measure", "MeasureEffect", "MeasureNew", "add_measure", "check_measure",
