@@ -17,7 +17,10 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import citizen as citizen_pages
+from .pages import login as login_pages
 from .pages import public as public_pages
+from .pages import staff as staff_pages
 from .routes import (
     audit,
     auth,
@@ -76,4 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(measures.router, prefix="/api/v1")
     app.include_router(public_pages.router)
+    app.include_router(citizen_pages.router)
+    app.include_router(login_pages.router)
+    app.include_router(staff_pages.router)
     return app

@@ -12,6 +12,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from core import i18n
 
+from .. import csrf
+
 HTMX_VERSION = "2.0.11"
 LEAFLET_VERSION = "1.9.4"
 
@@ -31,6 +33,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     other = "en" if lang == "sv" else "sv"
     html = environment().get_template(template).render(
         t=i18n.translator(lang), lang=lang, other_lang=other, path=request.url.path,
+        who=getattr(request.state, "principal", None), csrf_token=lambda: csrf.token(request),
         num=lambda x, digits=1: i18n.number(x, lang, digits),
         pct=lambda x, digits=0: i18n.percent(x, lang, digits), **context)
     response = HTMLResponse(html, status_code=status)

@@ -22,3 +22,7 @@ WHERE c.end_time >= %(start)s AND c.end_time < %(before)s
   AND EXISTS (SELECT 1 FROM citizen_tips t LEFT JOIN sites ts ON ts.id = t.site_id
               WHERE coalesce(t.street_id, ts.street_id) = st.id AND t.received_at < c.start_time)
 ORDER BY c.start_time, c.id
+
+-- name: promise_first_hour
+-- The first hour with vehicles anywhere (weeks before it have nothing to show).
+SELECT min(hour) FROM rollup_hourly
