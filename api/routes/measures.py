@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from planner import measures
 from planner.measures import Measure, MeasureEffect, MeasureNew
@@ -20,6 +20,15 @@ from ..deps import AppSettings, Conn, Viewer
 router = APIRouter(tags=["measures"])
 
 
+def _visible_site(site_id: int, conn: Conn, who: Viewer) -> int:
+    """The site id, once it is in the asker's scope (404 otherwise), checked before the body is read."""
+    scope.require_site(conn, who, site_id)
+    return site_id
+
+
+VisibleSite = Annotated[int, Depends(_visible_site)]
+
+
 @router.get("/sites/{site_id}/measures")
 def site_measures(site_id: int, conn: Conn, who: Viewer,
                   limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[Measure]:
@@ -28,8 +37,7 @@ def site_measures(site_id: int, conn: Conn, who: Viewer,
 
 
 @router.post("/sites/{site_id}/measures", status_code=201)
-def add_measure(site_id: int, body: MeasureNew, conn: Conn, who: Viewer) -> Measure:
-    scope.require_site(conn, who, site_id)
+def add_measure(site_id: VisibleSite, body: MeasureNew, conn: Conn, who: Viewer) -> Measure:
     out = measures.add_measure(conn, site_id, body, actor=who.actor, now=datetime.now(UTC))
     conn.commit()
     return out
