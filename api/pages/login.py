@@ -34,9 +34,10 @@ router = APIRouter(include_in_schema=False)
 
 
 def login_url(request: Request) -> str:
-    """``/login?next=`` this page (path and query)."""
+    """``/login?next=`` this page (path and query), in the language asked for."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return "/login?next=" + quote(here, safe="/")
+    lang = request.query_params.get("lang")
+    return "/login?next=" + quote(here, safe="/") + (f"&lang={lang}" if lang in i18n.LANGS else "")
 
 
 class LoginFirst(APIRoute):
