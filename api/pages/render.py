@@ -31,9 +31,10 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     asked = request.query_params.get("lang")
     lang = i18n.language(asked, request.cookies.get(i18n.COOKIE))
     other = "en" if lang == "sv" else "sv"
+    # who is asking (the header's log-in or log-out) and the CSRF token of forms, unless the page gives its own
+    context = {"who": getattr(request.state, "principal", None), "csrf_token": lambda: csrf.token(request), **context}
     html = environment().get_template(template).render(
         t=i18n.translator(lang), lang=lang, other_lang=other, path=request.url.path,
-        who=getattr(request.state, "principal", None), csrf_token=lambda: csrf.token(request),
         num=lambda x, digits=1: i18n.number(x, lang, digits),
         pct=lambda x, digits=0: i18n.percent(x, lang, digits), **context)
     response = HTMLResponse(html, status_code=status)

@@ -178,7 +178,7 @@ def test_a_measure_recorded_with_the_form_shows_its_before_and_after(browser, de
     with page.expect_navigation():
         page.locator("main form button[type=submit]").click()
     assert "/measures/" in page.url
-    assert page.locator("h1").inner_text() == f"speed bump: {demo['name']}"
+    assert page.locator("h1").inner_text() == f"Speed bump: {demo['name']}"
     rows = page.locator("table.measure-effect tbody tr")
     assert rows.count() == 4 and "Weeks 2–4" in rows.nth(3).inner_text()
     assert "percentage points" in rows.nth(3).inner_text()
