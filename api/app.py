@@ -17,10 +17,13 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import citizen as citizen_pages
 from .pages import compare as compare_page
+from .pages import login as login_pages
 from .pages import plan as plan_pages
 from .pages import public as public_pages
 from .pages import site_controls, site_csv
+from .pages import staff as staff_pages
 from .routes import (
     audit,
     auth,
@@ -30,6 +33,7 @@ from .routes import (
     fleet,
     health,
     ingest,
+    measures,
     officer,
     ops,
     plans,
@@ -76,9 +80,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(figures.router, prefix="/api/v1")
     app.include_router(exports.router, prefix="/api/v1")
     app.include_router(fleet.router, prefix="/api/v1")
+    app.include_router(measures.router, prefix="/api/v1")
     app.include_router(public_pages.router)
     app.include_router(plan_pages.router)
     app.include_router(site_csv.router)
     app.include_router(site_controls.router)
     app.include_router(compare_page.router)
+    app.include_router(citizen_pages.router)
+    app.include_router(login_pages.router)
+    app.include_router(staff_pages.router)
     return app

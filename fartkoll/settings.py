@@ -23,6 +23,7 @@ from pydantic_settings import SettingsError as SourceError
 from collector.config import CollectorSettings
 from core.errors import InvalidInput
 from planner.jobs.settings import JobsSettings
+from planner.promise import PromiseSettings
 from planner.settings import PlannerSettings, known_time_zone
 
 from .setting_names import OUTSIDE_SETTINGS, environment_problems, unknown_keys
@@ -132,6 +133,7 @@ class Settings(BaseSettings):
     default_time_zone: str = "Europe/Stockholm"
     planner: PlannerSettings = PlannerSettings()
     jobs: JobsSettings = JobsSettings()
+    promise: PromiseSettings = PromiseSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -160,11 +160,12 @@ def _path_values(world, conn, persona: str) -> dict[str, object]:
     return {"site_id": world.site_a, "sign_id": world.sign_a, "street_id": street,
             "municipality_id": world.mun_a, "user_id": world.users["viewer"].id,
             "token_id": token.id, "session_id": session, "path": "vendor/swagger-ui/NOTICE", "plan_id": 1,
-            "control_id": 1}  # no control is logged: an allowed caller gets 404, the others 401/403
+            "control_id": 1, "measure_id": 1, "name": "lagesbild-2024-W44.sv.html"}
+    # no control, measure or situation picture exists: an allowed caller gets 404, the others 401/403
 
 
-def _outcome(status: int, scoped: bool) -> str:
-    if status == 401:
+def _outcome(status: int, scoped: bool, location: str = "") -> str:
+    if status == 401 or (status == 303 and location.startswith("/login?")):  # a page for people: to the login
         return UNAUTH
     if status == 403:
         return FORBIDDEN
@@ -206,7 +207,7 @@ def test_access_matrix_over_http(db, db_url):
                 expected = BY_RULE[rule][persona]
                 if expected == OK and scoped and persona == "other_viewer" and rule != "public":
                     expected = HIDDEN
-                got = _outcome(r.status_code, scoped)
+                got = _outcome(r.status_code, scoped, r.headers.get("location", ""))
                 results.append((method, path, persona, got))
                 if got != expected:
                     wrong.append(f"{method} {path} as {persona}: expected {expected}, got {r.status_code} {r.text[:200]}")

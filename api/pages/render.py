@@ -14,6 +14,8 @@ from jinja2 import Environment
 from core import i18n, templating
 from planner import printing
 
+from .. import csrf
+
 HTMX_VERSION = "2.0.11"
 LEAFLET_VERSION = "1.9.4"
 
@@ -38,6 +40,8 @@ def render(request: Request, template: str, *, status: int = 200, time_zone: str
     ``local`` (instants in that zone's local time)."""
     asked = request.query_params.get("lang")
     lang = page_language(request)
+    # who is asking (the header's log-in or log-out) and the CSRF token of forms, unless the page gives its own
+    context = {"who": getattr(request.state, "principal", None), "csrf_token": lambda: csrf.token(request), **context}
     html = templating.render(environment(), template, lang, time_zone, path=request.url.path, **context)
     response = HTMLResponse(html, status_code=status)
     if asked in i18n.LANGS:

@@ -2,4 +2,4 @@
 ``handler=(args, settings) -> exit code``. Add a group by listing its module in GROUPS."""
 
 GROUPS = ["db", "serve", "demo", "bench", "collector", "importers", "stats", "planner", "user",
-          "site", "limit", "sign", "token", "tip", "export"]
+          "site", "limit", "sign", "token", "tip", "export", "measure"]
