@@ -27,6 +27,7 @@ from .routes import (
     fleet,
     health,
     ingest,
+    live,
     officer,
     ops,
     plans,
@@ -73,5 +74,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(figures.router, prefix="/api/v1")
     app.include_router(exports.router, prefix="/api/v1")
     app.include_router(fleet.router, prefix="/api/v1")
+    app.include_router(live.router, prefix="/api/v1")
     app.include_router(public_pages.router)
     return app
