@@ -17,7 +17,9 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import admin as admin_pages
 from .pages import public as public_pages
+from .pages import technician as technician_pages
 from .routes import (
     audit,
     auth,
@@ -76,4 +78,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(live.router, prefix="/api/v1")
     app.include_router(public_pages.router)
+    app.include_router(technician_pages.router)
+    app.include_router(admin_pages.router)
     return app

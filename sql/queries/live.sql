@@ -22,3 +22,10 @@ LEFT JOIN sites st ON st.id = d.site_id
 LEFT JOIN LATERAL (SELECT * FROM sign_heartbeats hb WHERE hb.sign_id = s.id
                    ORDER BY hb.time DESC LIMIT 1) h ON true
 WHERE s.id = %(sign_id)s
+
+-- name: live_demo_signs
+-- Signs standing at a site now, for the living demo's simulated uploads.
+SELECT s.id, s.serial_number, s.protocol, s.unit
+FROM signs s
+JOIN deployments d ON d.sign_id = s.id AND d.valid_from <= %(now)s AND (d.valid_to IS NULL OR d.valid_to > %(now)s)
+ORDER BY s.id
