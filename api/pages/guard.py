@@ -8,6 +8,7 @@ go back, or ask an admin. The access rules themselves are the usual aliases of :
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -42,5 +43,9 @@ def problem_page(request: Request, error: FartkollError) -> Response:
 
 
 def page(request: Request, template: str, *, who: Any, status: int = 200, **context: Any) -> Response:
-    """A logged-in page: the template with the person and the form token."""
+    """A logged-in page: the template with the person and the form token. Forms' values
+    (``form``, ``site_form``) read as '' where not given."""
+    for name in ("form", "site_form"):
+        if name in context:
+            context[name] = defaultdict(str, context[name] or {})
     return render(request, template, status=status, who=who, csrf_token=csrf.token(request) or "", **context)
