@@ -5,6 +5,7 @@ the access world (tests/people.py) per module, one server on it, one Chromium, l
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,8 +81,11 @@ def shoot(page, name: str) -> None:
 def watch_errors(page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    def console(m) -> None:  # the browser's own favicon request is no error of the page
-        if m.type == "error" and "favicon" not in (m.location.get("url") or ""):
+    def console(m) -> None:
+        # the browser's own favicon request is no error of the page; nor is a refused form's
+        # answer (a page with status 4xx, which the tests check themselves)
+        refused = re.search(r"status of 4(01|03|04|09|22) ", m.text)
+        if m.type == "error" and "favicon" not in (m.location.get("url") or "") and not refused:
             errors.append(f"{m.text} at {m.location.get('url')}")
 
     page.on("console", console)
