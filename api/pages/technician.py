@@ -220,6 +220,8 @@ def add_site(request: Request, conn: Conn, settings: AppSettings, who: Technicia
     """Add a site (its place picked on the map or typed), then set its limit."""
     form = {"name": name, "street": street, "municipality": municipality, "lat": lat, "lon": lon, "school": school}
     try:
+        if not municipality.strip():
+            raise InvalidInput("municipality '': choose the municipality the site is in")
         allowed = scope.municipality_ids(conn, who)
         mun = places.municipality(conn, municipality.strip())
         if allowed is not None and (mun is None or mun.id not in allowed):
