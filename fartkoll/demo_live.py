@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -49,6 +51,8 @@ class LiveSign:
     seed: int = 0
     batch_age_s: float = BATCH_AGE_S
     heartbeat_s: float = 30.0
+    wrap_sink: Callable[[Any], Any] | None = None
+    """Wraps the forwarder (a benchmark times its calls)."""
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> LiveSign:
@@ -62,13 +66,14 @@ class LiveSign:
             max_batch_age_s=self.batch_age_s, sink_backoff_min_s=0.5, sink_backoff_max_s=5.0,
             heartbeat_interval_s=self.heartbeat_s)
         self.sink = make_sink(settings)
-        self.thread = threading.Thread(target=self._run, args=(settings,), name=f"demo-sign {self.serial}", daemon=True)
+        self._sink = self.wrap_sink(self.sink) if self.wrap_sink is not None else self.sink
+        self.thread = threading.Thread(target=self._run, args=(settings,), name=f"live-sign {self.serial}", daemon=True)
         self.thread.start()
         return self
 
     def _run(self, settings: CollectorSettings) -> None:
         try:
-            self.result = run(settings, self.sink, self.stop_event, on_heartbeat=lambda hb: None)
+            self.result = run(settings, self._sink, self.stop_event, on_heartbeat=lambda hb: None)
         except Exception:  # a demo sign that fails must not take the server down; say why
             log.exception("demo sign %s stopped", self.serial)
 

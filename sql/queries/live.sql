@@ -29,3 +29,7 @@ SELECT s.id, s.serial_number, s.protocol, s.unit
 FROM signs s
 JOIN deployments d ON d.sign_id = s.id AND d.valid_from <= %(now)s AND (d.valid_to IS NULL OR d.valid_to > %(now)s)
 ORDER BY s.id
+
+-- name: live_bench_stored
+-- Passes stored in a benchmark's throw-away database.
+SELECT count(*) AS n FROM readings
