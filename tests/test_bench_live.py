@@ -13,7 +13,7 @@ from fartkoll.bench.live import LiveFigures, run
 
 def test_bench_live_streams_every_stored_pass(server_url):
     logged: list[str] = []
-    figures = run(server_url, signs=2, seconds=8.0, every_s=1.5, log=logged.append)
+    figures = run(server_url, signs=2, seconds=6.0, every_s=1.5, log=logged.append)
     assert isinstance(figures, LiveFigures)
     assert figures.stored > 0
     assert figures.streamed == figures.stored  # nothing stored was missing from the streams, nothing extra

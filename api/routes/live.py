@@ -5,7 +5,7 @@ Asked for ``text/event-stream`` (as ``EventSource`` does) it answers server-sent
 of the sign as soon as it has committed (from any server process: PostgreSQL NOTIFY, see
 :mod:`api.live`), a fresh ``status`` every :data:`STATUS_EVERY_S` seconds (which keeps the stream
 alive through proxies), and ``missed`` when the client fell too far behind. The stream ends after
-:data:`STREAM_MAX_S`; ``EventSource`` reconnects by itself. Asked for anything else it answers
+:data:`STREAM_MAX_S` (or ``?seconds=``); ``EventSource`` reconnects by itself. Asked for anything else it answers
 the same view as JSON: the status and the newest passes.
 
 The access check takes a pooled connection only for the check itself, so an open stream does
@@ -24,7 +24,7 @@ from typing import Annotated
 
 import anyio.to_thread
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
 from core.errors import Forbidden, Unauthenticated
@@ -86,13 +86,13 @@ def event(name: str, data: str) -> bytes:
     return f"event: {name}\ndata: {data}\n\n".encode()
 
 
-async def stream(request: Request, sign_id: int) -> AsyncIterator[bytes]:
+async def stream(request: Request, sign_id: int, seconds: float = STREAM_MAX_S) -> AsyncIterator[bytes]:
     hub: Hub = request.app.state.live_hub
     sub = hub.subscribe(sign_id)
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
         yield event("status", await anyio.to_thread.run_sync(_status_json, request, sign_id))
-        end = time.monotonic() + STREAM_MAX_S
+        end = time.monotonic() + seconds
         next_status = time.monotonic() + STATUS_EVERY_S
         while time.monotonic() < end:
             try:
@@ -112,9 +112,11 @@ async def stream(request: Request, sign_id: int) -> AsyncIterator[bytes]:
 @router.get("/signs/{sign_id}/live", response_model=LiveView,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "JSON (the view now), or server-sent events when asked for text/event-stream"}})
-async def sign_live(sign_id: int, request: Request, who: SignTechnician):
+async def sign_live(sign_id: int, request: Request, who: SignTechnician,
+                    seconds: Annotated[float | None, Query(gt=0, le=STREAM_MAX_S, description=(
+                        "end the event stream after this many seconds (default: 30 minutes)"))] = None):
     """The sign's live readings: events as they are stored, or the newest passes as JSON."""
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(stream(request, sign_id), media_type="text/event-stream",
+        return StreamingResponse(stream(request, sign_id, seconds or STREAM_MAX_S), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     return await anyio.to_thread.run_sync(_view, request, sign_id)

@@ -168,7 +168,8 @@ def run(server_url: str, signs: int = 25, seconds: float = 120.0, every_s: float
             listeners = []
             for (sign_id, _, _), seen in zip(made, latencies, strict=True):
                 ready = threading.Event()
-                t = threading.Thread(target=_listen, args=(f"{base}/api/v1/signs/{sign_id}/live", cookie, seen,
+                stream_url = f"{base}/api/v1/signs/{sign_id}/live?seconds={seconds + 10:g}"  # ends before the server stops
+                t = threading.Thread(target=_listen, args=(stream_url, cookie, seen,
                                                            ready, stop, errors), daemon=True)
                 t.start()
                 listeners.append((t, ready))
@@ -182,10 +183,14 @@ def run(server_url: str, signs: int = 25, seconds: float = 120.0, every_s: float
                              wrap_sink=timed).start()
                     for k, (_, serial, token) in enumerate(made)]
             time.sleep(seconds)
+            for s in live:  # all at once: each then sends what it still holds
+                s.stop_event.set()
             for s in live:
                 s.stop()
             time.sleep(3)  # the last uploads' events
             stop.set()
+            for t, _ in listeners:  # the streams end by themselves (?seconds=), so the server stops at once
+                t.join(30)
         finally:
             server.terminate()
             try:
