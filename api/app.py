@@ -17,6 +17,7 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import admin as admin_pages
 from .pages import citizen as citizen_pages
 from .pages import compare as compare_page
 from .pages import login as login_pages
@@ -24,6 +25,7 @@ from .pages import plan as plan_pages
 from .pages import public as public_pages
 from .pages import site_controls, site_csv
 from .pages import staff as staff_pages
+from .pages import technician as technician_pages
 from .routes import (
     audit,
     auth,
@@ -33,6 +35,7 @@ from .routes import (
     fleet,
     health,
     ingest,
+    live,
     measures,
     officer,
     ops,
@@ -89,4 +92,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(citizen_pages.router)
     app.include_router(login_pages.router)
     app.include_router(staff_pages.router)
+    app.include_router(live.router, prefix="/api/v1")
+    app.include_router(public_pages.router)
+    app.include_router(technician_pages.router)
+    app.include_router(admin_pages.router)
     return app

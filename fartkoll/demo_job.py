@@ -57,4 +57,7 @@ def _refresh_cells(settings: Settings) -> None:
 
 def run_demo(settings: Settings, *, weeks: int, seed: int, host: str | None, port: int | None) -> int:
     prepare(settings, weeks=weeks, seed=seed)
-    return serve(settings, host=host, port=port)
+    from .demo_live import LivingDemo, local_url
+
+    with LivingDemo(lambda: connect(settings), local_url(settings, host, port), out=lambda m: print(m, flush=True)):
+        return serve(settings, host=host, port=port)

@@ -197,7 +197,7 @@ def test_access_matrix_over_http(db, db_url):
                 values = _path_values(world, db, persona)
                 missing = params - set(values)
                 assert not missing, f"{method} {path}: add a value for {missing} to _path_values"
-                if path.startswith("/api/v1/signs/{sign_id}/tokens/"):  # there token_id is the sign's token
+                if "/signs/{sign_id}/tokens/" in path:  # there token_id is the sign's token (API and page)
                     values["token_id"] = sign_tokens.issue_token(db, actor="matrix", sign_id=world.sign_a).id
                     db.commit()
                 url = re.sub(r"{(\w+)(?::\w+)?}", lambda m, v=values: str(v[m.group(1)]), path)

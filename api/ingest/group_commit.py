@@ -31,6 +31,7 @@ from collector.store import WriteResult, write_passes
 from core.errors import FartkollError, Unavailable
 from sql import QUERIES
 
+from .. import live
 from .body import jsonable
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ class _Writer:
             "sign_ids": [j.sign_id for j in group], "batch_ids": [j.batch_id for j in group],
             "kinds": [j.kind for j in group], "records": [j.records for j in group],
             "accepted": [a["accepted"] for a in answers], "rejected": [len(a["rejected"]) for a in answers]})
+        live.announce(conn, group, answers)  # NOTIFY, delivered to the live pages on this commit
         conn.commit()
         return answers
 

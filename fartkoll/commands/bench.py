@@ -1,4 +1,4 @@
-"""`fartkoll bench ingest | api | planner | read | web`: measured figures beside same-run baselines."""
+"""`fartkoll bench ingest | api | planner | read | web | live`: measured figures beside same-run baselines."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     wb = b.add_parser("web", help="public pages' server time and weight on the demo vs the API calls they rest on")
     wb.add_argument("--weeks", type=int, default=8, help="weeks of demo traffic (default 8)")
     wb.add_argument("--rounds", type=int, default=10, help="rounds over every page of every site (default 10)")
+    lv = b.add_parser("live", help="simulated signs -> collector edge -> HTTP ingest -> live event stream (p50/p99 ms)")
+    lv.add_argument("--signs", type=int, default=25, help="simulated signs, each with its collector and stream (default 25)")
+    lv.add_argument("--seconds", type=float, default=120.0, help="seconds the signs send (default 120)")
+    lv.add_argument("--every", type=float, default=1.25, help="mean seconds between a sign's vehicles (default 1.25)")
+    lv.add_argument("--batch-age", type=float, default=0.2,
+                    help="seconds the collector may hold a pass before sending it (default 0.2)")
     p.set_defaults(handler=run)
 
 
@@ -66,6 +72,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         figures = bench_api(settings.database_dsn(), clients=args.clients, batch=args.batch,
                             seconds=args.seconds, workers=args.workers)
         print(figures.report())
+        return 0
+    if args.bench_cmd == "live":
+        from ..bench.live import run as bench_live
+
+        if args.signs < 1 or min(args.seconds, args.every) <= 0 or args.batch_age < 0:
+            print("fartkoll bench live: --signs, --seconds and --every must be positive, --batch-age not negative",
+                  file=sys.stderr)
+            return 2
+        if not settings.database_url:
+            from .. import localdb
+
+            localdb.up(settings.localdb, log=print)
+        print(bench_live(settings.database_dsn(), signs=args.signs, seconds=args.seconds, every_s=args.every,
+                         batch_age_s=args.batch_age).report())
         return 0
     if args.bench_cmd == "planner":
         from ..bench.planner import run as bench_planner
