@@ -17,6 +17,8 @@ from fartkoll.settings import Settings
 from . import logs, metrics, openapi, problems
 from .csp import ContentSecurityPolicy
 from .csrf import CsrfMiddleware
+from .pages import officer as officer_pages
+from .pages import officer_controls, officer_plans
 from .pages import public as public_pages
 from .routes import (
     audit,
@@ -74,4 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(exports.router, prefix="/api/v1")
     app.include_router(fleet.router, prefix="/api/v1")
     app.include_router(public_pages.router)
+    app.include_router(officer_pages.router)
+    app.include_router(officer_plans.router)
+    app.include_router(officer_controls.router)
     return app

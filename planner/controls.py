@@ -22,7 +22,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from planner.names import DirectionName, direction_name
 from sql import QUERIES
 
@@ -231,6 +231,15 @@ def record_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: d
     stored. A client key already used answers the control stored under it (``replayed``)."""
     control_id, replayed = _add(conn, c, actor, now)
     return _view(conn, control_id, replayed)
+
+
+def control(conn: psycopg.Connection, control_id: int) -> ControlView:
+    """One logged control; NotFound when there is none."""
+    row = conn.cursor(row_factory=class_row(ControlRow)).execute(
+        QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    if row is None:
+        raise NotFound(f"control {control_id} does not exist; `fartkoll planner control list` prints control ids")
+    return control_view(row)
 
 
 def list_controls(conn: psycopg.Connection, site_id: int | None = None) -> list[ControlRow]:
