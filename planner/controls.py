@@ -242,6 +242,15 @@ def control(conn: psycopg.Connection, control_id: int) -> ControlView:
     return control_view(row)
 
 
+def item_control(conn: psycopg.Connection, item_id: int) -> int | None:
+    """The logged control that carried out a planned control (None: not done yet, or no such item).
+    A form for a planned control sent again under a new key (the page fetched anew) is answered
+    with it: one planned control is done once."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(QUERIES["plans_item"], {"item_id": item_id}).fetchone()
+    return None if row is None else row["control_id"]
+
+
 def list_controls(conn: psycopg.Connection, site_id: int | None = None) -> list[ControlRow]:
     """Logged controls, newest first (optionally of one site)."""
     with conn.cursor(row_factory=class_row(ControlRow)) as cur:

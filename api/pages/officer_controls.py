@@ -23,7 +23,16 @@ from core import i18n
 from core.errors import FartkollError
 from planner import planlife
 from planner.charts import bar_chart
-from planner.controls import METHODS, ControlError, ControlInput, control, list_controls, record_control, stored_control
+from planner.controls import (
+    METHODS,
+    ControlError,
+    ControlInput,
+    control,
+    item_control,
+    list_controls,
+    record_control,
+    stored_control,
+)
 from planner.followup import control_followup, followups
 from planner.followupview import FollowupView, followup_view
 from planner.load import SiteInfo, load_sites
@@ -77,8 +86,9 @@ def _rounded_now(zone: ZoneInfo) -> datetime:
 
 @router.get("/officer/controls/new", response_class=HTMLResponse)
 def log_form(request: Request, conn: Conn, settings: AppSettings, who: Officer, item: int | None = None,
-             site: int | None = None) -> HTMLResponse:
-    """The control log: prefilled from a planned control, or from now (the last 20 minutes)."""
+             site: int | None = None):
+    """The control log: prefilled from a planned control, or from now (the last 20 minutes); a
+    planned control logged already shows its control."""
     form = LogForm(client_key=str(uuid.uuid4()))
     zone = ZoneInfo(settings.default_time_zone)
     end = _rounded_now(zone)
@@ -87,6 +97,9 @@ def log_form(request: Request, conn: Conn, settings: AppSettings, who: Officer, 
         form.site_id = str(site)
     error = None
     planned = None
+    if item is not None and (done := item_control(conn, item)) is not None:
+        scope.require_site(conn, who, control(conn, done).site_id)
+        return RedirectResponse(f"/officer/controls/{done}?saved=again", 303)  # logged already
     if item is not None:
         try:
             c = planlife.control_from_item(conn, item)
@@ -179,6 +192,8 @@ def log_control(request: Request, conn: Conn, who: Officer, client_key: Annotate
         form.client_key = str(uuid.uuid4())
         return _render_form(request, conn, who, form, error="off_err_form_key", status=422)
     earlier = stored_control(conn, key)
+    if earlier is None and item.isdigit() and (done := item_control(conn, int(item))) is not None:
+        earlier = control(conn, done)  # the planned control's form again, fetched anew: done once
     if earlier is not None:
         scope.require_site(conn, who, earlier.site_id)
         return RedirectResponse(f"/officer/controls/{earlier.id}?saved=again", 303)

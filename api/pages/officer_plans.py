@@ -10,7 +10,6 @@ may not see; approving and redrawing call ``planner.planlife``.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -175,7 +174,7 @@ def plan_review(plan_id: int, request: Request, conn: Conn, settings: AppSetting
         m["numbers"].append(k)
     choice = _choice(week or view.first_day.isoformat(), slot, units, language or view.language, view.first_day)
     return officer_page(request, "officer/plan.html", who, plan=view, choice=choice, weekdays=WEEKDAYS,
-                        markers=json.dumps(list(markers.values()), ensure_ascii=False),
+                        markers=list(markers.values()),
                         tiles_url=settings.web.tiles_url, tiles_attribution=settings.web.tiles_attribution,
                         error="off_err_seed" if request.query_params.get("error") == "seed" else None)
 
