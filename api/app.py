@@ -21,9 +21,10 @@ from .pages import admin as admin_pages
 from .pages import citizen as citizen_pages
 from .pages import compare as compare_page
 from .pages import login as login_pages
+from .pages import officer as officer_pages
+from .pages import officer_controls, officer_plans, site_controls, site_csv
 from .pages import plan as plan_pages
 from .pages import public as public_pages
-from .pages import site_controls, site_csv
 from .pages import staff as staff_pages
 from .pages import technician as technician_pages
 from .routes import (
@@ -93,7 +94,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(login_pages.router)
     app.include_router(staff_pages.router)
     app.include_router(live.router, prefix="/api/v1")
-    app.include_router(public_pages.router)
     app.include_router(technician_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(officer_pages.router)
+    app.include_router(officer_plans.router)
+    app.include_router(officer_controls.router)
     return app

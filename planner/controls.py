@@ -3,12 +3,18 @@
 ``validate_control`` is pure and raises :class:`ControlError` naming the field and the value;
 ``add_control`` also checks the plan, links the plan's matching planned control, and writes an
 audit row. Nothing commits: the caller owns the transaction.
+
+A control may carry a ``client_key``: a UUID the client made once for the form it sends (a hidden
+field). Sending the same form again — a flaky connection, a double tap — stores nothing new: the
+answer is the control stored under that key (``replayed`` true), even when the first answer never
+arrived. Two sends racing each other meet at the key's unique index.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -16,7 +22,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from planner.names import DirectionName, direction_name
 from sql import QUERIES
 
@@ -54,6 +60,8 @@ class ControlInput:
     """Another unit controlled the same site at the same time: not a duplicate."""
     plan_item_id: int | None = None
     """The planned control this one carried out (its plan is ``plan_id``)."""
+    client_key: UUID | None = None
+    """Made once by the client for this control: the same key again answers the stored control."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,14 @@ class ControlView(BaseModel):
     note: str
     plan_id: int | None
     plan_created_at: datetime | None
+    replayed: bool = False
+    """True: this control was stored earlier under the same client key; nothing new was stored."""
 
 
-def control_view(r: ControlRow) -> ControlView:
+def control_view(r: ControlRow, replayed: bool = False) -> ControlView:
     d = dict(r.__dict__)
     d["direction"] = None if r.direction is None else direction_name(r.direction)
-    return ControlView(**d)
+    return ControlView(**d, replayed=replayed)
 
 
 def validate_control(c: ControlInput, now: datetime) -> None:
@@ -122,10 +132,26 @@ def validate_control(c: ControlInput, now: datetime) -> None:
                            f"cannot exceed vehicles_checked ({c.vehicles_checked})")
 
 
+def _by_key(conn: psycopg.Connection, key: UUID | None) -> int | None:
+    if key is None:
+        return None
+    row = conn.execute(QUERIES["controls_by_key"], {"client_key": key}).fetchone()
+    return None if row is None else int(row[0])
+
+
 def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> int:
-    """Validate and insert a control (and link its planned control); returns the control id."""
+    """Validate and insert a control (and link its planned control); returns the control id (the
+    stored one's when a control with the input's client key exists)."""
+    return _add(conn, c, actor, now)[0]
+
+
+def _add(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> tuple[int, bool]:
+    """(control id, True when it was stored earlier under the input's client key)."""
+    stored = _by_key(conn, c.client_key)
+    if stored is not None:
+        return stored, True
     validate_control(c, now)
-    zone = conn.execute("SELECT time_zone FROM sites WHERE id = %s", (c.site_id,)).fetchone()
+    zone = conn.execute(QUERIES["controls_site_zone"], {"site_id": c.site_id}).fetchone()
     if not zone:
         raise ControlError("site", c.site_id, "no such site")
     if c.plan_id is not None:
@@ -134,15 +160,22 @@ def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: date
         with conn.cursor(row_factory=dict_row) as cur:
             for e in cur.execute(QUERIES["controls_overlapping"],
                                  {"site_id": c.site_id, "start": c.start, "end": c.end}).fetchall():
+                stored = _by_key(conn, c.client_key)  # the same form, committed by a racing send
+                if stored is not None:
+                    return stored, True
                 z = ZoneInfo(zone[0])
                 a, b = e["start_time"].astimezone(z), e["end_time"].astimezone(z)
                 raise ControlError("start", c.start.isoformat(),
                                    f"overlaps control {e['id']} at this site ({a:%Y-%m-%d %H:%M}–{b:%H:%M}); "
                                    "if a second unit was there too, mark it as a second unit")
-    control_id = conn.execute(QUERIES["controls_insert"], {
+    inserted = conn.execute(QUERIES["controls_insert"], {
         "site_id": c.site_id, "direction": c.direction, "start_time": c.start, "end_time": c.end,
         "method": c.method, "vehicles_checked": c.vehicles_checked, "reports_written": c.reports_written,
-        "note": c.note, "plan_id": c.plan_id, "second_unit": c.second_unit}).fetchone()[0]
+        "note": c.note, "plan_id": c.plan_id, "second_unit": c.second_unit,
+        "client_key": c.client_key}).fetchone()
+    if inserted is None:  # a racing send with the same key committed first
+        return _by_key(conn, c.client_key), True
+    control_id = inserted[0]
     linked = None
     if c.plan_item_id is not None:
         row = conn.execute(QUERIES["plans_item_done"], {"control_id": control_id, "item_id": c.plan_item_id}).fetchone()
@@ -158,8 +191,9 @@ def add_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: date
         "detail": Jsonb({"site_id": c.site_id, "start": c.start.isoformat(), "end": c.end.isoformat(),
                          "method": c.method, "vehicles_checked": c.vehicles_checked,
                          "reports_written": c.reports_written, "plan_id": c.plan_id,
-                         "planned_control_id": linked, "second_unit": c.second_unit})})
-    return int(control_id)
+                         "planned_control_id": linked, "second_unit": c.second_unit,
+                         "client_key": None if c.client_key is None else str(c.client_key)})})
+    return int(control_id), False
 
 
 def _check_plan(conn: psycopg.Connection, c: ControlInput, zone: ZoneInfo) -> None:
@@ -179,12 +213,42 @@ def _check_plan(conn: psycopg.Connection, c: ControlInput, zone: ZoneInfo) -> No
                            f"{plan['first_day']} .. {plan['last_day']}")
 
 
-def record_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> ControlView:
-    """The control-log use case: validate, store (and link and audit) a control; returns it as stored."""
-    control_id = add_control(conn, c, actor, now)
+def _view(conn: psycopg.Connection, control_id: int, replayed: bool) -> ControlView:
     row = conn.cursor(row_factory=class_row(ControlRow)).execute(
         QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    return control_view(row, replayed)
+
+
+def stored_control(conn: psycopg.Connection, client_key: UUID | None) -> ControlView | None:
+    """The control already stored under ``client_key`` (``replayed`` true), or None. Callers that
+    build the input from a plan item ask this first: once done, the item refuses a second control."""
+    control_id = _by_key(conn, client_key)
+    return None if control_id is None else _view(conn, control_id, True)
+
+
+def record_control(conn: psycopg.Connection, c: ControlInput, actor: str, now: datetime) -> ControlView:
+    """The control-log use case: validate, store (and link and audit) a control; returns it as
+    stored. A client key already used answers the control stored under it (``replayed``)."""
+    control_id, replayed = _add(conn, c, actor, now)
+    return _view(conn, control_id, replayed)
+
+
+def control(conn: psycopg.Connection, control_id: int) -> ControlView:
+    """One logged control; NotFound when there is none."""
+    row = conn.cursor(row_factory=class_row(ControlRow)).execute(
+        QUERIES["planner_control"], {"control_id": control_id}).fetchone()
+    if row is None:
+        raise NotFound(f"control {control_id} does not exist; `fartkoll planner control list` prints control ids")
     return control_view(row)
+
+
+def item_control(conn: psycopg.Connection, item_id: int) -> int | None:
+    """The logged control that carried out a planned control (None: not done yet, or no such item).
+    A form for a planned control sent again under a new key (the page fetched anew) is answered
+    with it: one planned control is done once."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(QUERIES["plans_item"], {"item_id": item_id}).fetchone()
+    return None if row is None else row["control_id"]
 
 
 def list_controls(conn: psycopg.Connection, site_id: int | None = None) -> list[ControlRow]:

@@ -1,15 +1,24 @@
-"""The control log catches mistakes, and a plan's life: draft → approved → cancelled, items done."""
+"""The control log catches mistakes and stores a control once however often its form is sent, and a
+plan's life: draft → approved → cancelled, items done."""
 
 from __future__ import annotations
 
+import threading
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import psycopg
 import pytest
+from people import make_world, session_cookie
 from places import make_site
+from servers import running
 
+from api.app import create_app
 from core.errors import Conflict, NotFound
-from planner.controls import ControlError, ControlInput, list_controls, record_control
+from fartkoll.settings import Settings
+from planner.controls import ControlError, ControlInput, list_controls, record_control, stored_control
 from planner.planlife import approve_plan, cancel_plan, control_from_item, list_plans, mark_done, plan_view
 
 NOW = datetime(2024, 11, 20, 12, tzinfo=timezone.utc)
@@ -102,3 +111,85 @@ def test_plan_life_draft_approved_done_cancelled_with_audit_rows(db):
     assert action == [("officer", str(items[0]))]
     with pytest.raises(NotFound):
         plan_view(db, plan_id + 1)
+
+
+def test_the_same_client_key_again_answers_the_stored_control_and_stores_nothing(db):
+    site = make_site(db)
+    key = uuid.uuid4()
+    first = record_control(db, ControlInput(site, T, T + timedelta(minutes=40), "laser", 30, 2, client_key=key),
+                           "a", NOW)
+    assert not first.replayed
+    # the same form sent again (even edited meanwhile): the stored control, not an overlap error
+    again = record_control(db, ControlInput(site, T, T + timedelta(minutes=40), "laser", 31, 2, client_key=key),
+                           "a", NOW)
+    assert again.replayed and again.id == first.id and again.vehicles_checked == 30
+    assert [c.id for c in list_controls(db, site)] == [first.id]
+    assert stored_control(db, key).id == first.id and stored_control(db, uuid.uuid4()) is None
+    # another key at the same site and time is a second control: the overlap check still applies
+    with pytest.raises(ControlError, match=f"overlaps control {first.id}"):
+        record_control(db, ControlInput(site, T, T + timedelta(minutes=40), "laser", client_key=uuid.uuid4()),
+                       "a", NOW)
+    adds = db.execute("SELECT count(*) FROM audit_log WHERE action = 'control.add'").fetchone()[0]
+    assert adds == 1
+
+
+def test_a_plan_item_sent_twice_with_its_key_is_done_once(db):
+    site, other = make_site(db, "Storgatan 1"), make_site(db, "Lillgatan 2")
+    plan_id, items = _plan(db, site, other)
+    approve_plan(db, plan_id, "chief", NOW)
+    key = uuid.uuid4()
+    done = record_control(db, replace(control_from_item(db, items[0], vehicles_checked=12), client_key=key),
+                          "officer", NOW)
+    assert stored_control(db, key) == done.model_copy(update={"replayed": True})
+    # the item is done now, so building its input again refuses: the key is asked first
+    with pytest.raises(Conflict, match="already done"):
+        control_from_item(db, items[0])
+    assert db.execute("SELECT count(*) FROM controls").fetchone()[0] == 1
+
+
+def test_two_racing_sends_of_one_key_store_one_control(db_url):
+    """Two connections send the same form at once: the key's unique index makes the later wait
+    for the earlier and then answer its control."""
+    with psycopg.connect(db_url) as conn:
+        site = make_site(conn)
+        conn.commit()
+    key = uuid.uuid4()
+    c = ControlInput(site, T, T + timedelta(minutes=20), "radar", 5, 1, client_key=key)
+    with psycopg.connect(db_url) as a, psycopg.connect(db_url) as b:
+        first = record_control(a, c, "a", NOW)  # not committed yet: b's insert waits on the index
+        result: list = []
+        thread = threading.Thread(target=lambda: result.append(record_control(b, c, "b", NOW)))
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the second send should wait for the first one's transaction"
+        a.commit()
+        thread.join(10)
+        b.commit()
+    [second] = result
+    assert second.replayed and second.id == first.id and not first.replayed
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM controls WHERE client_key = %s", (key,)).fetchone()[0] == 1
+
+
+def test_the_api_answers_201_then_200_with_the_same_control(db, db_url):
+    world = make_world(db)
+    officer = session_cookie(db, world.users["officer"].id)
+    viewer = session_cookie(db, world.users["viewer"].id)
+    body = {"site_id": world.site_a, "start": T.isoformat(), "end": (T + timedelta(minutes=30)).isoformat(),
+            "method": "laser", "direction": "approaching", "vehicles_checked": 9, "client_key": str(uuid.uuid4())}
+    with running(create_app(Settings(database_url=db_url))) as base, httpx.Client(base_url=base, timeout=30) as http:
+        csrf = http.get("/api/v1/me", headers={"cookie": f"fartkoll_session={officer}"}).cookies["csrftoken"]
+
+        def post(session: str, payload: dict) -> httpx.Response:
+            return http.post("/api/v1/controls", json=payload, headers={
+                "x-csrftoken": csrf, "cookie": f"fartkoll_session={session}; csrftoken={csrf}"})
+
+        r1 = post(officer, body)
+        assert r1.status_code == 201, r1.text
+        r2 = post(officer, body)
+        assert r2.status_code == 200, r2.text
+        assert r2.json()["id"] == r1.json()["id"] and r2.json()["replayed"] and not r1.json()["replayed"]
+        assert post(viewer, body).status_code == 403
+        r3 = post(officer, {**body, "client_key": "not-a-uuid"})
+        assert r3.status_code == 422 and r3.json()["errors"][0]["field"] == "client_key"
+    assert db.execute("SELECT count(*) FROM controls").fetchone()[0] == 1

@@ -22,7 +22,7 @@ from .render import render
 
 router = APIRouter(include_in_schema=False)
 CONTROL_LOG_URL = "/officer/controls/new"
-"""The control log's page; a planned control is logged as done with ``?plan_item=ID``."""
+"""The control log's page; a planned control is logged as done with ``?item=ID``."""
 
 
 @router.get("/officer/plans/{plan_id}", response_class=HTMLResponse)

@@ -66,14 +66,6 @@ SELECT id, start_time, end_time, second_unit FROM controls
 WHERE site_id = %(site_id)s AND start_time < %(end)s AND end_time > %(start)s
 ORDER BY start_time, id
 
--- name: controls_insert
--- Log a control (planned when it names a plan; second_unit when another unit was there too); returns its id.
-INSERT INTO controls (site_id, direction, start_time, end_time, method, vehicles_checked,
-                      reports_written, planned, note, plan_id, second_unit)
-VALUES (%(site_id)s, %(direction)s, %(start_time)s, %(end_time)s, %(method)s, %(vehicles_checked)s,
-        %(reports_written)s, %(plan_id)s::int IS NOT NULL, %(note)s, %(plan_id)s::int, %(second_unit)s)
-RETURNING id
-
 -- name: plans_set_language
 -- The language a plan's calendar and printout are written in.
 UPDATE plans SET language = %(language)s WHERE id = %(plan_id)s
