@@ -97,7 +97,7 @@ def test_an_officers_plan_from_slots_to_done_over_http(demo):
     assert html.count('<tr id="item-') == len(key) and item["site_name"].split(",")[0] in html
     assert item["street"] in html and ("approaching the sign" in html or "leaving the sign" in html)
     assert "Vehicles checked" in html and f"/api/v1/plans/{pid}/plan.ics" in html and "<style" not in html
-    assert f"?plan_item={item['id']}" in html  # an approved plan's control opens the control log prefilled
+    assert f"?item={item['id']}" in html  # an approved plan's control opens the control log prefilled
     css = api.get(str(api.base_url).removesuffix("/api/v1/") + "/print/plan.css")
     assert css.status_code == 200 and "size: A4 landscape" in css.text and "@media print" in css.text
 
