@@ -14,6 +14,7 @@ from planner_synth import write_hours
 
 from planner.cellcache import load_state, refresh
 from planner.daytotals import vehicle_parts
+from planner.histogram_view import site_histogram
 from planner.load import Period, default_period, load_sites
 from planner.series import site_series
 from planner.settings import PlannerSettings
@@ -127,6 +128,11 @@ def test_stale_sums_after_a_late_write_and_new_limits(demo):
                          date_to=(change + timedelta(days=3)).date())
     limits = {p.limit_kmh for line in series.lines for p in line.points if p.n}
     assert 48.28032 in limits and 30 in limits  # the exact posted value, and the timed limit on weekdays
+    hist = site_histogram(demo, PLANNER, site, public=False, date_from=(change + timedelta(days=1)).date(),
+                          date_to=(change + timedelta(days=3)).date())
+    assert {g.limit_kmh for g in hist.groups} >= {48.28032, 30}
+    mph_n = sum(g.n for g in hist.groups if g.limit_kmh == 48.28032)
+    assert mph_n == sum(p.n or 0 for line in series.lines for p in line.points if p.limit_kmh == 48.28032) > 0
 
 
 def test_a_daily_point_equals_the_vehicles_of_that_local_day(demo):
