@@ -14,7 +14,8 @@ planner.promise: no current or future control place or time.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -23,7 +24,8 @@ from collector.setup import tips
 from core import i18n
 from core.errors import InvalidInput, NotFound
 from planner.load import SiteInfo, load_sites
-from planner.promise import promise
+from planner.promise import Promise, last_shown_day, promise
+from sql import QUERIES
 
 from ..deps import AppSettings, Conn, Public
 from ..routes.tips import MAX_BODY, RATE_LIMIT, RATE_WINDOW_S
@@ -113,9 +115,27 @@ def tip_thanks(request: Request, who: Public) -> Response:
     return render(request, "citizen/tip_thanks.html")
 
 
+_KEPT: dict[tuple, Promise] = {}
+"""Promise pages already worked out (their follow-ups take a while), by what they rest on."""
+
+
+def kept_promise(conn, settings, now: datetime) -> Promise:
+    """The promise as of ``now``, worked out again only when its database, its last shown day, the
+    data, the controls (added), the tips or the settings have changed since."""
+    zone = ZoneInfo(settings.default_time_zone)
+    fp = conn.execute(QUERIES["promise_fingerprint"]).fetchone()
+    data_end = None if fp[0] is None else fp[0] + timedelta(hours=1)
+    key = (settings.database_url, last_shown_day(now, settings.promise.delay_days, data_end, zone), *fp,
+           settings.promise.model_dump_json(), settings.planner.model_dump_json(), settings.default_time_zone)
+    if key not in _KEPT:
+        if len(_KEPT) >= 8:
+            _KEPT.clear()
+        _KEPT[key] = promise(conn, settings.planner, settings.promise, now=now, time_zone=settings.default_time_zone)
+    return _KEPT[key]
+
+
 @router.get("/promise")
 def promise_page(request: Request, conn: Conn, settings: AppSettings, who: Public) -> Response:
     """What the municipality and the police promised, and what was done, with the delay."""
-    p = promise(conn, settings.planner, settings.promise, now=datetime.now(UTC),
-                time_zone=settings.default_time_zone)
+    p = kept_promise(conn, settings, datetime.now(UTC))
     return render(request, "citizen/promise.html", p=p, text=p.text_sv if _lang(request) == "sv" else p.text_en)

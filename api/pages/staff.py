@@ -26,8 +26,9 @@ from core import i18n
 from core.errors import InvalidInput, NotFound
 from planner.charts import bar_chart
 from planner.load import load_sites
-from planner.measures import KINDS, MeasureNew, add_measure, list_measures, measure_effect
+from planner.measures import KINDS, MeasureEffect, MeasureNew, add_measure, get_measure, list_measures, measure_effect
 from planner.sitestats import site_statistics
+from sql import QUERIES
 
 from .. import scope
 from ..deps import AppSettings, Conn, Viewer
@@ -197,11 +198,27 @@ async def measures_post(site_id: int, request: Request, conn: Conn, who: Viewer)
     return RedirectResponse(f"/measures/{m.id}", status_code=303)
 
 
+_KEPT: dict[tuple, MeasureEffect] = {}
+"""Before/afters already worked out (they take seconds), by what they rest on."""
+
+
+def kept_effect(conn, settings, measure_id: int, municipality_ids: list[int] | None) -> MeasureEffect:
+    """The measure's before/after, worked out again only when the data, the controls, the
+    measures, the limits or the settings have changed since (the scope is checked every time)."""
+    measure = get_measure(conn, measure_id, municipality_ids=municipality_ids)
+    key = (settings.database_url, measure.model_dump_json(), *conn.execute(QUERIES["measures_fingerprint"]).fetchone(),
+           settings.planner.model_dump_json(), settings.threshold_over_kmh)
+    if key not in _KEPT:
+        if len(_KEPT) >= 32:
+            _KEPT.clear()
+        _KEPT[key] = measure_effect(conn, settings.planner, measure_id, over_kmh=settings.threshold_over_kmh)
+    return _KEPT[key]
+
+
 @router.get("/measures/{measure_id}")
 def measure_page(measure_id: int, request: Request, conn: Conn, settings: AppSettings, who: Viewer) -> Response:
     """A measure's before/after against comparison sites."""
-    e = measure_effect(conn, settings.planner, measure_id, municipality_ids=scope.municipality_ids(conn, who),
-                       over_kmh=settings.threshold_over_kmh)
+    e = kept_effect(conn, settings, measure_id, scope.municipality_ids(conn, who))
     names = {s.id: s.name for s in load_sites(conn).values()}
     return render(request, "staff/measure.html", e=e, f=e.followup, names=names, sides=side_rows(e))
 

@@ -20,3 +20,11 @@ LIMIT %(limit)s
 -- name: measures_sites_in_window
 -- Sites with a measure (other than %(id)s) taken on a local day in [%(start)s, %(end)s].
 SELECT DISTINCT site_id FROM measures WHERE taken_on BETWEEN %(start)s AND %(end)s AND id <> %(id)s
+
+-- name: measures_fingerprint
+-- What a measure's before/after rests on, to tell when a kept copy is stale: the latest hour with
+-- vehicles, and the count and latest change of controls, measures and legal limits.
+SELECT (SELECT max(hour) FROM rollup_hourly) AS latest_hour,
+       (SELECT count(*) FROM controls) AS controls, (SELECT max(id) FROM controls) AS control_id,
+       (SELECT count(*) FROM measures) AS measures, (SELECT max(id) FROM measures) AS measure_id,
+       (SELECT count(*) FROM speed_limits) AS limits, (SELECT max(valid_from) FROM speed_limits) AS limit_from

@@ -26,3 +26,11 @@ ORDER BY c.start_time, c.id
 -- name: promise_first_hour
 -- The first hour with vehicles anywhere (weeks before it have nothing to show).
 SELECT min(hour) FROM rollup_hourly
+
+-- name: promise_fingerprint
+-- What the promise page rests on, to tell when a kept copy is stale: the latest hour with
+-- vehicles, and the count and latest change of controls and tips.
+SELECT (SELECT max(hour) FROM rollup_hourly) AS latest_hour,
+       (SELECT count(*) FROM controls) AS controls, (SELECT max(created_at) FROM controls) AS controls_at,
+       (SELECT max(id) FROM controls) AS control_id,
+       (SELECT count(*) FROM citizen_tips) AS tips, (SELECT max(id) FROM citizen_tips) AS tip_id
