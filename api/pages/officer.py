@@ -92,7 +92,9 @@ def ranking_page(request: Request, conn: Conn, settings: AppSettings, who: Offic
     return officer_page(request, "officer/ranking.html", who, view=view, sites=sites, cells=top, rules=rules,
                         date_from=first.isoformat() if first else "", date_to=last.isoformat() if last else "",
                         time_zone=settings.default_time_zone, threshold=settings.threshold_over_kmh,
-                        error=RANKING_ERRORS.get(request.query_params.get("error") or ""))
+                        error=RANKING_ERRORS.get(request.query_params.get("error") or ""),
+                        error_site=int(request.query_params["site"]) if request.query_params.get("site", "").isdigit()
+                        else None)
 
 
 @router.post("/officer/ranking/rules", response_class=HTMLResponse)
