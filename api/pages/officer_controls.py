@@ -234,7 +234,10 @@ def _daily_share_chart(conn: Conn, settings, site: SiteInfo, chart_id: str, lang
     t = i18n.translator(lang)
     zone = ZoneInfo(site.time_zone)
     days = [(p.start.astimezone(zone).date(), p) for p in line.points]
-    labels = [("▼" if d in marks else "") + d.strftime("%d/%m") for d, _ in days]
+    every = max(1, len(days) // 10)
+    # every few days labelled, and every control day (▼) whatever its place
+    labels = [("▼" + d.strftime("%d/%m")) if d in marks else d.strftime("%d/%m") if k % every == 0 else ""
+              for k, (d, _) in enumerate(days)]
     values = [None if p.over_limit_share is None else 100 * p.over_limit_share for _, p in days]
     shown = [v for v in values if v is not None]
     group = t("off_chart_group", direction=t("direction_" + line.direction), display=t("display_" + line.display))
@@ -243,7 +246,7 @@ def _daily_share_chart(conn: Conn, settings, site: SiteInfo, chart_id: str, lang
                            high=i18n.number(max(shown) if shown else None, lang, 0),
                            low=i18n.number(min(shown) if shown else None, lang, 0)),
                     unit=t("off_chart_unit"), value_label=lambda v: i18n.number(v, lang, 0),
-                    label_every=max(1, len(labels) // 10))
+                    label_every=1)
     return {"svg": svg, "group": group, "rows": [(d, p, d in marks) for d, p in days]}
 
 
