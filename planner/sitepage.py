@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
 from planner.controls import list_controls
+from planner.daytotals import Sums
 from planner.followup import followup_control
 from planner.followupview import FollowupView, followup_view
 from planner.load import Period, latest_data_hour, load_sites
@@ -66,6 +68,18 @@ class WeeklyTrend:
     limit_changes: tuple[LimitChange, ...]
 
 
+def _sums(rows: list[HourRow]) -> Sums:
+    """One week's hourly rollups summed (what ``cell_figures`` reads)."""
+    acc = Sums()
+    for r in rows:
+        acc.n += r.n
+        acc.sum_kmh += r.sum_kmh
+        acc.sumsq_kmh += r.sumsq_kmh
+        acc.hours += 1
+        acc.add_counts(r.hist_lo, np.asarray(r.hist))
+    return acc
+
+
 def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
@@ -91,7 +105,7 @@ def weekly_trend(conn: psycopg.Connection, planner: PlannerSettings, site_id: in
     def threshold(lim: int | None) -> float:
         return math.nan if lim is None else planner.threshold_kmh(lim, w.site.police_area, over_kmh)
 
-    figs = cell_figures([cells[line][cell] for line, cell in order],
+    figs = cell_figures([_sums(cells[line][cell]) for line, cell in order],
                         [math.nan if c[1] is None else float(c[1]) for _, c in order],
                         [threshold(c[1]) for _, c in order], w.rounding)
     by_line: dict[tuple[int, int], list[WeekPoint]] = defaultdict(list)
