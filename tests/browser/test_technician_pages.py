@@ -159,7 +159,7 @@ def test_each_role_sees_the_technician_pages_only_if_it_may(browser, site):
             r = page.goto(f"{site.base}{path}")
             assert r.status == status, (persona, path, r.status)
             if status == 401:
-                assert page.locator("a[href^='/login']").count() == 1
+                assert page.locator("main a[href^='/login']").count() == 1  # the page says where to log in
         r = page.goto(f"{site.base}/tech/fleet")
         nav = page.locator("header nav").inner_text()  # by navigation
         assert ("Signs" in nav) == (status == 200), (persona, nav)
