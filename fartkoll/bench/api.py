@@ -115,6 +115,18 @@ def _request(host: str, port: int, token: str, serial: str, passes: list[Vehicle
     return head.encode() + body
 
 
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[bytes, bytes]:
+    """One pre-encoded HTTP/1.1 request on a keep-alive connection: the answer's head and body
+    (read by its Content-Length)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return head, await reader.readexactly(length)
+
+
 async def _client(host: str, port: int, requests: list[bytes], size: int, until: float,
                   latencies: list[float]) -> int:
     """Send ``requests`` one after another on one keep-alive connection until ``until``."""
@@ -125,13 +137,7 @@ async def _client(host: str, port: int, requests: list[bytes], size: int, until:
             if time.perf_counter() >= until:
                 break
             t = time.perf_counter()
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
+            head, body = await _exchange(reader, writer, req)
             latencies.append(time.perf_counter() - t)
             if not head.startswith(b"HTTP/1.1 200"):
                 status = head.split(b"\r\n", 1)[0]

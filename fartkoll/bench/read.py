@@ -35,7 +35,7 @@ from planner.load import Period
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
-from .api import _free_port, _serve, _wait_healthy
+from .api import _exchange, _free_port, _serve, _wait_healthy
 from .planner import END, TZ, build_data
 from .scratch import scratch_database
 
@@ -119,13 +119,7 @@ async def _client(host: str, port: int, requests: list[bytes], latencies: list[f
     try:
         for req in requests:
             t = time.perf_counter()
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
+            head, body = await _exchange(reader, writer, req)
             latencies.append(time.perf_counter() - t)
             if not head.startswith(b"HTTP/1.1 200"):
                 status = head.split(b"\r\n", 1)[0]
