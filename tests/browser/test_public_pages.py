@@ -166,6 +166,7 @@ def test_a_site_s_figures_in_two_clicks_from_the_map_and_without_javascript(brow
     page.wait_for_function("document.getElementById('map').dataset.markers !== undefined")
     page.locator("#map path.leaflet-interactive").first.click(force=True)  # click 1: a site on the map
     page.locator(".leaflet-popup-content a").click()  # click 2: its figures
+    page.wait_for_url(re.compile(r"/sites/\d+$"), timeout=15000)
     assert re.search(r"/sites/\d+$", page.url)
     assert page.locator("h2#fig-h").inner_text() == "Figures"
     assert page.locator(".figures dt").first.inner_text().startswith("V85")
