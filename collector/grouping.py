@@ -13,11 +13,19 @@ measured at its closest, not when the run was known to have ended (up to ``gap_s
 ``received_at`` and corrected for the angle too. ``idle``, ``reply``, ``bin`` and
 ``malformed`` readings never form vehicles, but they do move time on, so an idle line
 after a run lets :meth:`Grouper.push` emit the run without waiting for :meth:`Grouper.flush`.
+
+The gap is the fallback for devices that never say when a target is gone. Where the wire
+format does say so, ``ends_on_idle`` closes the run at the first idle line after it, as soon
+as the vehicle is known complete: the Houston Radar DR500/SS300/SS400 sends ``000`` (or
+``?000``) "when no further vehicles are detected" (:data:`ENDS_ON_IDLE`). Other devices'
+idle lines are only "nothing at this instant" (a generic display sends a zero every 2 s);
+for them a short loss of the target inside one vehicle would split it in two, so they keep
+the gap unless configured otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +39,8 @@ DEFAULT_GAP_S = 0.8
 # (100 km/h through a 20 m beam is 0.7 s), while single isolated readings are mostly
 # clutter (rain, birds, multipath). 1 keeps everything; raise it for noisy sites.
 DEFAULT_MIN_READINGS = 2
+ENDS_ON_IDLE: frozenset[str] = frozenset({"houston-dr500"})
+"""Protocols whose idle line means the target is gone, so it ends a run (see the module text)."""
 
 
 @dataclass(slots=True)
@@ -48,7 +58,10 @@ class Grouper:
     (``device_time``; a ``reading`` without one raises ``ValueError``) or ``"auto"`` (device time
     when both readings have one, else ``received_at``). ``min_speed_kmh`` drops slower
     readings (walkers, swaying trees) before grouping. ``dropped_runs`` counts runs discarded
-    for having fewer than ``min_readings`` readings.
+    for having fewer than ``min_readings`` readings. ``ends_on_idle`` closes a run at the first
+    ``idle`` reading after it (the device said the target is gone) instead of waiting for the
+    gap. ``on_end`` is called with each pass made from a run and the receive time of the run's
+    last reading, as the pass is made (a benchmark uses it to tell the edge's time apart).
     """
 
     def __init__(
@@ -60,6 +73,8 @@ class Grouper:
         angle_deg: float = 0.0,
         sign_id: int | None = None,
         min_speed_kmh: float = 0.0,
+        ends_on_idle: bool = False,
+        on_end: Callable[[VehiclePass, datetime], None] | None = None,
     ) -> None:
         if not gap_s > 0:
             raise ValueError(f"gap_s {gap_s!r} must be a positive number of seconds")
@@ -74,6 +89,8 @@ class Grouper:
         self.angle_deg = angle_deg
         self.sign_id = sign_id
         self.min_speed_kmh = min_speed_kmh
+        self.ends_on_idle = ends_on_idle
+        self._on_end = on_end
         self.dropped_runs = 0
         self._run: _Run | None = None
 
@@ -111,6 +128,8 @@ class Grouper:
         return self._close()
 
     def _ends(self, run: _Run, reading: Reading, is_speed: bool) -> bool:
+        if self.ends_on_idle and reading.kind == "idle":
+            return True
         dt = self._seconds(run.last, reading, strict=is_speed)
         if dt is None:  # device clock, and a non-speed line without device time
             return False
@@ -139,7 +158,10 @@ class Grouper:
         if run.count < self.min_readings:
             self.dropped_runs += 1
             return []
-        return [self._pass(run.peak, None)]
+        vehicle = self._pass(run.peak, None)
+        if self._on_end is not None:
+            self._on_end(vehicle, run.last.received_at)
+        return [vehicle]
 
     def _pass(self, reading: Reading, length_m: float | None) -> VehiclePass:
         return VehiclePass(

@@ -2,7 +2,8 @@
 
 One reader thread per serial source moves bytes into a ``SourcePipeline``, which parses,
 groups, keys and spools them. The calling thread runs the ``Drainer`` (``collector.drain``),
-which sends spooled batches to the sink. Every ``heartbeat_interval_s`` a ``Heartbeat`` per
+which sends spooled batches to the sink: it sleeps until a reader thread spools a pass (or a
+part-filled batch is due, or a retry), never polling the spool on a timer. Every ``heartbeat_interval_s`` a ``Heartbeat`` per
 sign goes to a hook.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 from collector import protocols
 from collector.config import CollectorSettings, SerialSource
 from collector.drain import Drainer, DrainStats, Sink
-from collector.grouping import Grouper
+from collector.grouping import ENDS_ON_IDLE, Grouper
 from collector.heartbeat import Heartbeat, HeartbeatHook, SignMonitor, log_heartbeat
 from collector.passes import VehiclePass, pass_key
 from collector.protocols import Parser
@@ -45,10 +46,14 @@ def default_parser(source: SerialSource) -> Parser:
     return protocols.make_parser(source.protocol, **options)
 
 
-def default_grouper(source: SerialSource) -> Grouper:
+def default_grouper(source: SerialSource, **extra: Any) -> Grouper:
+    """The source's grouper; a protocol whose idle line means "target gone" ends runs on it
+    (``grouping_options`` may say otherwise with ``ends_on_idle``). ``extra`` are more
+    ``Grouper`` options (``on_end``)."""
+    options = {"ends_on_idle": source.protocol in ENDS_ON_IDLE, **source.grouping_options, **extra}
     return Grouper(
         gap_s=source.grouping_gap_s, angle_deg=source.mounting_angle_deg,
-        sign_id=source.sign_id, **source.grouping_options,
+        sign_id=source.sign_id, **options,
     )
 
 
@@ -224,7 +229,8 @@ def run(
                 if time.monotonic() >= next_beat:
                     beat()
                     next_beat = time.monotonic() + settings.heartbeat_interval_s
-                stop.wait(min(wait, max(0.0, next_beat - time.monotonic()), 0.5))
+                # an append wakes this at once; the 0.5 s cap is only how soon ``stop`` is seen
+                spool.wait_appended(min(wait, max(0.0, next_beat - time.monotonic()), 0.5))
         finally:
             halt.set()
             for t in threads:

@@ -181,23 +181,49 @@ def lines_at_interval(lines: Sequence[bytes], interval: float, loop: bool = Fals
             return
 
 
+RUN_SPACING_S = 0.3
+"""Least time between one vehicle's last reading and the next one's first: one vehicle in the
+beam at a time, with room for a few idle frames between them."""
+
+
 def random_traffic(
     protocol: str, unit: str | None, every_s: float, mean_kmh: float, seed: int
 ) -> Chunks:
-    """Endless traffic for ``protocol`` from ``collector.encode``: a vehicle about every
-    ``every_s`` seconds, speeds around ``mean_kmh``, alternating directions."""
+    """Endless traffic for ``protocol`` as the device sends it (``collector.encode``): a vehicle
+    about every ``every_s`` seconds (later when the one before is still in the beam), speeds
+    around ``mean_kmh``, random directions.
+
+    A streaming device with an idle line sends it one output frame after a run's last reading
+    and then every ``idle_every_s`` until the next run, as a Houston DR500 set to repeat its
+    ``000`` does; runs never overlap (at least :data:`RUN_SPACING_S` apart), so the stream
+    stays in time order.
+    """
     import random
 
-    from collector.encode import SimVehicle, encode_traffic
+    from collector.encode import ENCODERS, SimVehicle, encode_vehicle
     from collector.passes import Direction
 
     rng = random.Random(seed)
     t = 0.0
+    prev_end: float | None = None
     while True:  # one vehicle at a time, so the stream never ends
         t += rng.uniform(0.6, 1.4) * every_s
         direction = rng.choice([Direction.APPROACHING, Direction.RECEDING])
         vehicle = SimVehicle(t, max(5.0, rng.gauss(mean_kmh, mean_kmh * 0.15)), direction)
-        yield from encode_traffic(protocol, [vehicle], unit, rng)
+        run = encode_vehicle(protocol, vehicle, unit, rng)  # raises for a protocol it cannot write
+        spec = ENCODERS[protocol]
+        if prev_end is not None and run[0][0] < prev_end + RUN_SPACING_S:
+            shift = prev_end + RUN_SPACING_S - run[0][0]
+            run = [(round(at + shift, 6), data) for at, data in run]
+            t += shift
+        if spec.idle is not None and spec.streaming:
+            frame = 1 / spec.rate_hz
+            at = run[0][0] - 1.0 if prev_end is None else prev_end + frame
+            while at < run[0][0] - frame / 2:
+                yield round(at, 6), spec.idle
+                at += spec.idle_every_s
+        yield from run
+        prev_end = run[-1][0]
 
 
 def main(argv: list[str] | None = None) -> int:

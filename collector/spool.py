@@ -7,6 +7,9 @@ last transactions may roll back), with FULL every committed ``append`` is fsynce
 returns. The cost is one fsync per append, i.e. per serial chunk that completed a vehicle —
 a handful a second at most.
 
+Every ``append`` that stored something wakes a drain loop waiting in :meth:`Spool.wait_appended`,
+so a pass leaves as soon as it is durable instead of at the drain loop's next look.
+
 Delivery is at least once, counted exactly once: the drain loop writes a batch downstream
 *first* and acks it *after*; a crash between the two re-sends the batch, which the sink
 absorbs because every pass carries its idempotency key from before it was spooled.
@@ -114,6 +117,7 @@ class Spool:
                 "run one collector per spool file"
             ) from None
         self._lock = threading.Lock()
+        self._appended = threading.Event()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -159,7 +163,24 @@ class Spool:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            return self._db.total_changes - before
+            added = self._db.total_changes - before
+        if added:
+            self._appended.set()  # after the commit: a woken drain loop's peek sees the rows
+        return added
+
+    def wait_appended(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for an ``append`` (or :meth:`wake`) since the last call.
+
+        True when one came. The signal is cleared before returning, and set only after an
+        append's commit, so a ``peek`` after this call sees every pass that woke it.
+        """
+        woken = self._appended.wait(max(0.0, timeout))
+        self._appended.clear()
+        return woken
+
+    def wake(self) -> None:
+        """End a :meth:`wait_appended` now (to stop a drain loop without waiting its timeout)."""
+        self._appended.set()
 
     def peek(self, limit: int) -> SpoolBatch | None:
         """The oldest ``limit`` pending passes, or ``None`` when nothing is pending."""

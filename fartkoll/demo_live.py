@@ -53,6 +53,8 @@ class LiveSign:
     heartbeat_s: float = 30.0
     wrap_sink: Callable[[Any], Any] | None = None
     """Wraps the forwarder (a benchmark times its calls)."""
+    make_grouper: Callable[[SerialSource], Any] | None = None
+    """Builds each source's grouper (a benchmark watches when runs end); the collector's default if None."""
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> LiveSign:
@@ -73,7 +75,8 @@ class LiveSign:
 
     def _run(self, settings: CollectorSettings) -> None:
         try:
-            self.result = run(settings, self._sink, self.stop_event, on_heartbeat=lambda hb: None)
+            extra = {} if self.make_grouper is None else {"make_grouper": self.make_grouper}
+            self.result = run(settings, self._sink, self.stop_event, on_heartbeat=lambda hb: None, **extra)
         except Exception:  # a demo sign that fails must not take the server down; say why
             log.exception("demo sign %s stopped", self.serial)
 

@@ -165,3 +165,29 @@ def test_separated_runs_come_back_one_vehicle_each(vehicles):
     for p, (speed, direction, when) in zip(passes, expected, strict=False):
         assert p.speed_kmh == speed and p.direction is direction
         assert (p.time - T0).total_seconds() == pytest.approx(when, abs=1e-5)
+
+
+def test_an_idle_line_ends_the_run_at_once_where_the_device_says_the_target_is_gone():
+    g = Grouper(ends_on_idle=True)
+    assert [p for r in run(0, [40, 45, 43]) for p in g.push(r)] == []
+    assert summary(g.push(rd(0.3, None, U, "idle"))) == [(0.1, 45.0, A)]  # 0.1 s after the last reading
+    assert g.flush() == []
+    assert summary(group(run(0, [40, 45]) + [rd(0.2, None, U, "idle")] + run(0.3, [50, 48]),
+                         ends_on_idle=True)) == [(0.1, 45.0, A), (0.3, 50.0, A)]
+    # without it the same idle line is only time moving on: one vehicle, as before
+    assert summary(group(run(0, [40, 45]) + [rd(0.2, None, U, "idle")] + run(0.3, [50, 48]))) == [(0.3, 50.0, A)]
+
+
+def test_idle_ending_drops_short_runs_as_the_gap_does():
+    g = Grouper(ends_on_idle=True)
+    g.push(rd(0, 40))
+    assert g.push(rd(0.1, None, U, "idle")) == [] and g.dropped_runs == 1
+
+
+def test_on_end_gets_each_pass_from_a_run_with_its_last_readings_receipt():
+    ended: list[tuple[float, float]] = []
+    g = Grouper(ends_on_idle=True, on_end=lambda p, last: ended.append(
+        ((p.time - T0).total_seconds(), (last - T0).total_seconds())))
+    for r in [*run(0, [40, 45, 43, 41]), rd(0.45, None, U, "idle"), rd(1.0, 50, kind="vehicle")]:
+        g.push(r)
+    assert [(round(a, 6), round(b, 6)) for a, b in ended] == [(0.1, 0.3)]  # a vehicle record has no run

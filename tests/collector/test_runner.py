@@ -21,7 +21,7 @@ from collector.drain import Drainer, StoreSink, make_sink
 from collector.heartbeat import Coverage, SignMonitor
 from collector.passes import Direction, VehiclePass, pass_key
 from collector.runner import SourcePipeline, default_grouper, default_parser, run
-from collector.simulate_pty import open_simulated_sign
+from collector.simulate_pty import lines_at_interval, open_simulated_sign
 from collector.spool import Spool
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -502,3 +502,32 @@ def test_database_outage_mid_stream_ends_with_exact_counts(tmp_path, db_url):
     assert [(pytest.approx(s), Direction(d)) for s, d, _, _ in rows] == expected
     assert {(site_id, display) for _, _, site_id, display in rows} == {(site, 1)}
     assert rolled == 10
+
+
+@pytest.mark.parametrize("ends_on_idle", [None, False])
+def test_houston_idle_line_sends_the_pass_without_waiting_for_the_gap(tmp_path, ends_on_idle):
+    """The DR500's ``000`` says the target is gone: the pass is made, spooled and sent then, well
+    before a 10 s gap would end the run; ``ends_on_idle = false`` in the options waits for the gap."""
+    lines = [b"041\r", b"044\r", b"043\r", b"000\r"]
+    path, sign = open_simulated_sign(lines_at_interval(lines, 0.1))
+    options = {"clock": "received"} if ends_on_idle is None else {"clock": "received", "ends_on_idle": ends_on_idle}
+    settings = settings_for(path, tmp_path, sources=[SerialSource(
+        port=path, protocol="houston-dr500", unit="kmh", sign_serial="DR500-1", sign_id=3,
+        grouping_gap_s=10.0, grouping_options=options)])
+    assert default_grouper(settings.sources[0]).ends_on_idle is (ends_on_idle is None)
+    sink = FlakySink()
+    stop = threading.Event()
+    runner = threading.Thread(target=lambda: run(settings, sink, stop), daemon=True)
+    runner.start()
+    try:
+        wait_until(sign.done.is_set)
+        if ends_on_idle is None:
+            wait_until(lambda: len(sink.stored) == 1, timeout=8)
+        else:
+            time.sleep(1.0)
+            assert sink.stored == {}  # the run is open until the gap or the end of input
+    finally:
+        stop.set()
+        runner.join(10)
+        sign.stop()
+    assert [p.speed_kmh for p in sink.stored.values()] == [44.0]  # and once only

@@ -226,3 +226,26 @@ def test_sigkill_mid_append_then_mid_drain_loses_nothing_and_counts_nothing_twic
     assert attempted == n + 50  # the un-acked batch went twice; the keys absorbed it
     with Spool(spool_path) as spool:
         assert spool.pending() == 0
+
+
+def test_append_wakes_a_waiting_drain_loop_at_once(tmp_path):
+    import threading
+
+    with Spool(tmp_path / "spool.sqlite3") as spool:
+        assert spool.wait_appended(0.05) is False  # nothing appended: the full timeout
+        spool.append("SN1", [vp(0)])
+        assert spool.wait_appended(0) is True  # an append before the wait counts
+        assert spool.wait_appended(0) is False  # and only once
+        woke = []
+        waiter = threading.Thread(target=lambda: woke.append((spool.wait_appended(10), time.monotonic())))
+        waiter.start()
+        time.sleep(0.2)
+        sent = time.monotonic()
+        spool.append("SN1", [vp(1)])
+        waiter.join(5)
+        assert woke and woke[0][0] is True and woke[0][1] - sent < 1.0  # not the 10 s timeout
+        assert spool.peek(10).up_to == 2  # what woke it is there to read
+        spool.append("SN1", [vp(1)])  # a key already pending stores nothing, so wakes nothing
+        assert spool.wait_appended(0) is False
+        spool.wake()
+        assert spool.wait_appended(10) is True
