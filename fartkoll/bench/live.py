@@ -5,9 +5,12 @@ of readings into passes, the spool, the forwarder posting to ``POST /api/v1/inge
 separate ``fartkoll serve`` process; one server-sent-event client per sign on
 ``GET /api/v1/signs/{id}/live`` (as the live page's ``EventSource``). For every pass the latency is
 the time its ``passes`` event arrived minus the pass's own time (the receive time of its peak
-reading at the edge, on the same clock); beside it, in the same run, the latency of the ingest
-calls themselves (the forwarder's POST, until the group commit answered). The passes the
-streams saw are checked against what the database stored.
+reading at the edge, on the same clock), and beside it the same from the receipt of the pass's
+last reading (the earliest moment any system could know the pass). The edge's part is split into
+the rest of the run after its peak, the run's closing (the sign's idle line, or the grouping gap)
+and the way from the made pass to the forwarder's POST (spool, drain loop, batch age); beside them,
+in the same run, the latency of the ingest calls themselves (the forwarder's POST, until the group
+commit answered). The passes the streams saw are checked against what the database stored.
 """
 
 from __future__ import annotations
