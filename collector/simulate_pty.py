@@ -199,6 +199,7 @@ def random_traffic(
     stays in time order.
     """
     import random
+    from dataclasses import replace
 
     from collector.encode import ENCODERS, SimVehicle, encode_vehicle
     from collector.passes import Direction
@@ -210,12 +211,13 @@ def random_traffic(
         t += rng.uniform(0.6, 1.4) * every_s
         direction = rng.choice([Direction.APPROACHING, Direction.RECEDING])
         vehicle = SimVehicle(t, max(5.0, rng.gauss(mean_kmh, mean_kmh * 0.15)), direction)
+        state = rng.getstate()
         run = encode_vehicle(protocol, vehicle, unit, rng)  # raises for a protocol it cannot write
         spec = ENCODERS[protocol]
         if prev_end is not None and run[0][0] < prev_end + RUN_SPACING_S:
-            shift = prev_end + RUN_SPACING_S - run[0][0]
-            run = [(round(at + shift, 6), data) for at, data in run]
-            t += shift
+            t += prev_end + RUN_SPACING_S - run[0][0]  # the same vehicle, once the one before has gone
+            rng.setstate(state)
+            run = encode_vehicle(protocol, replace(vehicle, time_s=t), unit, rng)
         if spec.idle is not None and spec.streaming:
             frame = 1 / spec.rate_hz
             at = run[0][0] - 1.0 if prev_end is None else prev_end + frame
