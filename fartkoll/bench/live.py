@@ -69,6 +69,8 @@ class LiveFigures:
     spooled_to_post_ms: np.ndarray = field(default_factory=lambda: np.array([]))
     """The pass made to the forwarder's call (spool, drain loop's wake-up, batch age)."""
     sent: int = 0
+    load: tuple[float, float] = (float("nan"), float("nan"))
+    """The machine's 1-minute load average as the signs started and as they stopped."""
 
     def report(self) -> str:
         e2e = self.end_to_end_ms
@@ -84,7 +86,7 @@ class LiveFigures:
             f"after {self.batch_age_s:g} s at most, grouping gap {GROUPING_GAP_S:g} s (houston-dr500: a run "
             "ends at its idle line)",
             f"passes sent by the edge: {self.sent:,}; stored: {self.stored:,}; seen on the event streams: "
-            f"{self.streamed:,}",
+            f"{self.streamed:,}; load average (1 min) at the start / end: {self.load[0]:.2f} / {self.load[1]:.2f}",
             "",
             "| measurement | n | p50 ms | p99 ms | max ms |",
             "|---|---:|---:|---:|---:|",
@@ -217,12 +219,14 @@ def run(server_url: str, signs: int = 25, seconds: float = 120.0, every_s: float
             if errors:
                 raise RuntimeError(f"event streams failed: {errors[:3]}")
             log(f"{signs} signs sending for {seconds:g} s ...")
+            load_start = os.getloadavg()[0]
             live = [LiveSign(serial, "houston-dr500", "kmh", base, token, spool_dir / f"{serial}.sqlite3",
                              every_s=every_s, seed=k, batch_age_s=batch_age_s, heartbeat_s=3600,
                              wrap_sink=partial(TimedSink, durations=ingest, edge=edge, times=times[k]),
                              make_grouper=partial(default_grouper, on_end=times[k].on_end)).start()
                     for k, (_, serial, token) in enumerate(made)]
             time.sleep(seconds)
+            load_end = os.getloadavg()[0]
             for s in live:  # all at once: each then sends what it still holds
                 s.stop_event.set()
             for s in live:
@@ -240,7 +244,9 @@ def run(server_url: str, signs: int = 25, seconds: float = 120.0, every_s: float
                 server.wait(10)
         with psycopg.connect(url) as conn:
             stored = conn.execute(QUERIES["live_bench_stored"]).fetchone()[0]
-    return figures(signs, seconds, batch_age_s, int(stored), latencies, times, ingest, edge)
+    out = figures(signs, seconds, batch_age_s, int(stored), latencies, times, ingest, edge)
+    out.load = (load_start, load_end)
+    return out
 
 
 def figures(signs: int, seconds: float, batch_age_s: float, stored: int, latencies: list[list[tuple[int, float]]],
