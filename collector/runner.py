@@ -3,8 +3,8 @@
 One reader thread per serial source moves bytes into a ``SourcePipeline``, which parses,
 groups, keys and spools them. The calling thread runs the ``Drainer`` (``collector.drain``),
 which sends spooled batches to the sink: it sleeps until a reader thread spools a pass (or a
-part-filled batch is due, or a retry), never polling the spool on a timer. Every ``heartbeat_interval_s`` a ``Heartbeat`` per
-sign goes to a hook.
+part-filled batch is due, or a retry) rather than looking at the spool on a timer. Every
+``heartbeat_interval_s`` a ``Heartbeat`` per sign goes to a hook.
 """
 
 from __future__ import annotations

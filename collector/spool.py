@@ -169,7 +169,7 @@ class Spool:
         return added
 
     def wait_appended(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for an ``append`` (or :meth:`wake`) since the last call.
+        """Wait up to ``timeout`` s for an ``append`` that stored something since the last call.
 
         True when one came. The signal is cleared before returning, and set only after an
         append's commit, so a ``peek`` after this call sees every pass that woke it.
@@ -177,10 +177,6 @@ class Spool:
         woken = self._appended.wait(max(0.0, timeout))
         self._appended.clear()
         return woken
-
-    def wake(self) -> None:
-        """End a :meth:`wait_appended` now (to stop a drain loop without waiting its timeout)."""
-        self._appended.set()
 
     def peek(self, limit: int) -> SpoolBatch | None:
         """The oldest ``limit`` pending passes, or ``None`` when nothing is pending."""
