@@ -49,7 +49,8 @@ class SerialSource(BaseModel):
     )
     grouping_options: dict[str, Any] = Field(
         default_factory=dict,
-        description="More collector.grouping.Grouper options: min_readings, clock, min_speed_kmh",
+        description="More collector.grouping.Grouper options: min_readings, clock, min_speed_kmh, "
+        "ends_on_idle (default: true where the protocol's idle line ends a vehicle, e.g. houston-dr500)",
     )
 
     @field_validator("sign_serial", "protocol")

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, TextIO
 
-from collector.grouping import DEFAULT_GAP_S, Grouper
+from collector.grouping import DEFAULT_GAP_S, ENDS_ON_IDLE, Grouper
 from collector.heartbeat import MAX_AHEAD_S, UNIX_FROM
 from collector.passes import VehiclePass
 from collector.protocols import PROTOCOLS, Parser, make_parser
@@ -117,7 +117,8 @@ def run_decode(
     """Decode ``source`` and print one JSON object a line to ``out``; returns an exit code.
 
     Prints every reading (``Reading.to_json_dict``), or with ``group`` only the vehicles
-    (``pass_json``) found by grouping with ``gap_s`` and ``angle_deg``. Chunks are stamped by
+    (``pass_json``) found by grouping with ``gap_s`` and ``angle_deg`` (and, for a protocol
+    whose idle line marks the end of a vehicle, at that line, as ``collector run`` does). Chunks are stamped by
     ``now`` as they are read, so grouping a live pipe works; vehicles are timed by the
     readings' own device times where the protocol has them (``OwnTimes``), so a capture
     file's vehicles keep their times. Returns 0, or 1 when there was input and every
@@ -134,7 +135,8 @@ def run_decode(
         raise ValueError(f"unit {unit!r} is not a unit name: use kmh, mps, mph, fps or cms")
     parser = make_parser(protocol, **({"unit": unit} if unit is not None else {}), **opts)
     readings = _readings(parser, _chunks(source, CHUNK), now)
-    grouper = Grouper(gap_s=gap_s, angle_deg=angle_deg) if group else None
+    grouper = (Grouper(gap_s=gap_s, angle_deg=angle_deg, ends_on_idle=protocol in ENDS_ON_IDLE)
+               if group else None)
     own_time = OwnTimes()
     seen = understood = 0
     for reading in readings:

@@ -124,3 +124,15 @@ def test_main_reports_configuration_errors():
     err = io.StringIO()
     assert main(["--protocol", "ops-plain", "/no/such/file"], stdout=io.StringIO(), stderr=err) == 2
     assert "/no/such/file" in err.getvalue()
+
+
+def test_run_decode_group_ends_a_houston_vehicle_at_its_idle_line_as_run_does():
+    # every chunk stamped at the same instant: only the idle line can tell the two vehicles apart
+    out = io.StringIO()
+    run_decode("houston-dr500", "kmh", io.BytesIO(b"+045\r+046\r000\r+050\r+051\r"), out, group=True,
+               now=lambda: T)
+    assert [g["speed_kmh"] for g in lines(out.getvalue())] == [46.0, 51.0]
+    out = io.StringIO()  # a protocol whose idle line means only "nothing right now": one vehicle
+    run_decode("hlk-ld2415h", None, io.BytesIO(b"V+045.0\r\nV+046.0\r\nV+000.0\r\nV+050.0\r\n"), out,
+               group=True, now=lambda: T)
+    assert [g["speed_kmh"] for g in lines(out.getvalue())] == [50.0]
