@@ -20,3 +20,27 @@ SELECT (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.limit_kmh), max(r.h
           WHERE l.site_id = %(site_id)s) AS limits,
        (SELECT s::text FROM sites s WHERE s.id = %(site_id)s) AS site,
        (SELECT max(hour) FROM rollup_hourly)::text AS newest
+
+-- name: pages_profile_hours
+-- One site's hourly rollups over [start, end) with the local hour of the week of each (Monday
+-- 00 = 0), for the hour × weekday profile (summed per cell by the caller).
+SELECT r.direction, r.display, coalesce(r.local_how, local_hour_of_week(r.hour, %(tz)s))::int AS how,
+       r.n, r.sum_kmh, r.sumsq_kmh, 1 AS hours, r.hour AS first_hour, r.hour AS last_hour,
+       array_lower(r.hist, 1) AS hist_lo, NULL::bytea AS hist_bytes, r.hist
+FROM rollup_hourly r
+WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
+
+-- name: pages_profile_observed
+-- Hours of [start, end) per local hour of the week in which a site was observed: its signs
+-- measured (coverage minutes > 0) or it has vehicles.
+SELECT local_hour_of_week(h.hour, %(tz)s)::int AS how, count(*) AS hours
+FROM (SELECT c.hour FROM coverage_hourly c
+      JOIN deployments d ON d.sign_id = c.sign_id AND c.hour >= d.valid_from
+                        AND (d.valid_to IS NULL OR c.hour < d.valid_to)
+      WHERE d.site_id = %(site_id)s AND c.hour >= %(start)s AND c.hour < %(end)s
+      GROUP BY c.hour HAVING max(c.minutes) > 0
+      UNION
+      SELECT r.hour FROM rollup_hourly r
+      WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s) h
+WHERE h.hour = %(start)s::timestamptz + (floor(extract(epoch FROM h.hour - %(start)s::timestamptz) / 3600)) * interval '1 hour'
+GROUP BY 1
