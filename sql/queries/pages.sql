@@ -24,9 +24,8 @@ SELECT (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.limit_kmh), max(r.h
 -- name: pages_profile_hours
 -- One site's hourly rollups over [start, end) with the local hour of the week of each (Monday
 -- 00 = 0), for the hour × weekday profile (summed per cell by the caller).
-SELECT r.direction, r.display, coalesce(r.local_how, local_hour_of_week(r.hour, %(tz)s))::int AS how,
-       r.n, r.sum_kmh, r.sumsq_kmh, 1 AS hours, r.hour AS first_hour, r.hour AS last_hour,
-       array_lower(r.hist, 1) AS hist_lo, NULL::bytea AS hist_bytes, r.hist
+SELECT r.direction::int, r.display::int, coalesce(r.local_how, local_hour_of_week(r.hour, %(tz)s))::int AS how,
+       r.n, array_lower(r.hist, 1) AS hist_lo, r.hist
 FROM rollup_hourly r
 WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
 
