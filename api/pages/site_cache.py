@@ -24,7 +24,7 @@ import psycopg
 from planner.dbsettings import query_settings
 from sql import QUERIES
 
-MAX_ENTRIES = 64
+MAX_ENTRIES = 128
 
 
 class PageCache:
