@@ -60,6 +60,20 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+def _visible_point(page, selector: str) -> tuple[float, float]:
+    """A point of the element where it is the topmost one (sites close together overlap on the map)."""
+    point = page.evaluate("""(sel) => {
+        const el = document.querySelector(sel), r = el.getBoundingClientRect();
+        for (let dy = 0.5; dy < r.height; dy += 1) for (let dx = 0.5; dx < r.width; dx += 1) {
+            const x = r.left + dx, y = r.top + dy;
+            if (document.elementFromPoint(x, y) === el) return [x, y];
+        }
+        return null;
+    }""", selector)
+    assert point is not None, f"{selector} is hidden under others everywhere"
+    return point[0], point[1]
+
+
 def _sites(demo) -> int:
     with psycopg.connect(demo["url"]) as conn:
         return conn.execute("SELECT count(*) FROM sites WHERE lat IS NOT NULL AND lon IS NOT NULL").fetchone()[0]
@@ -108,7 +122,8 @@ def test_a_tip_with_javascript_is_confirmed_in_place(browser, demo):
     assert tip_map.is_visible() and tip_map.get_attribute("data-markers") == str(_sites(demo))
     assert page.locator("#tip-map-picked").inner_text() == "Ingen plats vald än."
     # a click on the site's circle on the map picks it in the list of places
-    page.locator(f'#tip-map path[data-site="{site_id}"]').click()
+    x, y = _visible_point(page, f'#tip-map path[data-site="{site_id}"]')
+    page.mouse.click(x, y)
     assert page.locator("#site_id").input_value() == str(site_id)
     assert tip_map.get_attribute("data-picked") == str(site_id)
     street, name = demo["site"][2], demo["site"][1]
