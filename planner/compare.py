@@ -1,35 +1,27 @@
 """Comparisons of one site's figures: display vs stealth, before vs after each legal-limit change,
 before vs after each past control, and several sites side by side.
 
-Every side is one direction × display mode × legal limit summarised from the hourly rollups
-(never pooled); anonymous readers see a side only when it holds at least 30 vehicles.
+Every side is one direction × display mode × legal limit (km/h exactly as posted, never pooled)
+summed from the daily sums and the hourly rollups they do not hold; anonymous readers see a side only when it holds at least 30 vehicles.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
+from planner.daytotals import Sums
 from planner.load import Period
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName
-from planner.series import (
-    PUBLIC_MIN_VEHICLES,
-    HourRow,
-    Window,
-    _num,
-    load_hours,
-    site_ref,
-    site_window,
-    sum_hist,
-)
+from planner.series import PUBLIC_MIN_VEHICLES, Window, _num, site_ref, site_window
 from planner.settings import PlannerSettings
-from planner.sitestats import PeriodView, SiteRef
-from planner.stats import Histogram, summarise_histogram
+from planner.sitestats import PeriodView, SiteRef, histogram_rows
+from planner.stats import KMH_PER_UNIT, Histogram, summarise_histogram
 from sql import QUERIES
 
 PUBLIC_CONTROL_DELAY = timedelta(days=7)
@@ -43,7 +35,8 @@ class Side(BaseModel):
 
     direction: DirectionName
     display: DisplayName
-    limit_kmh: int | None
+    limit_kmh: float | None
+    """The legal limit in km/h exactly as posted (30 mph = 48.28032); vehicles over it: v > limit."""
     n: int | None
     mean_kmh: float | None
     v85_kmh: float | None
@@ -52,29 +45,43 @@ class Side(BaseModel):
     withheld: bool = False
 
 
-def summarise_rows(rows: list[HourRow], planner: PlannerSettings, window: Window, *, public: bool,
+def _exact_limit(r: dict) -> float | None:
+    return None if r["valid_from"] is None else r["posted_value"] * KMH_PER_UNIT[r["posted_unit"]]
+
+
+def summarise_rows(rows: list[dict], planner: PlannerSettings, window: Window, *, public: bool,
                    over_kmh: float = 6.0) -> list[Side]:
-    """One :class:`Side` per direction × display × limit in ``rows``."""
-    groups: dict[tuple[int, int, int | None], list[HourRow]] = defaultdict(list)
+    """One :class:`Side` per direction × display × limit (km/h as posted) of ``rows``, the
+    summed histograms of :func:`planner.sitestats.histogram_rows` (regimes of the same limit
+    summed together)."""
+    groups: dict[tuple[int, int, float | None], Sums] = {}
     for r in rows:
-        groups[(r.direction, r.display, r.limit_kmh)].append(r)
+        acc = groups.setdefault((int(r["direction"]), int(r["display"]), _exact_limit(r)), Sums())
+        acc.n += int(r["n"])
+        acc.sum_kmh += float(r["sum_kmh"])
+        acc.sumsq_kmh += float(r["sumsq_kmh"])
+        acc.add_counts(int(r["hist_lo"]), np.asarray(r["hist"], dtype=np.int64))
     out = []
-    for (d, m, lim), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
-        counts, lo = sum_hist(rs)
-        n = int(counts.sum())
+    for (d, m, lim), acc in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
+        n = int(acc.hist.sum())
         if public and n < PUBLIC_MIN_VEHICLES:
             out.append(Side(direction=DIRECTIONS[d], display=DISPLAYS[m], limit_kmh=lim, n=None, mean_kmh=None,
                             v85_kmh=None, over_limit_share=None, over_threshold_share=None, withheld=True))
             continue
         thr = planner.threshold_kmh(lim, window.site.police_area, over_kmh) if lim is not None else math.inf
-        s = summarise_histogram(Histogram.unit(counts, start=lo, rounding=window.rounding),
-                                float(lim) if lim is not None else math.inf, thr,
-                                sums=(sum(r.sum_kmh for r in rs), sum(r.sumsq_kmh for r in rs)))
+        s = summarise_histogram(Histogram.unit(acc.hist, start=acc.lo, rounding=window.rounding),
+                                lim if lim is not None else math.inf, thr, sums=(acc.sum_kmh, acc.sumsq_kmh))
         out.append(Side(direction=DIRECTIONS[d], display=DISPLAYS[m], limit_kmh=lim, n=n, mean_kmh=_num(s.mean),
                         v85_kmh=_num(s.percentiles["v85"]),
                         over_limit_share=_num(s.over_limit.share) if lim is not None else None,
                         over_threshold_share=_num(s.over_threshold.share) if lim is not None else None))
     return out
+
+
+def _sides(conn: psycopg.Connection, planner: PlannerSettings, w: Window, *, public: bool,
+           over_kmh: float) -> list[Side]:
+    """The sides of the window, from the site's daily sums and the hours they do not hold."""
+    return summarise_rows(histogram_rows(conn, w.site.id, w.period), planner, w, public=public, over_kmh=over_kmh)
 
 
 def _sub(window: Window, start: datetime, end: datetime) -> Window:
@@ -96,7 +103,7 @@ def compare_display(conn: psycopg.Connection, planner: PlannerSettings, site_id:
                     date_from: date | None = None, date_to: date | None = None,
                     over_kmh: float = 6.0) -> DisplayComparison:
     w = site_window(conn, planner, site_id, date_from=date_from, date_to=date_to)
-    sides = summarise_rows(load_hours(conn, w), planner, w, public=public, over_kmh=over_kmh)
+    sides = _sides(conn, planner, w, public=public, over_kmh=over_kmh)
     shown = [s for s in sides if s.display == "display"]
     stealth = [s for s in sides if s.display == "stealth"]
     notes = []
@@ -136,8 +143,8 @@ def _before_after(conn, planner, w: Window, at: datetime, label: str, *, public:
         at=at, label=label,
         before=PeriodView(from_=before.period.start, to=before.period.end),
         after=PeriodView(from_=after.period.start, to=after.period.end),
-        before_sides=summarise_rows(load_hours(conn, before), planner, w, public=public, over_kmh=over_kmh),
-        after_sides=summarise_rows(load_hours(conn, after), planner, w, public=public, over_kmh=over_kmh))
+        before_sides=_sides(conn, planner, before, public=public, over_kmh=over_kmh),
+        after_sides=_sides(conn, planner, after, public=public, over_kmh=over_kmh))
 
 
 def limit_changes(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
@@ -200,8 +207,7 @@ def compare_sites(conn: psycopg.Connection, planner: PlannerSettings, site_ids: 
     for sid in site_ids:
         w = site_window(conn, planner, sid, date_from=date_from, date_to=date_to)
         cols.append(SiteColumn(site=site_ref(w.site), period=PeriodView(from_=w.period.start, to=w.period.end),
-                               sides=summarise_rows(load_hours(conn, w), planner, w, public=public,
-                                                    over_kmh=over_kmh)))
+                               sides=_sides(conn, planner, w, public=public, over_kmh=over_kmh)))
     return SitesComparison(public=public, sites=cols)
 
 

@@ -2,8 +2,9 @@
 limit changes in the span, and the follow-up of past controls only once they are old enough.
 
 Weeks are local Monday-to-Monday weeks of the site; each point is one direction × display mode
-under one legal limit (never pooled), summed from the hourly rollups by the same vectorised
-functions as :func:`planner.series.site_series`. Anonymous readers get no point under 30 vehicles.
+under one legal limit (km/h exactly as posted, never pooled; over it: v > limit), summed from
+the daily sums and the hourly rollups they do not hold by the same vectorised functions as
+:func:`planner.series.site_series`. Anonymous readers get no point under 30 vehicles.
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
 from planner.controls import list_controls
-from planner.daytotals import Sums
+from planner.daytotals import NO_LIMIT, aggregate, vehicle_parts
 from planner.followup import followup_control
 from planner.followupview import FollowupView, followup_view
 from planner.load import Period, latest_data_hour, load_sites
 from planner.names import DIRECTIONS, DirectionName, DisplayName, display_name
-from planner.series import PUBLIC_MIN_VEHICLES, HourRow, Window, _num, cell_figures, load_hours, site_window
+from planner.series import PUBLIC_MIN_VEHICLES, _num, cell_figures, posted_limits, site_window
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
@@ -36,7 +36,8 @@ TREND_WEEKS = 26
 class WeekPoint:
     week: date
     """Local Monday the week starts."""
-    limit_kmh: int | None
+    limit_kmh: float | None
+    """The legal limit in km/h exactly as posted (30 mph = 48.28032)."""
     n: int | None
     """None: fewer than 30 vehicles (withheld from anonymous readers)."""
     v85_kmh: float | None
@@ -68,18 +69,6 @@ class WeeklyTrend:
     limit_changes: tuple[LimitChange, ...]
 
 
-def _sums(rows: list[HourRow]) -> Sums:
-    """One week's hourly rollups summed (what ``cell_figures`` reads)."""
-    acc = Sums()
-    for r in rows:
-        acc.n += r.n
-        acc.sum_kmh += r.sum_kmh
-        acc.sumsq_kmh += r.sumsq_kmh
-        acc.hours += 1
-        acc.add_counts(r.hist_lo, np.asarray(r.hist))
-    return acc
-
-
 def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
@@ -94,22 +83,24 @@ def weekly_trend(conn: psycopg.Connection, planner: PlannerSettings, site_id: in
     last_day = (stop - timedelta(microseconds=1)).astimezone(tz).date()
     first_monday = _monday(last_day) - timedelta(weeks=weeks - 1)
     start = datetime.combine(first_monday, time(0), tz).astimezone(timezone.utc)
-    span = Window(w.site, Period(start, stop), w.rounding)
-    cells: dict[tuple[int, int], dict[tuple[date, int | None], list[HourRow]]] = defaultdict(lambda: defaultdict(list))
-    for r in load_hours(conn, span):
-        cells[(r.direction, r.display)][(_monday(r.hour.astimezone(tz).date()), r.limit_kmh)].append(r)
-    order = [(line, cell) for line in sorted(cells) for cell in sorted(cells[line], key=lambda c: (c[0], c[1] or 0))]
-    first_data = min((cell[0] for _, cell in order), default=_monday(last_day))
+    span = Period(start, stop)
+    exact = posted_limits(conn, site_id)
+    parts = vehicle_parts(conn, site_id, span.start, span.end)
+    keys = [(p["direction"], p["display"], _monday(p["local_day"]),
+             None if p["limit_from"] == NO_LIMIT else exact[(p["limit_timed"], p["limit_from"])]) for p in parts]
+    sums = aggregate(parts, keys)
+    order = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3] or 0))
+    first_data = min((k[2] for k in order), default=_monday(last_day))
     mondays = tuple(first_data + timedelta(weeks=k) for k in range((_monday(last_day) - first_data).days // 7 + 1))
 
-    def threshold(lim: int | None) -> float:
+    def threshold(lim: float | None) -> float:
         return math.nan if lim is None else planner.threshold_kmh(lim, w.site.police_area, over_kmh)
 
-    figs = cell_figures([_sums(cells[line][cell]) for line, cell in order],
-                        [math.nan if c[1] is None else float(c[1]) for _, c in order],
-                        [threshold(c[1]) for _, c in order], w.rounding)
+    figs = cell_figures([sums[k] for k in order], [math.nan if k[3] is None else k[3] for k in order],
+                        [threshold(k[3]) for k in order], w.rounding)
     by_line: dict[tuple[int, int], list[WeekPoint]] = defaultdict(list)
-    for i, (line, (monday, lim)) in enumerate(order):
+    for i, (d, m, monday, lim) in enumerate(order):
+        line = (d, m)
         n = int(round(figs.n[i]))
         if public and n < PUBLIC_MIN_VEHICLES:
             by_line[line].append(WeekPoint(monday, lim, None, None, None, True))
@@ -123,7 +114,7 @@ def weekly_trend(conn: psycopg.Connection, planner: PlannerSettings, site_id: in
     changes = tuple(LimitChange(b["valid_from"].astimezone(tz).date(), a["limit_kmh"], b["limit_kmh"])
                     for a, b in zip(spans, spans[1:], strict=False)
                     if start <= b["valid_from"] < stop and a["limit_kmh"] != b["limit_kmh"])
-    return WeeklyTrend(mondays, span.period, lines, changes)
+    return WeeklyTrend(mondays, span, lines, changes)
 
 
 def past_followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, now: datetime,

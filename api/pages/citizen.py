@@ -2,7 +2,9 @@
 citizen promise (``/promise``).
 
 The form is plain HTML that works without JavaScript (post, then a redirect to the
-confirmation); with htmx it posts in place and swaps in the confirmation or the form with its
+confirmation): the place is picked from a list of sites by street. With JavaScript a map of the
+sites (Leaflet, vendored) stands beside that list: a click on a site picks it in the list, a
+pick in the list marks it on the map. With htmx the form posts in place and swaps in the confirmation or the form with its
 errors. It goes through the tips use case of ``POST /api/v1/tips`` (collector.setup.tips: the
 per-address rate limit, the size limit, the audit row), and shows its refusals on the form in
 the page's language. No name or contact is asked for.
@@ -48,29 +50,34 @@ def _lang(request: Request) -> i18n.Lang:
     return i18n.language(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
 
 
-def _form(request: Request, conn, *, status: int = 200, values: dict[str, str] | None = None,
+def _form(request: Request, conn, settings, *, status: int = 200, values: dict[str, str] | None = None,
           errors: dict[str, str] | None = None) -> Response:
     partial = request.headers.get("hx-request") == "true"
-    context = {"places": places(conn), "whens": WHENS, "max_text": tips.MAX_TEXT, "errors": errors or {},
+    groups = places(conn)
+    context = {"places": groups, "whens": WHENS, "max_text": tips.MAX_TEXT, "errors": errors or {},
                "values": values or {"site_id": request.query_params.get("site", ""), "when": "", "text": ""}}
     if partial:  # htmx swaps only 2xx answers: the errors are in the form it swaps in
         return render(request, "citizen/tip_form.html", **context)
-    return render(request, "citizen/tip_new.html", status=status, **context)
+    markers = [{"id": s.id, "name": s.name, "street": s.street, "lat": s.lat, "lon": s.lon}
+               for _, ss in groups for s in ss if s.lat is not None and s.lon is not None]
+    return render(request, "citizen/tip_new.html", status=status, markers=markers,
+                  tiles_url=settings.web.tiles_url, tiles_attribution=settings.web.tiles_attribution, **context)
 
 
 @router.get("/tips/new")
-def tip_page(request: Request, conn: Conn, who: Public) -> Response:
-    """The tip form (``?site=ID`` preselects a site, e.g. from its page)."""
-    return _form(request, conn)
+def tip_page(request: Request, conn: Conn, settings: AppSettings, who: Public) -> Response:
+    """The tip form (``?site=ID`` preselects a site, e.g. from its page); with JavaScript a map
+    beside the list of places picks the place too."""
+    return _form(request, conn, settings)
 
 
 @router.post("/tips/new")
-async def tip_post(request: Request, conn: Conn, who: Public) -> Response:
+async def tip_post(request: Request, conn: Conn, settings: AppSettings, who: Public) -> Response:
     """Store the tip and confirm it, or show the form again with what to change."""
     t = i18n.translator(_lang(request))
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
-        return _form(request, conn, status=413, errors={"text": t("tip_too_large", n=tips.MAX_TEXT)})
+        return _form(request, conn, settings, status=413, errors={"text": t("tip_too_large", n=tips.MAX_TEXT)})
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in ("site_id", "when", "text")}
     errors: dict[str, str] = {}
@@ -83,7 +90,7 @@ async def tip_post(request: Request, conn: Conn, who: Public) -> Response:
     if len(text) > tips.MAX_TEXT:
         errors["text"] = t("tip_too_long", n=tips.MAX_TEXT, got=len(text))
     if errors:
-        return _form(request, conn, status=422, values=values, errors=errors)
+        return _form(request, conn, settings, status=422, values=values, errors=errors)
     if values["when"]:
         text = f"[{t('tip_when')}: {t('tip_when_' + values['when'])}] {text}".strip()[:tips.MAX_TEXT]
     now = datetime.now(UTC)
@@ -93,16 +100,16 @@ async def tip_post(request: Request, conn: Conn, who: Public) -> Response:
         tips.add_tip(conn, actor=who.actor, now=now, text=text, site_id=site_id, channel="web")
     except tips.RateLimited as e:
         conn.rollback()
-        response = _form(request, conn, status=429, values=values, errors={
+        response = _form(request, conn, settings, status=429, values=values, errors={
             "rate": t("tip_rate_limited", n=RATE_LIMIT, minutes=max(1, -(-e.retry_after_s // 60)))})
         response.headers["Retry-After"] = str(e.retry_after_s)
         return response
     except NotFound:
         conn.rollback()
-        return _form(request, conn, status=422, values=values, errors={"site_id": t("tip_need_site")})
+        return _form(request, conn, settings, status=422, values=values, errors={"site_id": t("tip_need_site")})
     except InvalidInput:
         conn.rollback()
-        return _form(request, conn, status=422, values=values, errors={"text": t("tip_invalid")})
+        return _form(request, conn, settings, status=422, values=values, errors={"text": t("tip_invalid")})
     conn.commit()
     if request.headers.get("hx-request") == "true":
         return render(request, "citizen/tip_thanks_part.html")

@@ -17,12 +17,13 @@ from core import i18n
 from core.errors import InvalidInput, NotFound
 from fartkoll.settings import Settings
 from planner.charts import SERIES, Line, grouped_bar_chart
-from planner.compare import Side, SitesComparison, compare_sites
+from planner.compare import Side, SiteColumn, SitesComparison, compare_sites
 from planner.load import SiteInfo, load_sites
 from planner.siteoverview import MIN_PUBLIC_N
 
 from ..deps import AppSettings, Conn, Public
 from .render import render
+from .site_cache import PageCache, page_cache
 
 router = APIRouter(include_in_schema=False)
 MAX_COMPARED = 8
@@ -32,8 +33,11 @@ SERIES_OF = {("approaching", "display"): SERIES[0], ("approaching", "stealth"): 
 SiteIds = Annotated[list[int], Query(max_length=MAX_COMPARED, description="site ids")]
 
 
-def compared(conn: psycopg.Connection, settings: Settings, site_ids: list[int]) -> tuple[SitesComparison, list[SiteInfo]]:
-    """The comparison of the distinct ``site_ids`` in the order given (404 for an unknown one)."""
+def compared(conn: psycopg.Connection, settings: Settings, site_ids: list[int],
+             cache: PageCache | None = None) -> tuple[SitesComparison, list[SiteInfo]]:
+    """The comparison of the distinct ``site_ids`` in the order given (404 for an unknown one).
+    Each site's column rests on that site alone (its own default period): with a ``cache``, a
+    column is kept until the site's data version changes."""
     ids = list(dict.fromkeys(site_ids))
     if len(ids) > MAX_COMPARED:
         raise InvalidInput(f"site: give at most {MAX_COMPARED} sites, got {len(ids)}", errors=[
@@ -42,8 +46,15 @@ def compared(conn: psycopg.Connection, settings: Settings, site_ids: list[int]) 
     missing = [i for i in ids if i not in sites]
     if missing:
         raise NotFound(f"no site {missing[0]}")
-    c = compare_sites(conn, settings.planner, ids, public=True, over_kmh=settings.threshold_over_kmh)
-    return c, [sites[i] for i in ids]
+    over = settings.threshold_over_kmh
+    if cache is None:
+        return compare_sites(conn, settings.planner, ids, public=True, over_kmh=over), [sites[i] for i in ids]
+
+    def column(sid: int) -> SiteColumn:
+        return cache.get(conn, sid, lambda: compare_sites(conn, settings.planner, [sid], public=True,
+                                                          over_kmh=over).sites[0], "compare column", over)
+
+    return SitesComparison(public=True, sites=[column(i) for i in ids]), [sites[i] for i in ids]
 
 
 def _main_sides(sides: list[Side]) -> dict[tuple[str, str], Side]:
@@ -62,7 +73,7 @@ def compare_page(request: Request, conn: Conn, settings: AppSettings, who: Publi
     lang = i18n.language(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
     t = i18n.translator(lang)
     all_sites = sorted(load_sites(conn).values(), key=lambda s: s.name)
-    c, chosen = compared(conn, settings, site) if site else (None, [])
+    c, chosen = compared(conn, settings, site, page_cache(request.app.state)) if site else (None, [])
     charts = {}
     if c is not None:
         mains = [_main_sides(col.sides) for col in c.sites]

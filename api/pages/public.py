@@ -34,7 +34,9 @@ def headline(site: SiteSummary) -> RecentFigures | None:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, conn: Conn, settings: AppSettings, who: Public) -> HTMLResponse:
     """The map of sites coloured by share over the limit, and the list of sites beside it."""
-    sites = sites_overview(conn, settings.planner, over_kmh=settings.threshold_over_kmh)
+    sites = page_cache(request.app.state).overview(
+        conn, lambda: sites_overview(conn, settings.planner, over_kmh=settings.threshold_over_kmh),
+        settings.threshold_over_kmh)
     rows = [(s, headline(s)) for s in sites]
     markers = [{"id": s.id, "name": s.name, "street": s.street, "lat": s.lat, "lon": s.lon,
                 "colour": share_colour(h.over_limit.share if h else None),

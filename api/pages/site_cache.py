@@ -6,7 +6,10 @@ of any site: ``pages_site_version``); any write that changes a figure changes th
 cached page is never stale, only the first request after a change computes. The follow-up of
 past controls also rests on the comparison sites: its key adds the controls shown, so late data
 at a comparison site alone (older than the newest hour) shows once the next hour of data arrives.
-A few dozen pages fit; the least recently used goes first.
+The map's sites overview is kept the same way under one row of what it rests on for every site
+(each site's last 8 days of rollups and coverage, its limits, signs, binned counts and place,
+and the hour now: ``pages_overview_version``). A few dozen pages fit; the least recently used
+goes first.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import Any
 
 import psycopg
 
+from planner.dbsettings import query_settings
 from sql import QUERIES
 
-MAX_ENTRIES = 64
+MAX_ENTRIES = 128
 
 
 class PageCache:
@@ -34,7 +38,17 @@ class PageCache:
         """``compute()``'s value for the site's current data version and ``extra`` (computed at most
         once per version)."""
         version = conn.execute(QUERIES["pages_site_version"], {"site_id": site_id}).fetchone()
-        key = (site_id, tuple(version), *extra)
+        return self.kept((site_id, tuple(version), *extra), compute)
+
+    def overview(self, conn: psycopg.Connection, compute: Callable[[], Any], *extra: object) -> Any:
+        """``compute()``'s value for the current version of what the sites overview rests on
+        (``pages_overview_version``) and ``extra``."""
+        with query_settings(conn, jit="off"):  # compiling it would cost far more than its index probes
+            version = conn.execute(QUERIES["pages_overview_version"]).fetchone()
+        return self.kept(("overview", tuple(version), *extra), compute)
+
+    def kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The value kept under ``key``, else ``compute()``'s, kept."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)

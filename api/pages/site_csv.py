@@ -127,8 +127,8 @@ def sites_csv(conn: Conn, settings: AppSettings, who: Public) -> Response:
 
 
 @router.get("/compare.csv")
-def compare_csv(conn: Conn, settings: AppSettings, who: Public,
+def compare_csv(request: Request, conn: Conn, settings: AppSettings, who: Public,
                 site: Annotated[list[int], Query(max_length=20)] = []) -> Response:  # noqa: B006
     """The comparison page's table as CSV."""
-    c, infos = compared(conn, settings, site)
+    c, infos = compared(conn, settings, site, page_cache(request.app.state))
     return _csv(compare_rows(c, infos), "compare.csv")

@@ -48,13 +48,20 @@ def line_label(t: Callable[..., str], direction: str, display: str | None) -> st
              display=t("display_" + display) if display else t("display_unknown"))
 
 
+def _limit_text(kmh: float | None, lang: i18n.Lang) -> str:
+    """A limit in km/h as people read it: 40, or 48,28 for one posted in mph."""
+    if kmh is None:
+        return "–"
+    return i18n.number(kmh, lang, 0 if kmh == round(kmh) else 2)
+
+
 def groups_section(d: SiteData, t: Callable[..., str], lang: i18n.Lang) -> list[dict[str, Any]]:
     groups = []
     for k, g in enumerate(d.figures.groups):
         enough = g.n >= MIN_PUBLIC_N
         bins = coarse_bins(g) if enough else []
         label = t("group_label", direction=t("direction_" + g.direction), display=t("display_" + g.display),
-                  limit=g.limit_kmh)
+                  limit=_limit_text(g.limit_kmh, lang))
         chart = distribution_chart(
             f"dist-{k}", [b.lower for b in bins], BIN_KMH, [b.count for b in bins],
             title=t("chart_distribution_title", group=label),

@@ -35,6 +35,7 @@ from ..deps import AppSettings, Conn, Viewer
 from .hourprofile import hour_profiles
 from .login import LoginFirst
 from .render import render
+from .site_cache import page_cache
 
 router = APIRouter(include_in_schema=False, route_class=LoginFirst)
 SMALL_N = 30
@@ -77,7 +78,13 @@ def staff_home(request: Request, conn: Conn, settings: AppSettings, who: Viewer)
 def staff_site(site_id: int, request: Request, conn: Conn, settings: AppSettings, who: Viewer) -> Response:
     """A site's figures for staff: every group and hour, the small ones flagged."""
     scope.require_site(conn, who, site_id)
-    ss, fig = site_statistics(conn, settings.planner, site_id, over_kmh=settings.threshold_over_kmh)
+    over = settings.threshold_over_kmh
+
+    def gather():
+        ss, fig = site_statistics(conn, settings.planner, site_id, over_kmh=over)
+        return ss, fig, hour_profiles(conn, site_id, ss.site.time_zone, ss.period, min_n=1)
+
+    ss, fig, hours = page_cache(request.app.state).get(conn, site_id, gather, "staff site", over)
     lang = _lang(request)
     t = i18n.translator(lang)
     groups = [{"g": g, "small": g.n < SMALL_N,
@@ -86,7 +93,7 @@ def staff_site(site_id: int, request: Request, conn: Conn, settings: AppSettings
                           limit=i18n.number(g.limit_kmh, lang, 0))} for g in fig.groups]
     limit = fig.groups[0].limit_kmh if fig.groups else None
     profiles = []
-    for k, p in enumerate(hour_profiles(conn, site_id, ss.site.time_zone, ss.period, min_n=1)):
+    for k, p in enumerate(hours):
         label = t("staff_profile", direction=t("direction_" + p.direction), display=t("display_" + p.display))
         shown = [h for h in p.hours if h.mean_kmh is not None]
         chart = bar_chart(

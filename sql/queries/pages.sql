@@ -20,3 +20,54 @@ SELECT (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.limit_kmh), max(r.h
           WHERE l.site_id = %(site_id)s) AS limits,
        (SELECT s::text FROM sites s WHERE s.id = %(site_id)s) AS site,
        (SELECT max(hour) FROM rollup_hourly)::text AS newest
+
+-- name: pages_profile_hours
+-- One site's hourly rollups over [start, end) with the local hour of the week of each (Monday
+-- 00 = 0), for the hour × weekday profile (summed per cell by the caller).
+SELECT r.direction::int, r.display::int, coalesce(r.local_how, local_hour_of_week(r.hour, %(tz)s))::int AS how,
+       r.n, array_lower(r.hist, 1) AS hist_lo, r.hist
+FROM rollup_hourly r
+WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
+
+-- name: pages_profile_observed
+-- Hours of [start, end) per local hour of the week in which a site was observed: its signs
+-- measured (coverage minutes > 0) or it has vehicles.
+SELECT local_hour_of_week(h.hour, %(tz)s)::int AS how, count(*) AS hours
+FROM (SELECT c.hour FROM coverage_hourly c
+      JOIN deployments d ON d.sign_id = c.sign_id AND c.hour >= d.valid_from
+                        AND (d.valid_to IS NULL OR c.hour < d.valid_to)
+      WHERE d.site_id = %(site_id)s AND c.hour >= %(start)s AND c.hour < %(end)s
+      GROUP BY c.hour HAVING max(c.minutes) > 0
+      UNION
+      SELECT r.hour FROM rollup_hourly r
+      WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s) h
+WHERE h.hour = %(start)s::timestamptz + (floor(extract(epoch FROM h.hour - %(start)s::timestamptz) / 3600)) * interval '1 hour'
+GROUP BY 1
+
+-- name: pages_overview_version
+-- What the sites overview (the map) rests on, in one row: per site its row and place names, the
+-- end of its data, its rollups and coverage in its last 8 days, its limits, its signs and its
+-- binned counts; and the hour now (the limit in force now). Another row: other figures.
+SELECT md5(string_agg(x.v, '|' ORDER BY x.id)) AS sites, date_trunc('hour', now())::text AS hour
+FROM (SELECT s.id, concat_ws(';', s::text, st::text, m::text, pa::text, last.h::text,
+          (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.sumsq_kmh), sum(r.limit_kmh))::text
+             FROM rollup_hourly r WHERE r.site_id = s.id AND r.hour >= last.h - interval '8 days'),
+          (SELECT row(count(*), sum(c.minutes))::text FROM coverage_hourly c
+             JOIN deployments d ON d.sign_id = c.sign_id
+             WHERE d.site_id = s.id AND c.hour >= last.h - interval '8 days'),
+          (SELECT md5(string_agg(l::text, ',' ORDER BY l.valid_from, l.timed)) FROM speed_limits l
+             WHERE l.site_id = s.id),
+          (SELECT md5(string_agg(row(d.*, g.*)::text, ',' ORDER BY d.valid_from, d.sign_id))
+             FROM deployments d JOIN signs g ON g.id = d.sign_id WHERE d.site_id = s.id),
+          (SELECT row(count(*), sum(b.count), max(b.period_end), max(b.id))::text FROM binned_counts b
+             WHERE b.site_id = s.id)) AS v
+      FROM sites s
+      JOIN streets st ON st.id = s.street_id
+      JOIN municipalities m ON m.id = st.municipality_id
+      JOIN police_areas pa ON pa.id = m.police_area_id
+      LEFT JOIN LATERAL (  -- the newest hour of each direction × display mode: six probes of the key
+          SELECT max(y.hour) AS h
+          FROM (VALUES (0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)) AS dm(d, m),
+          LATERAL (SELECT r.hour FROM rollup_hourly r
+                   WHERE r.site_id = s.id AND r.direction = dm.d AND r.display = dm.m
+                   ORDER BY r.hour DESC LIMIT 1) y) last ON true) x

@@ -1,5 +1,6 @@
 """The citizen pages in a real headless Chromium against a real uvicorn on the seeded demo: a tip
-sent without JavaScript (post, confirmation page) and with it (htmx, in place) reaches the
+sent without JavaScript (post, confirmation page; the place from the list) and with it (htmx,
+in place; the place picked on the map, which the list follows) reaches the
 officers' list; its errors, the rate limit among them, are shown on the form in the page's
 language; the promise page in both languages at phone and desktop size, with no console error,
 no request to another origin and no serious axe-core finding; and the promise never shows a
@@ -59,6 +60,25 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+def _visible_point(page, selector: str) -> tuple[float, float]:
+    """A point of the element where it is the topmost one (sites close together overlap on the map)."""
+    point = page.evaluate("""(sel) => {
+        const el = document.querySelector(sel), r = el.getBoundingClientRect();
+        for (let dy = 0.5; dy < r.height; dy += 1) for (let dx = 0.5; dx < r.width; dx += 1) {
+            const x = r.left + dx, y = r.top + dy;
+            if (document.elementFromPoint(x, y) === el) return [x, y];
+        }
+        return null;
+    }""", selector)
+    assert point is not None, f"{selector} is hidden under others everywhere"
+    return point[0], point[1]
+
+
+def _sites(demo) -> int:
+    with psycopg.connect(demo["url"]) as conn:
+        return conn.execute("SELECT count(*) FROM sites WHERE lat IS NOT NULL AND lon IS NOT NULL").fetchone()[0]
+
+
 def _officers_tips(demo) -> list[str]:
     r = httpx.get(demo["base"] + "/api/v1/tips", headers={"cookie": f"fartkoll_session={demo['officer']}"})
     assert r.status_code == 200
@@ -72,6 +92,7 @@ def test_a_tip_without_javascript_errors_first_then_confirmed_and_listed_for_off
     watch = Watch(page, base)
     r = page.goto(f"{base}/tips/new?lang=en")
     assert r.status == 200 and page.locator("h1").inner_text() == "Report speeding"
+    assert not page.locator("#tip-map-wrap").is_visible()  # no map without JavaScript: the list picks
     page.screenshot(path=str(ARTIFACTS / "tip-en-phone.png"), full_page=True)
     page.locator("#text").fill("Cars race here after school")
     with page.expect_navigation():
@@ -97,8 +118,25 @@ def test_a_tip_with_javascript_is_confirmed_in_place(browser, demo):
     watch = Watch(page, base)
     page.goto(f"{base}/tips/new?lang=sv")
     assert page.locator("h1").inner_text() == "Tipsa om fortkörning"
-    page.screenshot(path=str(ARTIFACTS / "tip-sv-desktop.png"), full_page=True)
+    tip_map = page.locator("#tip-map")
+    assert tip_map.is_visible() and tip_map.get_attribute("data-markers") == str(_sites(demo))
+    assert page.locator("#tip-map-picked").inner_text() == "Ingen plats vald än."
+    # a click on the site's circle on the map picks it in the list of places
+    x, y = _visible_point(page, f'#tip-map path[data-site="{site_id}"]')
+    page.mouse.click(x, y)
+    assert page.locator("#site_id").input_value() == str(site_id)
+    assert tip_map.get_attribute("data-picked") == str(site_id)
+    street, name = demo["site"][2], demo["site"][1]
+    assert page.locator("#tip-map-picked").inner_text() == f"Vald plats: {street} – {name}"
+    page.screenshot(path=str(ARTIFACTS / "tip-map-sv-desktop.png"), full_page=True)
+    # a pick in the list marks another site on the map
+    other = page.locator("#site_id option[value]:not([value=''])").nth(0).get_attribute("value")
+    other = other if other != str(site_id) else page.locator("#site_id option[value]:not([value=''])").nth(1) \
+        .get_attribute("value")
+    page.select_option("#site_id", other)
+    assert tip_map.get_attribute("data-picked") == other
     page.select_option("#site_id", str(site_id))
+    assert tip_map.get_attribute("data-picked") == str(site_id)
     page.locator("#text").fill("Mopeder i hög fart på kvällarna")
     page.locator("button[type=submit]").click()
     page.locator(".confirm h2").wait_for()
