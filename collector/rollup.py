@@ -43,3 +43,10 @@ def hourly_rollups(site: Sequence[int], direction: Sequence[int], display: Seque
         out.append((site_id, d, disp, datetime.fromtimestamp(h * 3600, timezone.utc), int(n[g]),
                     float(s[g]), float(ss[g]), int(lo[g]), counts.tolist()))
     return out
+
+
+def tails(counts: Sequence[int]) -> tuple[list[int], list[int]]:
+    """A histogram's tails over the same bins (migration 0003's ``hist_tails``):
+    ``tail[i]`` the vehicles in bins >= i, ``tail2[i]`` the sum of ``tail`` over bins >= i."""
+    t = np.cumsum(np.asarray(counts, dtype=np.int64)[::-1])
+    return t[::-1].tolist(), np.cumsum(t)[::-1].tolist()
