@@ -21,7 +21,7 @@ from sql import QUERIES
 from .checks import BatchChecks, Rejection
 from .passes import VehiclePass, pass_key
 from .plausible import TimeRule
-from .rollup import hourly_rollups
+from .rollup import hourly_rollups, tails
 
 READINGS_TYPES = ["timestamptz", "int4", "int4", "int2", "float4", "int2", "float4", "uuid"]
 ROW_FIELDS = ("index", "time", "sign_id", "site_id", "direction", "speed_kmh", "display", "length_m", "idem_key")
@@ -240,9 +240,15 @@ def _copy_new(cur: psycopg.Cursor, rows: list[tuple]) -> int:
                              [r[1].timestamp() for r in rows], [r[5] for r in rows])
     if rollups:
         site, direction, display, hour, n, s, ss, lo, counts = (list(c) for c in zip(*rollups, strict=True))
+        hist, tail, tail2 = [], [], []
+        for low, c in zip(lo, counts, strict=True):
+            t, t2 = tails(c)
+            hist.append(_array_text(low, c))
+            tail.append(_array_text(low, t))
+            tail2.append(_array_text(low, t2))
         cur.execute(QUERIES["rollup_merge_arrays"], {
             "site_id": site, "direction": direction, "display": display, "hour": hour, "n": n, "sum_kmh": s,
-            "sumsq_kmh": ss, "hist": [_array_text(low, c) for low, c in zip(lo, counts, strict=True)]})
+            "sumsq_kmh": ss, "hist": hist, "tail": tail, "tail2": tail2})
     return len(rows)
 
 

@@ -74,19 +74,32 @@ merged AS (
 SELECT count(*)::integer AS inserted FROM ins
 
 -- name: rollup_merge_arrays
--- Add rollup increments computed in the client, given as parallel arrays (``hist``: each
--- histogram in the array text form with its bounds, '[45:47]={3,0,1}'), to rollup_hourly.
-INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
-SELECT site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist::integer[]
+-- Add rollup increments computed in the client, given as parallel arrays (``hist``, ``tail``,
+-- ``tail2``: each in the array text form with its bounds, '[45:47]={3,0,1}'), to rollup_hourly,
+-- with the derived columns of migration 0003 (tails of a merged row from its merged histogram;
+-- local hour and week, and the limit in force, by one join), so the derive trigger does not fire
+-- (migration 0016).
+INSERT INTO rollup_hourly AS r (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist, tail, tail2,
+                                local_how, local_week, limit_kmh)
+SELECT u.site_id, u.direction, u.display, u.hour, u.n, u.sum_kmh, u.sumsq_kmh, u.hist::integer[],
+       u.tail::integer[], u.tail2::bigint[], local_hour_of_week(u.hour, s.time_zone),
+       local_week(u.hour, s.time_zone), l.limit_kmh
 FROM unnest(%(site_id)b::integer[], %(direction)b::smallint[], %(display)b::smallint[],
             %(hour)b::timestamptz[], %(n)b::integer[], %(sum_kmh)b::float8[], %(sumsq_kmh)b::float8[],
-            %(hist)b::text[])
-     AS u(site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist)
+            %(hist)b::text[], %(tail)b::text[], %(tail2)b::text[])
+     AS u(site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist, tail, tail2)
+LEFT JOIN sites s ON s.id = u.site_id
+LEFT JOIN LATERAL speed_limit_at(u.site_id, u.hour, s.time_zone) l ON true
+ORDER BY u.site_id, u.direction, u.display, u.hour
 ON CONFLICT (site_id, direction, display, hour) DO UPDATE
 SET n = r.n + excluded.n,
     sum_kmh = r.sum_kmh + excluded.sum_kmh,
     sumsq_kmh = r.sumsq_kmh + excluded.sumsq_kmh,
-    hist = hist_add(r.hist, excluded.hist)
+    hist = hist_add(r.hist, excluded.hist),
+    (tail, tail2) = (SELECT t.tail, t.tail2 FROM hist_tails(hist_add(r.hist, excluded.hist)) t),
+    local_how = excluded.local_how,
+    local_week = excluded.local_week,
+    limit_kmh = excluded.limit_kmh
 
 -- name: rollup_merge
 -- Add the staged increments to rollup_hourly (histogram subscripts from lo).
