@@ -225,3 +225,13 @@ WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 -- Every legal limit a site has had, as posted (the regimes figures_site_parts names).
 SELECT timed, valid_from, valid_to, limit_kmh, posted_value, posted_unit, days, hour_from, hour_to
 FROM speed_limits WHERE site_id = %(site_id)s ORDER BY valid_from
+
+-- name: figures_bench_year_readings
+-- The benchmark's scan sites get raw readings for every generated fortnight: the latest
+-- fortnight's readings shifted back k fortnights, display mode as bench_planner_copy_rollups
+-- gives the rollups of that fortnight (so readings and rollups hold the same vehicles).
+INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
+SELECT time - %(k)s * interval '14 days', site_id, sign_id, direction, speed_kmh,
+       ((site_id + %(k)s) %% 2)::smallint, length_m, gen_random_uuid()
+FROM readings
+WHERE site_id = ANY(%(site_ids)s::int[]) AND time >= %(start)s AND time < %(end)s
