@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from planner.daytotals import NO_LIMIT, Sums, aggregate, coverage_parts, vehicle_parts
 from planner.exceedance import BinnedTails
@@ -256,25 +256,46 @@ def _fin(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _point(start: datetime, hours: int, coverage: tuple[int, int] | None, tz: ZoneInfo, limit: float | None,
-           threshold: float | None, figs: CellFigures | None, i: int, public: bool) -> SeriesPoint:
-    """``coverage``: (minutes measured, hours with coverage records) of the step (None: none)."""
-    minutes, records = coverage or (0, 0)
-    cov = minutes / (60 * hours) if records else None
-    local = start.astimezone(tz)
-    base = {"start": local, "hours": hours, "limit_kmh": _num(limit, 6), "threshold_kmh": _num(threshold, 6),
-            "coverage_share": _num(cov), "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
-            "over_threshold_share": None}
-    if figs is None:
-        n = 0 if records and minutes > 0 else None
-        return SeriesPoint(**base, n=n, small=n is not None)
-    n = int(round(figs.n[i]))
-    if public and n < PUBLIC_MIN_VEHICLES:
-        return SeriesPoint(**base, n=None, small=True, withheld=True)
-    return SeriesPoint(**{**base, "mean_kmh": _fin(figs.mean[i]), "v85_kmh": _fin(figs.v85[i]),
-                          "over_limit_share": _fin(figs.over_limit[i]),
-                          "over_threshold_share": _fin(figs.over_threshold[i])},
-                       n=n, small=n < PUBLIC_MIN_VEHICLES)
+_POINTS = TypeAdapter(list[SeriesPoint])
+"""Validates a line's points in one call (faster than a model per point)."""
+
+
+def _finite(a: np.ndarray) -> list[float | None]:
+    """Already rounded figures as Python floats, None where not finite."""
+    return [v if ok else None for v, ok in zip(a.tolist(), np.isfinite(a).tolist(), strict=True)]
+
+
+def _points(local: list[datetime], hours: list[int], cov: list[float | None], counted: list[bool],
+            cells: dict[tuple[int, float | None], Sums], index: dict, key: tuple[int, int], figs: dict,
+            limit_text: dict, public: bool) -> list[SeriesPoint]:
+    """The points of one line: one per step and limit in force there (a step without cells: one
+    gap point). ``local``, ``hours``, ``cov`` and ``counted`` (the signs measured: a step without
+    vehicles has n 0, not a gap) are per step; ``figs`` the cells' figures as plain lists."""
+    limits_at: dict[int, list[float | None]] = defaultdict(list)
+    for (j, lim) in cells:
+        limits_at[j].append(lim)
+    n, mean, v85, over_l, over_t = figs["n"], figs["mean"], figs["v85"], figs["over_limit"], figs["over_threshold"]
+    points = []
+    for i in range(len(local)):
+        lims = limits_at.get(i, [None])
+        if len(lims) > 1:
+            lims = sorted(lims, key=lambda x: (x is None, x or 0))
+        for lim in lims:
+            limit_kmh, threshold_kmh = limit_text[lim]
+            point = {"start": local[i], "hours": hours[i], "limit_kmh": limit_kmh, "threshold_kmh": threshold_kmh,
+                     "coverage_share": cov[i], "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
+                     "over_threshold_share": None, "small": False, "withheld": False}
+            k = index.get((key, (i, lim)))
+            if k is None:
+                count = 0 if counted[i] else None
+                point["n"], point["small"] = count, count is not None
+            elif public and n[k] < PUBLIC_MIN_VEHICLES:
+                point["n"], point["small"], point["withheld"] = None, True, True
+            else:
+                point.update(n=n[k], small=n[k] < PUBLIC_MIN_VEHICLES, mean_kmh=mean[k], v85_kmh=v85[k],
+                             over_limit_share=over_l[k], over_threshold_share=over_t[k])
+            points.append(point)
+    return _POINTS.validate_python(points)
 
 
 def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
@@ -329,19 +350,22 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
                         [math.nan if c[1] is None else float(c[1]) for _, c in order],
                         [math.nan if c[1] is None else threshold(c[1]) for _, c in order], w.rounding))
     index = {(key, cell): i for i, (key, cell) in enumerate(order)}
-    lines = []
-    for key in sorted(lines_wanted):
-        cells = by_line.get(key, {})
-        limits_at: dict[int, list[float | None]] = defaultdict(list)
-        for (j, lim) in cells:
-            limits_at[j].append(lim)
-        points = []
-        for i, (start, hours) in enumerate(steps):
-            for lim in sorted(limits_at.get(i, [None]), key=lambda x: (x is None, x or 0)):
-                k = index.get((key, (i, lim)))
-                points.append(_point(start, hours, coverage.get(i), tz, lim, threshold(lim),
-                                     figs if k is not None else None, k or 0, public))
-        lines.append(SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=points))
+    lines = [SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=[])
+             for key in sorted(lines_wanted)]
+    local = [start.astimezone(tz) for start, _ in steps]
+    hours = [h for _, h in steps]
+    cov, counted = [], []
+    for i, h in enumerate(hours):
+        minutes, records = coverage.get(i, (0, 0))
+        cov.append(_num(minutes / (60 * h)) if records else None)
+        counted.append(bool(records and minutes > 0))
+    plain = {"n": np.rint(figs.n).astype(np.int64).tolist(), "mean": _finite(figs.mean), "v85": _finite(figs.v85),
+             "over_limit": _finite(figs.over_limit), "over_threshold": _finite(figs.over_threshold)}
+    limit_text = {lim: (_num(lim, 6), _num(threshold(lim), 6))
+                  for lim in {c[1] for _, c in order} | {None}}
+    for line, key in zip(lines, sorted(lines_wanted), strict=True):
+        line.points = _points(local, hours, cov, counted, by_line.get(key, {}), index, key, plain, limit_text,
+                              public)
     notes = []
     if not parts:
         notes.append("no vehicles in the period")
