@@ -12,6 +12,7 @@ def test_bench_read_runs_tiny(server_url):
     assert figures.counts_agree
     assert figures.fast_equals_plain and len(figures.fast_year_s) == 2
     assert len(figures.stats_year.seconds) == len(figures.series_year.seconds) == 2 * 3
+    assert len(figures.stats_alone.seconds) == 3
     assert len(figures.scan_year_s) == 2
     text = figures.report()
     for label in ("p50", "p99", "plain SQL over readings, 4 weeks", "faster", "goals", "1 server process"):
