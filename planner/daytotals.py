@@ -80,14 +80,31 @@ class Sums:
         self.add_counts(int(part["hist_lo"]), counts)
 
 
-def aggregate(parts: list[dict], keys: list) -> dict:
+@dataclass(frozen=True)
+class Grouped:
+    """Parts summed per key, as arrays: row i is ``keys[i]``; ``hist`` (rows × bins, float64 of
+    whole counts) starts at stored speed ``lo``."""
+
+    keys: list
+    n: np.ndarray
+    sum_kmh: np.ndarray
+    sumsq_kmh: np.ndarray
+    hours: np.ndarray
+    first_hour: list
+    last_hour: list
+    lo: int
+    hist: np.ndarray
+
+
+def group_parts(parts: list[dict], keys: list) -> Grouped:
     """Sums of the parts per key (``keys[i]`` is part i's), vectorised: one pass of numpy over
     every part's histogram instead of one addition per part."""
     index: dict = {}
     idx = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
     g = len(index)
     if not g:
-        return {}
+        e = np.zeros(0)
+        return Grouped([], e, e, e, e, [], [], 0, np.zeros((0, 0)))
     n = np.bincount(idx, weights=np.fromiter((p["n"] for p in parts), np.float64, len(parts)), minlength=g)
     s1 = np.bincount(idx, weights=np.fromiter((p["sum_kmh"] for p in parts), np.float64, len(parts)), minlength=g)
     s2 = np.bincount(idx, weights=np.fromiter((p["sumsq_kmh"] for p in parts), np.float64, len(parts)), minlength=g)
@@ -103,18 +120,22 @@ def aggregate(parts: list[dict], keys: list) -> dict:
     offset = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
     pos = np.repeat(idx * width + los - lo, lens) + offset
     hist = np.bincount(pos, weights=flat, minlength=g * width).reshape(g, width) if width else np.zeros((g, 0))
-    first: dict[int, datetime] = {}
-    last: dict[int, datetime] = {}
+    first: list = [None] * g
+    last: list = [None] * g
     for i, p in zip(idx.tolist(), parts, strict=True):
-        if i not in first or p["first_hour"] < first[i]:
+        if first[i] is None or p["first_hour"] < first[i]:
             first[i] = p["first_hour"]
-        if i not in last or p["last_hour"] > last[i]:
+        if last[i] is None or p["last_hour"] > last[i]:
             last[i] = p["last_hour"]
-    out = {}
-    for k, i in index.items():
-        out[k] = Sums(int(round(n[i])), float(s1[i]), float(s2[i]), int(round(hours[i])), first[i], last[i], lo,
-                      np.rint(hist[i]).astype(np.int64))
-    return out
+    return Grouped(list(index), n, s1, s2, hours, first, last, lo, hist)
+
+
+def aggregate(parts: list[dict], keys: list) -> dict:
+    """Sums of the parts per key (``keys[i]`` is part i's), as :class:`Sums` (see :func:`group_parts`)."""
+    g = group_parts(parts, keys)
+    return {k: Sums(int(round(g.n[i])), float(g.sum_kmh[i]), float(g.sumsq_kmh[i]), int(round(g.hours[i])),
+                    g.first_hour[i], g.last_hour[i], g.lo, np.rint(g.hist[i]).astype(np.int64))
+            for i, k in enumerate(g.keys)}
 
 
 class StaleRunningTotals(Exception):
@@ -309,4 +330,4 @@ def _row(key: tuple, acc: Sums) -> tuple:
                   hist.astype(HIST).tobytes())
 
 
-__all__ = ["NO_LIMIT", "RebuildResult", "StaleRunningTotals", "Sums", "aggregate", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]
+__all__ = ["NO_LIMIT", "Grouped", "RebuildResult", "StaleRunningTotals", "Sums", "aggregate", "group_parts", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]

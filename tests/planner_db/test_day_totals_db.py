@@ -202,7 +202,7 @@ def test_rows_without_running_totals_are_summed_and_then_rebuilt(demo):
     # the next refresh continues every other site from its last day, and this one from its first
     last = default_period(demo, 1).end
     late = (last - timedelta(days=3)).replace(minute=0)
-    write_hours(demo, site, late, 5, np.random.default_rng(9), per_hour=10, mean_kmh=40, direction=1, display=1)
+    write_hours(demo, site, late, 5, np.random.default_rng(9), per_hour=10, mean_kmh=40, direction=2, display=0)
     demo.commit()
     refresh(demo, PLANNER)
     demo.commit()
