@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from planner.daytotals import NO_LIMIT, Sums, aggregate, coverage_parts, vehicle_parts
+from planner.daytotals import NO_LIMIT, Sums, coverage_parts, group_parts, vehicle_parts
 from planner.exceedance import BinnedTails
-from planner.load import LoadError, Period, SiteInfo, SiteNotFound, load_sites
+from planner.load import LoadError, Period, SiteInfo, SiteNotFound
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
 from planner.percentiles import histogram_percentile
 from planner.settings import PlannerSettings
@@ -77,10 +77,10 @@ def site_window(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
                 date_from: date | None = None, date_to: date | None = None) -> Window:
     """The site and its period from local days (``date_to`` inclusive). A missing end is the end of
     the site's own latest data hour; a missing start is ``planner.period_weeks`` weeks before the end."""
-    sites = load_sites(conn)
-    if site_id not in sites:
+    row = conn.cursor(row_factory=dict_row).execute(QUERIES["figures_site_info"], {"site_id": site_id}).fetchone()
+    if row is None:
         raise SiteNotFound(f"no site with id {site_id}")
-    site = sites[site_id]
+    site = SiteInfo(**{**row, "tags": tuple(row["tags"] or ())})
     if date_from and date_to and date_to < date_from:
         raise LoadError(f"to {date_to} is before from {date_from}: give the last day on or after the first",
                         errors=[{"record": None, "field": "to", "value": date_to.isoformat(),
@@ -224,8 +224,18 @@ def cell_figures(cells: list[Sums], limits: list[float], thresholds: list[float]
     for i, c in enumerate(cells):
         m[i, c.lo - lo:c.lo - lo + len(c.hist)] = c.hist
         sums[i] = c.sum_kmh
+    return matrix_figures(m, lo, sums, limits, thresholds, rounding)
+
+
+def matrix_figures(m: np.ndarray, lo: int, sums: np.ndarray, limits: list[float], thresholds: list[float],
+                   rounding: str) -> CellFigures:
+    """:func:`cell_figures` of cells given as one matrix: row i the 1 km/h counts of cell i from
+    stored speed ``lo``, ``sums`` their Σv."""
+    if not len(m):
+        e = np.zeros(0)
+        return CellFigures(e, e, e, e, e)
     n = m.sum(axis=1)
-    stored = lo + np.arange(hi - lo, dtype=np.float64)
+    stored = lo + np.arange(m.shape[1], dtype=np.float64)
     width = np.ones_like(stored)
     v85 = histogram_percentile(m, stored + ROUNDING_OFFSET_KMH.get(rounding, 0.0), width, 0.85)
     tails = BinnedTails(m, stored, width, rounding != "exact")
@@ -256,25 +266,47 @@ def _fin(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _point(start: datetime, hours: int, coverage: tuple[int, int] | None, tz: ZoneInfo, limit: float | None,
-           threshold: float | None, figs: CellFigures | None, i: int, public: bool) -> SeriesPoint:
-    """``coverage``: (minutes measured, hours with coverage records) of the step (None: none)."""
-    minutes, records = coverage or (0, 0)
-    cov = minutes / (60 * hours) if records else None
-    local = start.astimezone(tz)
-    base = {"start": local, "hours": hours, "limit_kmh": _num(limit, 6), "threshold_kmh": _num(threshold, 6),
-            "coverage_share": _num(cov), "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
-            "over_threshold_share": None}
-    if figs is None:
-        n = 0 if records and minutes > 0 else None
-        return SeriesPoint(**base, n=n, small=n is not None)
-    n = int(round(figs.n[i]))
-    if public and n < PUBLIC_MIN_VEHICLES:
-        return SeriesPoint(**base, n=None, small=True, withheld=True)
-    return SeriesPoint(**{**base, "mean_kmh": _fin(figs.mean[i]), "v85_kmh": _fin(figs.v85[i]),
-                          "over_limit_share": _fin(figs.over_limit[i]),
-                          "over_threshold_share": _fin(figs.over_threshold[i])},
-                       n=n, small=n < PUBLIC_MIN_VEHICLES)
+_POINTS = TypeAdapter(list[SeriesPoint])
+"""Validates a line's points in one call (faster than a model per point)."""
+
+
+def _finite(a: np.ndarray) -> list[float | None]:
+    """Already rounded figures as Python floats, None where not finite."""
+    return [v if ok else None for v, ok in zip(a.tolist(), np.isfinite(a).tolist(), strict=True)]
+
+
+def _points(local: list[datetime], hours: list[int], cov: list[float | None], counted: list[bool],
+            cells: dict[tuple[int, float | None], int], figs: dict, limit_text: dict,
+            public: bool) -> list[SeriesPoint]:
+    """The points of one line: one per step and limit in force there (a step without cells: one
+    gap point). ``local``, ``hours``, ``cov`` and ``counted`` (the signs measured: a step without
+    vehicles has n 0, not a gap) are per step; ``cells`` the rows of ``figs`` (the cells' figures
+    as plain lists) by (step, limit)."""
+    limits_at: dict[int, list[float | None]] = defaultdict(list)
+    for (j, lim) in cells:
+        limits_at[j].append(lim)
+    n, mean, v85, over_l, over_t = figs["n"], figs["mean"], figs["v85"], figs["over_limit"], figs["over_threshold"]
+    points = []
+    for i in range(len(local)):
+        lims = limits_at.get(i, [None])
+        if len(lims) > 1:
+            lims = sorted(lims, key=lambda x: (x is None, x or 0))
+        for lim in lims:
+            limit_kmh, threshold_kmh = limit_text[lim]
+            point = {"start": local[i], "hours": hours[i], "limit_kmh": limit_kmh, "threshold_kmh": threshold_kmh,
+                     "coverage_share": cov[i], "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
+                     "over_threshold_share": None, "small": False, "withheld": False}
+            k = cells.get((i, lim))
+            if k is None:
+                count = 0 if counted[i] else None
+                point["n"], point["small"] = count, count is not None
+            elif public and n[k] < PUBLIC_MIN_VEHICLES:
+                point["n"], point["small"], point["withheld"] = None, True, True
+            else:
+                point.update(n=n[k], small=n[k] < PUBLIC_MIN_VEHICLES, mean_kmh=mean[k], v85_kmh=v85[k],
+                             over_limit_share=over_l[k], over_threshold_share=over_t[k])
+            points.append(point)
+    return _POINTS.validate_python(points)
 
 
 def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
@@ -314,9 +346,10 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     keys = [(p["direction"], p["display"], step_index(p),
              None if p["limit_from"] == NO_LIMIT else limits[(p["limit_timed"], p["limit_from"])]) for p in parts]
     no_limit = any(k[3] is None for k in keys)
-    by_line: dict[tuple[int, int], dict[tuple[int, float | None], Sums]] = defaultdict(dict)
-    for (d, m, j, lim), sums in aggregate(parts, keys).items():
-        by_line[(d, m)][(j, lim)] = sums
+    grouped = group_parts(parts, keys)
+    by_line: dict[tuple[int, int], dict[tuple[int, float | None], int]] = defaultdict(dict)
+    for row, (d, m, j, lim) in enumerate(grouped.keys):
+        by_line[(d, m)][(j, lim)] = row
     lines_wanted = set(by_line)
     if d_code is not None and m_code is not None:
         lines_wanted.add((d_code, m_code))
@@ -324,24 +357,26 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     def threshold(lim: float | None) -> float | None:
         return planner.threshold_kmh(lim, w.site.police_area, over_kmh) if lim is not None else None
 
-    order = [(key, cell) for key in sorted(by_line) for cell in by_line[key]]
-    figs = _rounded(cell_figures([by_line[key][cell] for key, cell in order],
-                        [math.nan if c[1] is None else float(c[1]) for _, c in order],
-                        [math.nan if c[1] is None else threshold(c[1]) for _, c in order], w.rounding))
-    index = {(key, cell): i for i, (key, cell) in enumerate(order)}
-    lines = []
-    for key in sorted(lines_wanted):
-        cells = by_line.get(key, {})
-        limits_at: dict[int, list[float | None]] = defaultdict(list)
-        for (j, lim) in cells:
-            limits_at[j].append(lim)
-        points = []
-        for i, (start, hours) in enumerate(steps):
-            for lim in sorted(limits_at.get(i, [None]), key=lambda x: (x is None, x or 0)):
-                k = index.get((key, (i, lim)))
-                points.append(_point(start, hours, coverage.get(i), tz, lim, threshold(lim),
-                                     figs if k is not None else None, k or 0, public))
-        lines.append(SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=points))
+    cell_limits = sorted({k[3] for k in grouped.keys}, key=lambda x: (x is None, x or 0))
+    level = {lim: (math.nan if lim is None else float(lim), math.nan if lim is None else threshold(lim))
+             for lim in cell_limits}
+    figs = _rounded(matrix_figures(grouped.hist, grouped.lo, grouped.sum_kmh,
+                                   [level[k[3]][0] for k in grouped.keys], [level[k[3]][1] for k in grouped.keys],
+                                   w.rounding))
+    lines = [SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=[])
+             for key in sorted(lines_wanted)]
+    local = [start.astimezone(tz) for start, _ in steps]
+    hours = [h for _, h in steps]
+    cov, counted = [], []
+    for i, h in enumerate(hours):
+        minutes, records = coverage.get(i, (0, 0))
+        cov.append(_num(minutes / (60 * h)) if records else None)
+        counted.append(bool(records and minutes > 0))
+    plain = {"n": np.rint(figs.n).astype(np.int64).tolist(), "mean": _finite(figs.mean), "v85": _finite(figs.v85),
+             "over_limit": _finite(figs.over_limit), "over_threshold": _finite(figs.over_threshold)}
+    limit_text = {lim: (_num(lim, 6), _num(threshold(lim), 6)) for lim in [*cell_limits, None]}
+    for line, key in zip(lines, sorted(lines_wanted), strict=True):
+        line.points = _points(local, hours, cov, counted, by_line.get(key, {}), plain, limit_text, public)
     notes = []
     if not parts:
         notes.append("no vehicles in the period")

@@ -124,8 +124,9 @@ def _coverage_of(parts: list[dict], tz: str, conn: psycopg.Connection, site_id: 
     start or end: from coverage_hourly instead)."""
     minutes = records = 0
     for c in parts:
-        if c["kind"] == "day":
-            lo, hi = day_start(c["local_day"], tz), day_start(c["local_day"] + timedelta(days=1), tz)
+        if c["kind"] in ("day", "run"):
+            last = c["to_day"] if c["kind"] == "run" else c["local_day"] + timedelta(days=1)
+            lo, hi = day_start(c["local_day"], tz), day_start(last, tz)
             if hi <= start or lo >= end:
                 continue
             if lo < start or hi > end:
@@ -186,9 +187,10 @@ def _binned_histogram(rows: list[dict]) -> Histogram | None:
 def histogram_rows(conn: psycopg.Connection, site_id: int, period: Period, *, use_days: bool = True) -> list[dict]:
     """The site's summed 1 km/h histograms per direction × display × legal limit regime over the
     period, with Σv, Σv², hours with data, first and last hour and the regime's limit as posted
-    (``valid_from`` None: no limit recorded): the daily sums of planner.daytotals plus the hourly
-    rollups they do not hold (``use_days`` False: the hourly rollups alone; the same result)."""
-    parts = vehicle_parts(conn, site_id, period.start, period.end, use_days=use_days)
+    (``valid_from`` None: no limit recorded): the running totals of planner.daytotals (two rows a
+    series) plus the hourly rollups they do not hold (``use_days`` False: the hourly rollups
+    alone; the same result)."""
+    parts = vehicle_parts(conn, site_id, period.start, period.end, use_days=use_days, running=True)
     groups = aggregate(parts, [(p["direction"], p["display"], p["limit_timed"], p["limit_from"]) for p in parts])
     with conn.cursor(row_factory=dict_row) as cur:
         limits = {(r["timed"], r["valid_from"]): r
@@ -217,14 +219,11 @@ def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner
     ``use_days`` False sums every hourly rollup instead of the daily sums (the same figures)."""
     p = {"site_id": site.id, "start": period.start, "end": period.end}
     cur = conn.cursor(row_factory=dict_row)
-    signs = cur.execute(QUERIES["planner_site_sign_units"], p).fetchone()
+    signs = cur.execute(QUERIES["figures_site_signs"], p).fetchone()
     rounding, unit = signs["rounding"], signs["unit"]
-    sign_limits: tuple[int, ...] = ()
-    for r in cur.execute(QUERIES["planner_site_signs"], p).fetchall():
-        if r["site_id"] == site.id:
-            sign_limits = tuple(r["configured_limits"] or ())
+    sign_limits: tuple[int, ...] = tuple(signs["configured_limits"])
     rows = histogram_rows(conn, site.id, period, use_days=use_days)
-    cover = coverage_parts(conn, site.id, period.start, period.end, use_days=use_days)
+    cover = coverage_parts(conn, site.id, period.start, period.end, use_days=use_days, running=True)
     binned_rows = cur.execute(QUERIES["planner_site_binned"], p).fetchall()
     limits = {(r["valid_from"], r["days"] is not None) for r in rows + binned_rows if r["valid_from"] is not None}
     changed = len(limits) > 1
@@ -479,13 +478,13 @@ def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: st
     """The site-statistics use case (CLI ``stats``, API ``sites/{id}/stats``, the sites overview):
     the site by id or name, its period from local days, its figures with the thresholds of its
     police area. Returns the full statistics (for tables) and their typed JSON shape."""
-    sites = load_sites(conn)
     if isinstance(site, int):
-        if site not in sites:
+        row = conn.cursor(row_factory=dict_row).execute(QUERIES["figures_site_info"], {"site_id": site}).fetchone()
+        if row is None:
             raise SiteNotFound(f"no site with id {site}")
-        site_info = sites[site]
+        site_info = SiteInfo(**{**row, "tags": tuple(row["tags"] or ())})
     else:
-        site_info = resolve_site(sites, site)
+        site_info = resolve_site(load_sites(conn), site)
     if date_from and date_to and date_to < date_from:
         raise LoadError(f"--to {date_to} is before --from {date_from}: give the last day on or after the first",
                         errors=[{"record": None, "field": "to", "value": date_to.isoformat(),

@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="latest weeks that also get raw readings for the baseline (even; default 2)")
     rd.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients (default 20)")
     rd.add_argument("--requests", type=int, default=25, help="requests per client and endpoint (default 25)")
+    rd.add_argument("--scans", type=int, default=5,
+                    help="sites that get raw readings for every week, for the plain-SQL baseline (default 5)")
+    rd.add_argument("--workers", type=int, default=1,
+                    help="server processes (1: fartkoll serve; more: uvicorn --workers N; default 1)")
     wb = b.add_parser("web", help="public pages' server time and weight on the demo vs the API calls they rest on")
     wb.add_argument("--weeks", type=int, default=8, help="weeks of demo traffic (default 8)")
     wb.add_argument("--rounds", type=int, default=10, help="rounds over every page of every site (default 10)")
@@ -111,7 +115,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             localdb.up(settings.localdb, log=print)
         try:
             figures = bench_read(settings.database_dsn(), sites=args.sites, weeks=args.weeks,
-                                 raw_weeks=args.raw_weeks, clients=args.clients, requests=args.requests)
+                                 raw_weeks=args.raw_weeks, clients=args.clients, requests=args.requests,
+                                 scans=args.scans, workers=args.workers)
         except ValueError as e:
             print(f"fartkoll bench read: {e}", file=sys.stderr)
             return 2

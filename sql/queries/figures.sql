@@ -132,16 +132,37 @@ USING unnest(%(site_ids)s::int[], %(from_day)s::date[]) AS w(site_id, from_day)
 WHERE f.site_id = w.site_id AND f.local_day >= w.from_day
 
 -- name: figure_days_copy
--- Rebuilt daily sums, by COPY.
+-- Rebuilt daily sums and their running totals, by COPY.
 COPY figure_days (site_id, local_day, direction, display, limit_timed, limit_from, n, sum_kmh, sumsq_kmh, hours,
-                  first_hour, last_hour, hist_lo, hist) FROM STDIN (FORMAT BINARY)
+                  first_hour, last_hour, hist_lo, hist, run_n, run_sum_kmh, run_sumsq_kmh, run_hours, run_hist_lo,
+                  run_hist) FROM STDIN (FORMAT BINARY)
+
+-- name: figure_days_running_base
+-- The running totals each series of the given sites has at its last day before from_day (the
+-- rebuild continues from them; run_n NULL: a row from before migration 0017).
+WITH w AS (
+    SELECT * FROM unnest(%(site_ids)s::int[], %(from_day)s::date[]) AS w(site_id, from_day)
+), k AS (
+    SELECT DISTINCT f.site_id, f.direction, f.display, f.limit_timed, f.limit_from
+    FROM w JOIN figure_days f ON f.site_id = w.site_id AND f.local_day < w.from_day
+)
+SELECT k.*, b.run_n, b.run_sum_kmh, b.run_sumsq_kmh, b.run_hours, b.run_hist_lo::int AS run_hist_lo, b.run_hist
+FROM k JOIN w ON w.site_id = k.site_id
+CROSS JOIN LATERAL (SELECT f.run_n, f.run_sum_kmh, f.run_sumsq_kmh, f.run_hours, f.run_hist_lo, f.run_hist
+                    FROM figure_days f
+                    WHERE f.site_id = k.site_id AND f.direction = k.direction AND f.display = k.display
+                      AND f.limit_timed = k.limit_timed AND f.limit_from = k.limit_from AND f.local_day < w.from_day
+                    ORDER BY f.local_day DESC LIMIT 1) b
 
 -- name: figures_site_parts
--- One site's vehicles over [start, end) in parts that add up to the period: the daily sums of
--- the complete local days inside it before the local day of the running totals' through_hour
--- (kind 'day', hist as int32 bytes), and every hourly rollup of the rest (kind 'hour', hist as
--- int[]), each under the limit regime in force (limit_from 0001-01-01 UTC: none). With
--- use_days false every part is an hourly rollup.
+-- One site's vehicles over [start, end) in parts that add up to the period: the complete local
+-- days inside it before the local day of the running totals' through_hour, and every hourly
+-- rollup of the rest (kind 'hour', hist as int[]), each under the limit regime in force
+-- (limit_from 0001-01-01 UTC: none). The days come as their daily sums (kind 'day', hist as
+-- int32 bytes) or, with running true, as one row per series (kind 'run': the series' running
+-- totals at its last day before d1, with base_* those at its last day before d0, NULL base_day:
+-- none; the days are the difference; first_hour that of its first day from d0). With use_days
+-- false every part is an hourly rollup.
 WITH s AS (
     SELECT st.id, st.time_zone, (%(start)s::timestamptz AT TIME ZONE st.time_zone) AS ls,
            (%(end)s::timestamptz AT TIME ZONE st.time_zone) AS le,
@@ -160,18 +181,51 @@ WITH s AS (
                 CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
                      ELSE %(end)s::timestamptz END AS hi
     FROM d
+), series AS (
+    -- every series the days can hold: direction × display × the site's limit regimes and none
+    SELECT dd.direction, mm.display, l.timed, l.valid_from
+    FROM (VALUES (0::smallint), (1::smallint), (2::smallint)) dd(direction)
+    CROSS JOIN (VALUES (0::smallint), (1::smallint)) mm(display)
+    CROSS JOIN (SELECT timed, valid_from FROM speed_limits WHERE site_id = %(site_id)s
+                UNION ALL SELECT false, timestamptz '0001-01-01 00:00+00') l
+    WHERE (%(direction)s::smallint IS NULL OR dd.direction = %(direction)s::smallint)
+      AND (%(display)s::smallint IS NULL OR mm.display = %(display)s::smallint)
 )
 SELECT 'day' AS kind, f.local_day, NULL::timestamptz AS hour, f.direction, f.display, f.limit_timed, f.limit_from,
-       f.n, f.sum_kmh, f.sumsq_kmh, f.hours, f.first_hour, f.last_hour, f.hist_lo::int AS hist_lo,
-       f.hist AS hist_bytes, NULL::int[] AS hist
+       f.n, f.sum_kmh, f.sumsq_kmh, f.hours::bigint AS hours, f.first_hour, f.last_hour, f.hist_lo::int AS hist_lo,
+       f.hist AS hist_bytes, NULL::int[] AS hist, NULL::date AS base_day, NULL::bigint AS base_n,
+       NULL::float8 AS base_sum_kmh, NULL::float8 AS base_sumsq_kmh, NULL::bigint AS base_hours,
+       NULL::int AS base_hist_lo, NULL::bytea AS base_hist
 FROM cut JOIN figure_days f ON f.site_id = cut.id AND f.local_day >= cut.d0 AND f.local_day < cut.d1
-WHERE f.direction < 3
+WHERE NOT %(running)s AND f.direction < 3
   AND (%(direction)s::smallint IS NULL OR f.direction = %(direction)s::smallint)
   AND (%(display)s::smallint IS NULL OR f.display = %(display)s::smallint)
 UNION ALL
+SELECT 'run', cut.d0, NULL, k.direction, k.display, k.timed, k.valid_from, hi.run_n, hi.run_sum_kmh,
+       hi.run_sumsq_kmh, hi.run_hours, fst.first_hour, hi.last_hour, hi.run_hist_lo::int, hi.run_hist, NULL,
+       lo.local_day, lo.run_n, lo.run_sum_kmh, lo.run_sumsq_kmh, lo.run_hours, lo.run_hist_lo::int, lo.run_hist
+FROM cut CROSS JOIN series k
+CROSS JOIN LATERAL (SELECT f.local_day, f.last_hour, f.run_n, f.run_sum_kmh, f.run_sumsq_kmh, f.run_hours,
+                           f.run_hist_lo, f.run_hist
+                    FROM figure_days f
+                    WHERE f.site_id = cut.id AND f.direction = k.direction AND f.display = k.display
+                      AND f.limit_timed = k.timed AND f.limit_from = k.valid_from AND f.local_day < cut.d1
+                    ORDER BY f.local_day DESC LIMIT 1) hi
+CROSS JOIN LATERAL (SELECT f.first_hour FROM figure_days f
+                    WHERE f.site_id = cut.id AND f.direction = k.direction AND f.display = k.display
+                      AND f.limit_timed = k.timed AND f.limit_from = k.valid_from AND f.local_day >= cut.d0
+                    ORDER BY f.local_day LIMIT 1) fst
+LEFT JOIN LATERAL (SELECT f.local_day, f.run_n, f.run_sum_kmh, f.run_sumsq_kmh, f.run_hours, f.run_hist_lo,
+                          f.run_hist
+                   FROM figure_days f
+                   WHERE f.site_id = cut.id AND f.direction = k.direction AND f.display = k.display
+                     AND f.limit_timed = k.timed AND f.limit_from = k.valid_from AND f.local_day < cut.d0
+                   ORDER BY f.local_day DESC LIMIT 1) lo ON true
+WHERE %(running)s AND hi.local_day >= cut.d0
+UNION ALL
 SELECT 'hour', x.local_day, x.hour, x.direction, x.display, coalesce(l.timed, false),
        coalesce(l.valid_from, timestamptz '0001-01-01 00:00+00'), x.n, x.sum_kmh, x.sumsq_kmh, 1, x.hour, x.hour,
-       array_lower(x.hist, 1), NULL::bytea, x.hist
+       array_lower(x.hist, 1), NULL::bytea, x.hist, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM (SELECT r.*, (r.hour AT TIME ZONE cut.time_zone)::date AS local_day, cut.time_zone, cut.d0, cut.d1
       FROM cut
       CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
@@ -185,8 +239,10 @@ WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 
 -- name: figures_site_coverage_parts
 -- One site's coverage over [start, end) in parts, as figures_site_parts: per complete local day
--- from figure_days (kind 'day') and per hour for the rest (kind 'hour'): minutes measured (the
--- fullest sign each hour) and hours with coverage records.
+-- from figure_days (kind 'day'; with running true one row, kind 'run': the running totals at the
+-- last day before d1 less base_* at the last day before d0, for the days from local_day to
+-- to_day) and per hour for the rest (kind 'hour'): minutes measured (the fullest sign each hour)
+-- and hours with coverage records.
 WITH s AS (
     SELECT st.id, st.time_zone, (%(start)s::timestamptz AT TIME ZONE st.time_zone) AS ls,
            (%(end)s::timestamptz AT TIME ZONE st.time_zone) AS le,
@@ -205,11 +261,25 @@ WITH s AS (
                      ELSE %(end)s::timestamptz END AS hi
     FROM d
 )
-SELECT 'day' AS kind, f.local_day, NULL::timestamptz AS hour, f.n AS minutes, f.hours, f.first_hour, f.last_hour
+SELECT 'day' AS kind, f.local_day, NULL::date AS to_day, NULL::timestamptz AS hour, f.n AS minutes,
+       f.hours::bigint AS hours, f.first_hour, f.last_hour, NULL::date AS base_day, NULL::bigint AS base_minutes,
+       NULL::bigint AS base_hours
 FROM cut JOIN figure_days f ON f.site_id = cut.id AND f.local_day >= cut.d0 AND f.local_day < cut.d1
-WHERE f.direction = 3
+WHERE NOT %(running)s AND f.direction = 3
 UNION ALL
-SELECT 'hour', x.local_day, x.hour, x.minutes, 1, x.hour, x.hour
+SELECT 'run', cut.d0, cut.d1, NULL, hi.run_n, hi.run_hours, NULL, NULL, lo.local_day, lo.run_n, lo.run_hours
+FROM cut
+CROSS JOIN LATERAL (SELECT f.local_day, f.run_n, f.run_hours FROM figure_days f
+                    WHERE f.site_id = cut.id AND f.direction = 3 AND f.display = 0 AND NOT f.limit_timed
+                      AND f.limit_from = timestamptz '0001-01-01 00:00+00' AND f.local_day < cut.d1
+                    ORDER BY f.local_day DESC LIMIT 1) hi
+LEFT JOIN LATERAL (SELECT f.local_day, f.run_n, f.run_hours FROM figure_days f
+                   WHERE f.site_id = cut.id AND f.direction = 3 AND f.display = 0 AND NOT f.limit_timed
+                     AND f.limit_from = timestamptz '0001-01-01 00:00+00' AND f.local_day < cut.d0
+                   ORDER BY f.local_day DESC LIMIT 1) lo ON true
+WHERE %(running)s AND hi.local_day >= cut.d0
+UNION ALL
+SELECT 'hour', x.local_day, NULL, x.hour, x.minutes, 1, x.hour, x.hour, NULL, NULL, NULL
 FROM (SELECT c.hour, max(c.minutes)::bigint AS minutes, (c.hour AT TIME ZONE cut.time_zone)::date AS local_day,
              cut.d0, cut.d1
       FROM cut
@@ -225,3 +295,34 @@ WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 -- Every legal limit a site has had, as posted (the regimes figures_site_parts names).
 SELECT timed, valid_from, valid_to, limit_kmh, posted_value, posted_unit, days, hour_from, hour_to
 FROM speed_limits WHERE site_id = %(site_id)s ORDER BY valid_from
+
+-- name: figures_bench_year_readings
+-- The benchmark's scan sites get raw readings for every generated fortnight: the latest
+-- fortnight's readings shifted back k fortnights, display mode as bench_planner_copy_rollups
+-- gives the rollups of that fortnight (so readings and rollups hold the same vehicles).
+INSERT INTO readings (time, site_id, sign_id, direction, speed_kmh, display, length_m, idem_key)
+SELECT time - %(k)s * interval '14 days', site_id, sign_id, direction, speed_kmh,
+       ((site_id + %(k)s) %% 2)::smallint, length_m, gen_random_uuid()
+FROM readings
+WHERE site_id = ANY(%(site_ids)s::int[]) AND time >= %(start)s AND time < %(end)s
+
+-- name: figures_site_info
+-- One site with its street, municipality, police area, position, time zone and tags (as
+-- planner_sites, for one site).
+SELECT s.id, s.name, s.street_id, st.name AS street, m.name AS municipality, pa.name AS police_area,
+       s.lat, s.lon, s.time_zone, s.tags
+FROM sites s
+JOIN streets st ON st.id = s.street_id
+JOIN municipalities m ON m.id = st.municipality_id
+JOIN police_areas pa ON pa.id = m.police_area_id
+WHERE s.id = %(site_id)s
+
+-- name: figures_site_signs
+-- How the signs deployed at a site during [start, end) report (the most common rounding and
+-- unit, how many kinds) and the limits they are configured with, in one row.
+SELECT coalesce(mode() WITHIN GROUP (ORDER BY sg.rounding), 'truncate') AS rounding,
+       coalesce(mode() WITHIN GROUP (ORDER BY sg.unit), 'kmh') AS unit,
+       count(DISTINCT (sg.rounding, sg.unit)) AS kinds,
+       coalesce(array_remove(array_agg(DISTINCT sg.configured_limit_kmh), NULL), '{}') AS configured_limits
+FROM deployments d JOIN signs sg ON sg.id = d.sign_id
+WHERE d.site_id = %(site_id)s AND d.valid_from < %(end)s AND (d.valid_to IS NULL OR d.valid_to > %(start)s)

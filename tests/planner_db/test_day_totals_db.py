@@ -1,7 +1,9 @@
-"""Daily sums (figure_days, migration 0013): site statistics and daily series read through them
-equal the plain summation of every hourly rollup and coverage record, whatever the sums hold:
-fresh, refreshed up to a mid-day hour, made stale by a late write, a new legal limit posted in
-mph or a timed limit; and they are actually read."""
+"""Daily sums and their running totals (figure_days, migrations 0013 and 0017): site statistics
+and daily series read through them equal the plain summation of every hourly rollup and coverage
+record, whatever the sums hold: fresh, refreshed up to a mid-day hour, made stale by a late write,
+a new legal limit posted in mph or a timed limit, or rows without running totals (as migration
+0017 leaves older rows); they are actually read, and each row's running totals equal the sum of
+its series' days up to it."""
 
 from __future__ import annotations
 
@@ -50,7 +52,33 @@ def _assert_close(a, b, path="") -> None:
 
 
 def _day_parts(conn, site_id, period) -> int:
-    return sum(p["kind"] == "day" for p in vehicle_parts(conn, site_id, period.start, period.end))
+    """Parts the statistics read from figure_days (running totals: one a series)."""
+    return sum(p["kind"] in ("day", "run") for p in vehicle_parts(conn, site_id, period.start, period.end,
+                                                                    running=True))
+
+
+def assert_running_totals_add_up(conn) -> int:
+    """Every figure_days row's running totals are the sums of its series' rows up to its day
+    (vehicles, Σv, Σv², hours and every histogram bin); returns the rows checked."""
+    rows = conn.execute(
+        "SELECT site_id, direction, display, limit_timed, limit_from, local_day, n, sum_kmh, sumsq_kmh, hours,"
+        " hist_lo, hist, run_n, run_sum_kmh, run_sumsq_kmh, run_hours, run_hist_lo, run_hist FROM figure_days"
+        " ORDER BY site_id, direction, display, limit_timed, limit_from, local_day").fetchall()
+    key, acc = None, None
+    for r in rows:
+        if r[:5] != key:
+            key, acc = r[:5], {"n": 0, "s1": 0.0, "s2": 0.0, "h": 0, "bins": {}}
+        acc["n"] += r[6]
+        acc["s1"] += r[7]
+        acc["s2"] += r[8]
+        acc["h"] += r[9]
+        for i, c in enumerate(np.frombuffer(r[11], dtype="<i4")):
+            acc["bins"][r[10] + i] = acc["bins"].get(r[10] + i, 0) + int(c)
+        assert r[12] == acc["n"] and r[15] == acc["h"], r[:6]
+        assert r[13] == pytest.approx(acc["s1"], rel=1e-12) and r[14] == pytest.approx(acc["s2"], rel=1e-12), r[:6]
+        run = {r[16] + i: int(c) for i, c in enumerate(np.frombuffer(r[17], dtype="<i4")) if c}
+        assert run == {b: c for b, c in acc["bins"].items() if c}, r[:6]
+    return len(rows)
 
 
 def assert_same_everywhere(conn, periods, *, expect_days: bool) -> None:
@@ -85,7 +113,15 @@ def test_fresh_sums_give_the_figures_of_the_rollups(demo):
     refresh(demo, PLANNER)
     demo.commit()
     assert demo.execute("SELECT count(*) FROM figure_days WHERE direction = 3").fetchone()[0] > 0
+    assert assert_running_totals_add_up(demo) > 0
     assert_same_everywhere(demo, _periods(demo), expect_days=True)
+    # a period's days are two rows of running totals a series, not a row a day
+    site, period = min(load_sites(demo)), _periods(demo)[0]
+    parts = vehicle_parts(demo, site, period.start, period.end, running=True)
+    kinds = [p["kind"] for p in parts]
+    assert "day" not in kinds and 0 < kinds.count("run") <= 3 * 2 * 3
+    days = [p for p in vehicle_parts(demo, site, period.start, period.end) if p["kind"] == "day"]
+    assert sum(p["n"] for p in parts if p["kind"] == "run") == sum(p["n"] for p in days) > 0
 
 
 def test_partial_sums_up_to_a_mid_day_hour(demo):
@@ -119,6 +155,7 @@ def test_stale_sums_after_a_late_write_and_new_limits(demo):
     demo.commit()
     refresh(demo, PLANNER)
     demo.commit()
+    assert_running_totals_add_up(demo)  # continued from each series' last day before the rebuilt ones
     assert_same_everywhere(demo, _periods(demo), expect_days=True)
     period = Period(last - timedelta(weeks=4), last)
     fig = figures(site_stats(demo, load_sites(demo)[site], period, PLANNER))
@@ -149,3 +186,27 @@ def test_a_daily_point_equals_the_vehicles_of_that_local_day(demo):
                         "AND (hour AT TIME ZONE %s)::date = %s", (site, tz, day)).fetchone()[0]
     assert got == want > 0
     assert isinstance(day, date) and isinstance(series.period.from_, datetime)
+
+
+def test_rows_without_running_totals_are_summed_and_then_rebuilt(demo):
+    refresh(demo, PLANNER)
+    demo.commit()
+    site = min(load_sites(demo))
+    # what migration 0017 leaves in rows written before it
+    demo.execute("UPDATE figure_days SET run_n = NULL, run_sum_kmh = NULL, run_sumsq_kmh = NULL, run_hours = NULL,"
+                 " run_hist_lo = NULL, run_hist = NULL WHERE site_id = %s", (site,))
+    demo.commit()
+    period = _periods(demo)[0]
+    assert {p["kind"] for p in vehicle_parts(demo, site, period.start, period.end, running=True)} == {"hour"}
+    assert_same_everywhere(demo, _periods(demo), expect_days=True)
+    # the next refresh continues every other site from its last day, and this one from its first
+    last = default_period(demo, 1).end
+    late = (last - timedelta(days=3)).replace(minute=0)
+    write_hours(demo, site, late, 5, np.random.default_rng(9), per_hour=10, mean_kmh=40, direction=2, display=0)
+    demo.commit()
+    refresh(demo, PLANNER)
+    demo.commit()
+    assert demo.execute("SELECT count(*) FROM figure_days WHERE run_n IS NULL").fetchone()[0] == 0
+    assert assert_running_totals_add_up(demo) > 0
+    assert {p["kind"] for p in vehicle_parts(demo, site, period.start, period.end, running=True)} >= {"run"}
+    assert_same_everywhere(demo, _periods(demo), expect_days=True)
