@@ -5,7 +5,7 @@ A record counts vehicles in its bins over [period_start, period_end). Its vehicl
 hours it covers in proportion to the time it covers in each: a record within one hour goes to
 that hour whole; a longer one is spread evenly over its hours and its cells are flagged
 HOURS_SPREAD (a 25-day Toronto installation says nothing about the hour of the week). Each hour
-is measured against the legal limit in force at it, as posted (planner_binned_cells), like the
+is measured against the legal limit in force at it, as posted (as SQL speed_limit_at), like the
 rollups. Exceedance uses the record's true bin edges (planner.exceedance.BinnedTails, continuous
 speeds): exact where the limit or threshold falls on a bin edge; otherwise the bin holding it is
 split linearly and the cell is flagged SHARES_INTERPOLATED. A cell's vehicles are rounded to whole
@@ -18,6 +18,7 @@ vehicles and its exceedance scaled with them, so its shares are those of its rec
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 import psycopg
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 
 from planner.cellweeks import HOURS
 from planner.exceedance import BinnedTails
+from planner.hourofweek import DAY_S, HOUR_S, local_cells
 from planner.quality import Quality
 from planner.stats import KMH_PER_UNIT
 from sql import QUERIES
@@ -33,24 +35,36 @@ KEYS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week")
 SUMMED = ("n", "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "prev_n", "prev_over_threshold")
 
 
-def on_edges(lower: NDArray, upper: NDArray, level: float) -> bool:
-    """``level`` falls on a bin edge (or below every bin): shares over it are exact."""
+def on_edges(level: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Each level falls on a bin edge of [lower, upper) (or below every bin): shares over it are
+    exact; otherwise the bin holding it is split linearly."""
     edges = np.concatenate([lower, upper[np.isfinite(upper)]])
-    return bool(np.any(np.isclose(edges, level)) or level < lower[0])
+    return np.isclose(level[:, None], edges[None, :]).any(axis=1) | (level < lower[0])
 
 
-def record_figures(lower: NDArray, upper: NDArray, counts: NDArray, limit_kmh: float,
-                   threshold_kmh: float) -> tuple[float, float, float, bool]:
-    """(over limit v > L, over threshold v ≥ T, Σ(v − L) over those over, interpolated) of one
-    record's bins [lower, upper) (upper inf: the open top bin), as continuous speeds."""
-    width = np.where(np.isfinite(upper), upper - lower, np.inf)
-    tails = BinnedTails(counts, lower, width, integer=False)
-    exact = on_edges(lower, upper, limit_kmh) and on_edges(lower, upper, threshold_kmh)
-    return (float(tails.over(limit_kmh)), float(tails.over(threshold_kmh, inclusive=True)),
-            float(tails.excess_sum(limit_kmh)), not exact)
+def pair_figures(records: list[tuple], rec: NDArray[np.int64], limit_kmh: NDArray[np.float64],
+                 threshold_kmh: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Figures of record ``rec[j]`` under ``limit_kmh[j]`` and ``threshold_kmh[j]``, one row each:
+    vehicles v > L, vehicles v ≥ T, Σ(v − L) over those over L (bin middles; the open top bin at
+    its lower edge), and 1 where L or T fell inside a bin. The record's bins are [lo, hi) (hi inf:
+    open), continuous speeds; records with the same bin edges (every Toronto row) in one pass."""
+    out = np.zeros((len(rec), 4))
+    groups: dict[tuple, list[int]] = {}
+    for j, ri in enumerate(rec.tolist()):
+        groups.setdefault((tuple(records[ri][5]), tuple(records[ri][6])), []).append(j)
+    for (lo, hi), js in groups.items():
+        lower, upper = np.array(lo), np.array(hi)
+        counts = np.array([records[ri][7] for ri in rec[js].tolist()], dtype=np.float64)
+        width = np.where(np.isfinite(upper), upper - lower, np.inf)
+        tails = BinnedTails(counts, lower, width, integer=False)
+        lim, thr = limit_kmh[js], threshold_kmh[js]
+        exact = on_edges(lim, lower, upper) & on_edges(thr, lower, upper)
+        out[js] = np.stack([tails.over(lim), tails.over(thr, inclusive=True), tails.excess_sum(lim), ~exact], axis=1)
+    return out
 
 
-def binned_columns(conn: psycopg.Connection, start, end, scan_from, site_ids: list[int],
+def binned_columns(conn: psycopg.Connection, start: datetime, end: datetime, scan_from: datetime,
+                   site_ids: list[int], time_zone: dict[int, str],
                    threshold: Callable[[int, float], float]) -> dict[str, NDArray] | None:
     """The binned counts of ``site_ids`` as cells of [start, end), with the previous period
     [scan_from, start) in ``prev_n``/``prev_over_threshold`` (None: no binned counts there).
@@ -59,42 +73,86 @@ def binned_columns(conn: psycopg.Connection, start, end, scan_from, site_ids: li
     """
     if not site_ids:
         return None
-    rows = conn.execute(QUERIES["planner_binned_cells"], {"start": start, "end": end, "scan_from": scan_from,
-                                                          "site_ids": site_ids}, binary=True).fetchall()
-    if not rows:
+    p = {"start": start, "end": end, "scan_from": scan_from, "site_ids": site_ids}
+    records = conn.execute(QUERIES["planner_binned_records"], p, binary=True).fetchall()
+    if not records:
         return None
-    parts: dict[str, list[NDArray]] = {k: [] for k in (*KEYS, "k", "n", "over_limit", "over_threshold",
-                                                       "excess_sum_kmh", "hours", "seconds", "weeks", "quality")}
-    for (_id, site, direction, display, duration, lo, hi, cnt, k, limit, posted, unit, how, seconds, hours,
-         weeks) in rows:
-        lo, hi, cnt = (np.asarray(x, dtype=np.float64) for x in (lo, hi, cnt))
-        limit, posted, how = (np.asarray(x, dtype=np.int64) for x in (limit, posted, how))
-        seconds = np.asarray(seconds, dtype=np.float64)
-        frac = seconds / float(duration)
-        spread = float(duration) > 3600 or len(seconds) > 1
-        figures = {}
-        for key in set(zip(limit.tolist(), posted.tolist(), unit, strict=True)):
-            exact = key[1] * KMH_PER_UNIT[key[2]]
-            figures[key] = record_figures(lo, hi, cnt, exact, threshold(site, exact))
-        per = np.array([figures[key] for key in zip(limit.tolist(), posted.tolist(), unit, strict=True)])
-        m = len(frac)
-        parts["site_id"].append(np.full(m, site, dtype=np.int64))
-        parts["direction"].append(np.full(m, direction, dtype=np.int64))
-        parts["display"].append(np.full(m, display, dtype=np.int64))
-        parts["limit_kmh"].append(limit)
-        parts["hour_of_week"].append(how)
-        parts["k"].append(np.asarray(k, dtype=np.int64))
-        parts["n"].append(cnt.sum() * frac)
-        parts["over_limit"].append(per[:, 0] * frac)
-        parts["over_threshold"].append(per[:, 1] * frac)
-        parts["excess_sum_kmh"].append(per[:, 2] * frac)
-        parts["hours"].append(np.asarray(hours, dtype=np.int64))
-        parts["seconds"].append(seconds)
-        parts["weeks"].append(np.asarray(weeks, dtype=np.int64))
-        parts["quality"].append(np.where(per[:, 3] > 0, int(Quality.SHARES_INTERPOLATED), 0)
-                                | (int(Quality.HOURS_SPREAD) if spread else 0))
-    a = {key: np.concatenate(v) for key, v in parts.items()}
+    limits = conn.execute(QUERIES["planner_binned_limits"], p, binary=True).fetchall()
+    rec = {name: np.array([r[i] for r in records], dtype=np.float64 if name.endswith("_s") else np.int64)
+           for i, name in enumerate(("site_id", "direction", "display", "start_s", "end_s"))}
+    h = _hours(rec, scan_from.timestamp(), end.timestamp())
+    site = rec["site_id"][h["rec"]]
+    how, day = np.zeros(len(site), dtype=np.int64), np.zeros(len(site), dtype=np.int64)
+    week0 = np.zeros(len(site), dtype=np.int64)
+    for tz in {time_zone[int(x)] for x in np.unique(site)}:
+        at = np.isin(site, [x for x, z in time_zone.items() if z == tz])
+        how[at], day[at] = local_cells(h["hour"][at], tz)
+        week0[at] = (int(local_cells(np.array([start.timestamp() - DAY_S]), tz)[1][0]) + 3) // 7
+    which = _limit_rows(limits, site, h["hour"], how)
+    ok = which >= 0
+    h, site, how, day, week0, which = ({k: v[ok] for k, v in h.items()}, site[ok], how[ok], day[ok], week0[ok],
+                                       which[ok])
+    # each record under each limit it meets: its figures once
+    pair_key, pair_of = np.unique(h["rec"] * (len(limits) + 1) + which, return_inverse=True)
+    pair_of = pair_of.reshape(-1)
+    exact = np.array([lim[4] * KMH_PER_UNIT[lim[5]] for lim in limits])
+    limit_of = pair_key % (len(limits) + 1)
+    figures = pair_figures(records, pair_key // (len(limits) + 1), exact[limit_of],
+                           np.array([threshold(int(limits[i][0]), float(exact[i])) for i in limit_of.tolist()]))
+    totals = np.array([float(np.sum(r[7])) for r in records])
+    duration = rec["end_s"] - rec["start_s"]
+    frac = h["seconds"] / duration[h["rec"]]
+    per = figures[pair_of] * frac[:, None]
+    spread = (duration > 3600) | (np.bincount(h["rec"], minlength=len(records)) > 1)
+    week = (day + 3) // 7
+    a = {"site_id": site, "direction": rec["direction"][h["rec"]], "display": rec["display"][h["rec"]],
+         "limit_kmh": np.array([lim[3] for lim in limits], dtype=np.int64)[which] if limits else which,
+         "hour_of_week": how, "k": (h["hour"] >= start.timestamp()).astype(np.int64),
+         "n": totals[h["rec"]] * frac, "over_limit": per[:, 0], "over_threshold": per[:, 1],
+         "excess_sum_kmh": per[:, 2], "hours": np.ones(len(site), dtype=np.int64), "seconds": h["seconds"],
+         "weeks": np.left_shift(1, np.clip(week - week0, 0, 62)).astype(np.int64),
+         "quality": np.where(figures[pair_of, 3] > 0, int(Quality.SHARES_INTERPOLATED), 0)
+         | np.where(spread[h["rec"]], int(Quality.HOURS_SPREAD), 0)}
     return _cells(a)
+
+
+def _hours(rec: dict[str, NDArray], lo_s: float, hi_s: float) -> dict[str, NDArray]:
+    """Every UTC hour each record covers inside [lo_s, hi_s) (epoch s, whole hours): the record's
+    index, the hour's start and the record's seconds in it."""
+    first = np.floor(np.maximum(rec["start_s"], lo_s) / HOUR_S) * HOUR_S
+    stop = np.minimum(rec["end_s"], hi_s)
+    count = np.maximum(np.ceil((stop - first) / HOUR_S), 0).astype(np.int64)
+    idx = np.repeat(np.arange(len(first)), count)
+    offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    hour = first[idx] + HOUR_S * offset
+    seconds = np.minimum(hour + HOUR_S, stop[idx]) - np.maximum(hour, rec["start_s"][idx])
+    return {"rec": idx, "hour": hour.astype(np.int64), "seconds": seconds}
+
+
+def _limit_rows(limits: list[tuple], site: NDArray, hour: NDArray, how: NDArray) -> NDArray[np.int64]:
+    """Index into ``limits`` of the legal limit in force at each (site, UTC hour) — a timed limit
+    whose weekday and local hour match, else the standing one — as SQL speed_limit_at; -1: none."""
+    which = np.full(len(site), -1, dtype=np.int64)
+    isodow, local_hour = how // 24 + 1, how % 24
+    by_site: dict[int, list[int]] = {}
+    for i, lim in enumerate(limits):
+        by_site.setdefault(int(lim[0]), []).append(i)
+    order = np.argsort(site, kind="stable")
+    ids, first = np.unique(site[order], return_index=True)
+    bounds = np.r_[first, len(order)]
+    for k, sid in enumerate(ids.tolist()):
+        rows = order[bounds[k]:bounds[k + 1]]
+        t = hour[rows]
+        for timed in (False, True):  # timed limits last: they override the standing one
+            for i in by_site.get(sid, []):
+                _, from_s, to_s, _, _, _, is_timed, days, hour_from, hour_to = limits[i]
+                if bool(is_timed) != timed:
+                    continue
+                hit = (t >= from_s) & (t < to_s)
+                if timed:
+                    hit &= np.isin(isodow[rows], list(days)) & (local_hour[rows] >= hour_from) & (local_hour[rows] < hour_to)
+                which[rows[hit]] = i
+    return which
 
 
 def _cells(a: dict[str, NDArray]) -> dict[str, NDArray]:

@@ -356,6 +356,7 @@ def _with_binned(conn: psycopg.Connection, cells: CellData, spans: list[LimitSpa
     """The cells with the pre-binned counts of the period added (planner.binnedcells)."""
     period = cells.period
     binned = binned_columns(conn, period.start, period.end, prev_start, sorted({s.site_id for s in spans + previous}),
+                            {i: s.time_zone for i, s in sites.items()},
                             lambda site, limit: planner.threshold_kmh(limit, sites[site].police_area, over_kmh))
     if binned is None:
         return cells

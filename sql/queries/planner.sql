@@ -5,9 +5,10 @@
 -- (a sign's wrong clock, stored from psql) cannot move them past now.
 SELECT greatest(
     (SELECT max(hour) FROM rollup_hourly WHERE hour <= now()),
-    (SELECT date_bin('1 hour', least(max(period_end) - interval '1 microsecond', now()),
-                     timestamptz '2000-01-01 00:00+00')
-     FROM binned_counts WHERE NOT in_rollups AND period_start <= now()))
+    (SELECT date_bin('1 hour', least(b.last, now()), timestamptz '2000-01-01 00:00+00')
+     FROM (SELECT max(period_end) - interval '1 microsecond' AS last FROM binned_counts
+           WHERE NOT in_rollups AND period_start <= now()) b
+     WHERE b.last IS NOT NULL))
 
 -- name: planner_sites
 -- Every site with its street, municipality, police area, position, time zone and tags.
@@ -285,48 +286,30 @@ FROM (SELECT c.hour, max(c.minutes) AS m
       WHERE d.site_id = %(site_id)s AND c.hour >= %(start)s AND c.hour < %(end)s
       GROUP BY c.hour) h
 
--- name: planner_binned_cells
+-- name: planner_binned_records
 -- Pre-binned counts (binned_counts not also in rollup_hourly) of the given sites overlapping
--- [scan_from, end) for the ranking's cells (planner.binnedcells): one row per record (site ×
--- direction × display × period, its bins in speed order; display NULL counts as display on) with,
--- per UTC hour it covers inside [scan_from, end), grouped by period (k: 0 before `start`, 1 from
--- it), the legal limit in force at that hour as posted, and the local hour-of-week: the seconds of
--- the record in those hours, the hours, and the local weeks as bits from the week of `start` - 1 day
--- (bit 62 holds every later week). Hours without a legal limit are left out, as in planner_cells.
-WITH rec AS (
-    SELECT row_number() OVER (ORDER BY b.site_id, b.direction, coalesce(b.display, 1), b.period_start,
-                                       b.period_end) AS id,
-           b.site_id, b.direction, coalesce(b.display, 1)::int AS display, b.period_start, b.period_end,
-           array_agg(b.speed_lo::float8 ORDER BY b.speed_lo, b.speed_hi) AS lo,
-           array_agg(coalesce(b.speed_hi::float8, 'Infinity'::float8) ORDER BY b.speed_lo, b.speed_hi) AS hi,
-           array_agg(b.count::float8 ORDER BY b.speed_lo, b.speed_hi) AS count
-    FROM binned_counts b
-    WHERE NOT b.in_rollups AND b.period_start < %(end)s AND b.period_end > %(scan_from)s
-      AND b.site_id = ANY(%(site_ids)s::int[])
-    GROUP BY b.site_id, b.direction, coalesce(b.display, 1), b.period_start, b.period_end
-)
-SELECT rec.id, rec.site_id, rec.direction, rec.display, extract(epoch FROM rec.period_end - rec.period_start) AS duration,
-       rec.lo, rec.hi, rec.count, a.k, a.limit_kmh, a.posted_value, a.posted_unit, a.how, a.seconds, a.hours, a.weeks
-FROM rec
-JOIN sites s ON s.id = rec.site_id
-CROSS JOIN LATERAL (
-    SELECT array_agg(x.k) AS k, array_agg(x.limit_kmh) AS limit_kmh, array_agg(x.posted_value) AS posted_value,
-           array_agg(x.posted_unit) AS posted_unit, array_agg(x.how) AS how, array_agg(x.seconds) AS seconds,
-           array_agg(x.hours) AS hours, array_agg(x.weeks) AS weeks
-    FROM (
-        SELECT (g.hour >= %(start)s)::int AS k, l.limit_kmh::int AS limit_kmh, l.posted_value::int AS posted_value,
-               l.posted_unit, local_hour_of_week(g.hour, s.time_zone)::int AS how,
-               sum(extract(epoch FROM least(g.hour + interval '1 hour', rec.period_end)
-                                      - greatest(g.hour, rec.period_start)))::float8 AS seconds,
-               count(*)::int AS hours,
-               bit_or(1::int8 << least(greatest(local_week(g.hour, s.time_zone)
-                                                - local_week(%(start)s - interval '1 day', s.time_zone), 0), 62)
-                      ) AS weeks
-        FROM generate_series(date_bin('1 hour', greatest(rec.period_start, %(scan_from)s), timestamptz '2000-01-01 00:00+00'),
-                             least(rec.period_end, %(end)s) - interval '1 microsecond', interval '1 hour') g(hour)
-        JOIN LATERAL speed_limit_at(rec.site_id, g.hour, s.time_zone) l ON true
-        GROUP BY 1, 2, 3, 4, 5
-    ) x
-) a
-WHERE a.k IS NOT NULL
-ORDER BY rec.id
+-- [scan_from, end), one row per record (site × direction × display × period; display NULL counts
+-- as display on) with its bins in speed order (speed_hi Infinity: the open top bin) and its
+-- period in epoch seconds, for the ranking's cells (planner.binnedcells).
+SELECT b.site_id, b.direction, coalesce(b.display, 1)::int AS display,
+       extract(epoch FROM b.period_start)::float8 AS start_s, extract(epoch FROM b.period_end)::float8 AS end_s,
+       array_agg(b.speed_lo::float8 ORDER BY b.speed_lo, b.speed_hi) AS lo,
+       array_agg(coalesce(b.speed_hi::float8, 'Infinity'::float8) ORDER BY b.speed_lo, b.speed_hi) AS hi,
+       array_agg(b.count::float8 ORDER BY b.speed_lo, b.speed_hi) AS count
+FROM binned_counts b
+JOIN unnest(%(site_ids)s::int[]) AS s(id) ON s.id = b.site_id
+WHERE NOT b.in_rollups AND b.period_start < %(end)s AND b.period_end > %(scan_from)s
+GROUP BY b.site_id, b.direction, coalesce(b.display, 1), b.period_start, b.period_end
+ORDER BY 1, 2, 3, 4, 5
+
+-- name: planner_binned_limits
+-- The legal limits of the given sites with such records overlapping [scan_from, end), as posted, with the weekdays
+-- and local hours of timed ones (migration 0011), in epoch seconds (valid_to NULL: Infinity).
+SELECT site_id, extract(epoch FROM valid_from)::float8 AS from_s,
+       coalesce(extract(epoch FROM valid_to)::float8, 'Infinity'::float8) AS to_s, limit_kmh::int AS limit_kmh,
+       posted_value::int AS posted_value, posted_unit, timed, days, hour_from, hour_to
+FROM speed_limits
+WHERE site_id IN (SELECT DISTINCT site_id FROM binned_counts
+                  WHERE NOT in_rollups AND period_start < %(end)s AND period_end > %(scan_from)s)
+  AND site_id = ANY(%(site_ids)s::int[]) AND valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(scan_from)s)
+ORDER BY site_id, valid_from
