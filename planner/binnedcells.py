@@ -71,10 +71,9 @@ def binned_columns(conn: psycopg.Connection, start: datetime, end: datetime, sca
 
     ``threshold(site, L)`` is the reporting threshold (km/h) at a site for the exact limit L.
     """
-    if not site_ids:
-        return None
-    p = {"start": start, "end": end, "scan_from": scan_from, "site_ids": site_ids}
-    records = conn.execute(QUERIES["planner_binned_records"], p, binary=True).fetchall()
+    p = {"start": start, "end": end, "scan_from": scan_from}
+    wanted = set(site_ids)
+    records = [r for r in conn.execute(QUERIES["planner_binned_records"], p, binary=True) if r[0] in wanted]
     if not records:
         return None
     limits = conn.execute(QUERIES["planner_binned_limits"], p, binary=True).fetchall()

@@ -287,8 +287,8 @@ FROM (SELECT c.hour, max(c.minutes) AS m
       GROUP BY c.hour) h
 
 -- name: planner_binned_records
--- Pre-binned counts (binned_counts not also in rollup_hourly) of the given sites overlapping
--- [scan_from, end), one row per record (site × direction × display × period; display NULL counts
+-- Pre-binned counts (binned_counts not also in rollup_hourly) overlapping [scan_from, end),
+-- one row per record (site × direction × display × period; display NULL counts
 -- as display on) with its bins in speed order (speed_hi Infinity: the open top bin) and its
 -- period in epoch seconds, for the ranking's cells (planner.binnedcells).
 SELECT b.site_id, b.direction, coalesce(b.display, 1)::int AS display,
@@ -297,13 +297,12 @@ SELECT b.site_id, b.direction, coalesce(b.display, 1)::int AS display,
        array_agg(coalesce(b.speed_hi::float8, 'Infinity'::float8) ORDER BY b.speed_lo, b.speed_hi) AS hi,
        array_agg(b.count::float8 ORDER BY b.speed_lo, b.speed_hi) AS count
 FROM binned_counts b
-JOIN unnest(%(site_ids)s::int[]) AS s(id) ON s.id = b.site_id
 WHERE NOT b.in_rollups AND b.period_start < %(end)s AND b.period_end > %(scan_from)s
 GROUP BY b.site_id, b.direction, coalesce(b.display, 1), b.period_start, b.period_end
 ORDER BY 1, 2, 3, 4, 5
 
 -- name: planner_binned_limits
--- The legal limits of the given sites with such records overlapping [scan_from, end), as posted, with the weekdays
+-- The legal limits of the sites with such records, overlapping [scan_from, end), as posted, with the weekdays
 -- and local hours of timed ones (migration 0011), in epoch seconds (valid_to NULL: Infinity).
 SELECT site_id, extract(epoch FROM valid_from)::float8 AS from_s,
        coalesce(extract(epoch FROM valid_to)::float8, 'Infinity'::float8) AS to_s, limit_kmh::int AS limit_kmh,
@@ -311,5 +310,5 @@ SELECT site_id, extract(epoch FROM valid_from)::float8 AS from_s,
 FROM speed_limits
 WHERE site_id IN (SELECT DISTINCT site_id FROM binned_counts
                   WHERE NOT in_rollups AND period_start < %(end)s AND period_end > %(scan_from)s)
-  AND site_id = ANY(%(site_ids)s::int[]) AND valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(scan_from)s)
+  AND valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(scan_from)s)
 ORDER BY site_id, valid_from
