@@ -35,32 +35,73 @@ KEYS = ("site_id", "direction", "display", "limit_kmh", "hour_of_week")
 SUMMED = ("n", "over_limit", "over_threshold", "excess_sum_kmh", "hours_with_data", "prev_n", "prev_over_threshold")
 
 
-def on_edges(level: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Each level falls on a bin edge of [lower, upper) (or below every bin): shares over it are
-    exact; otherwise the bin holding it is split linearly."""
-    edges = np.concatenate([lower, upper[np.isfinite(upper)]])
-    return np.isclose(level[:, None], edges[None, :]).any(axis=1) | (level < lower[0])
-
-
 def pair_figures(records: list[tuple], rec: NDArray[np.int64], limit_kmh: NDArray[np.float64],
                  threshold_kmh: NDArray[np.float64]) -> NDArray[np.float64]:
     """Figures of record ``rec[j]`` under ``limit_kmh[j]`` and ``threshold_kmh[j]``, one row each:
     vehicles v > L, vehicles v ≥ T, Σ(v − L) over those over L (bin middles; the open top bin at
-    its lower edge), and 1 where L or T fell inside a bin. The record's bins are [lo, hi) (hi inf:
-    open), continuous speeds; records with the same bin edges (every Toronto row) in one pass."""
+    its lower edge), and 1 where L or T split a bin holding vehicles. The record's bins are
+    [lo, hi) (hi inf: open), continuous speeds.
+
+    Records whose bins are cells of one common grid of edges (every Toronto row: 5 km/h bins, the
+    empty ones left out) go in one pass, a missing bin counting zero: a uniform density within a
+    bin splits the same way over finer cells, so the figures are those of the record's own bins.
+    """
     out = np.zeros((len(rec), 4))
-    groups: dict[tuple, list[int]] = {}
-    for j, ri in enumerate(rec.tolist()):
-        groups.setdefault((tuple(records[ri][5]), tuple(records[ri][6])), []).append(j)
-    for (lo, hi), js in groups.items():
-        lower, upper = np.array(lo), np.array(hi)
-        counts = np.array([records[ri][7] for ri in rec[js].tolist()], dtype=np.float64)
-        width = np.where(np.isfinite(upper), upper - lower, np.inf)
-        tails = BinnedTails(counts, lower, width, integer=False)
-        lim, thr = limit_kmh[js], threshold_kmh[js]
-        exact = on_edges(lim, lower, upper) & on_edges(thr, lower, upper)
-        out[js] = np.stack([tails.over(lim), tails.over(thr, inclusive=True), tails.excess_sum(lim), ~exact], axis=1)
+    if not len(rec):
+        return out
+    lower, width, cell_of = _grid(records)
+    aligned = np.array([cell_of[ri] is not None for ri in rec.tolist()], dtype=bool)
+    js = np.flatnonzero(aligned)
+    if len(js):
+        used = sorted({int(ri) for ri in rec[js].tolist()})
+        row = {ri: k for k, ri in enumerate(used)}
+        counts = np.zeros((len(used), len(lower)))
+        for ri in used:
+            counts[row[ri], cell_of[ri]] = records[ri][7]
+        out[js] = _figures(counts[[row[int(ri)] for ri in rec[js].tolist()]], lower, width, limit_kmh[js],
+                           threshold_kmh[js])
+    for j in np.flatnonzero(~aligned).tolist():
+        lo, hi, cnt = (np.asarray(x, dtype=np.float64) for x in records[rec[j]][5:8])
+        out[j] = _figures(cnt[None, :], lo, np.where(np.isfinite(hi), hi - lo, np.inf), limit_kmh[j:j + 1],
+                          threshold_kmh[j:j + 1])[0]
     return out
+
+
+def _grid(records: list[tuple]) -> tuple[NDArray, NDArray, list[NDArray | None]]:
+    """Lower edges and widths of the grid of every record's edges, and each record's bins as grid
+    cells (None: a bin of it spans several cells, or an open bin below the top)."""
+    los = np.unique(np.concatenate([np.asarray(r[5], dtype=np.float64) for r in records]))
+    his = np.concatenate([np.asarray(r[6], dtype=np.float64) for r in records])
+    edges = np.unique(np.concatenate([los, his[np.isfinite(his)]]))
+    open_top = bool(np.any(~np.isfinite(his)))
+    lower = edges if open_top else edges[:-1]
+    width = np.diff(edges)
+    if open_top:
+        width = np.r_[width, np.inf]
+    cells: list[NDArray | None] = []
+    for r in records:
+        lo, hi = np.asarray(r[5], dtype=np.float64), np.asarray(r[6], dtype=np.float64)
+        i = np.searchsorted(edges, lo)
+        top = np.minimum(i + 1, len(edges) - 1)
+        ok = np.where(np.isfinite(hi), edges[top] == hi, lo == edges[-1]) & (i < len(lower))
+        cells.append(i if ok.all() else None)
+    return lower, width, cells
+
+
+def _figures(counts: NDArray, lower: NDArray, width: NDArray, limit_kmh: NDArray,
+             threshold_kmh: NDArray) -> NDArray[np.float64]:
+    """(over L, over T, excess, split) per row of ``counts`` over the bins [lower, lower + width)."""
+    tails = BinnedTails(counts, lower, width, integer=False)
+
+    def split(level: NDArray) -> NDArray[np.bool_]:
+        """The level lies inside a bin that holds vehicles (not on an edge, not below every bin)."""
+        j = np.clip(np.searchsorted(lower, level, side="right") - 1, 0, len(lower) - 1)
+        inside = (level > lower[j]) & ~np.isclose(level, lower[j]) & (level < lower[j] + width[j]) \
+            & ~np.isclose(level, lower[j] + width[j])
+        return inside & (counts[np.arange(len(level)), j] > 0)
+
+    return np.stack([tails.over(limit_kmh), tails.over(threshold_kmh, inclusive=True), tails.excess_sum(limit_kmh),
+                     split(limit_kmh) | split(threshold_kmh)], axis=1).astype(np.float64)
 
 
 def binned_columns(conn: psycopg.Connection, start: datetime, end: datetime, scan_from: datetime,
@@ -83,8 +124,9 @@ def binned_columns(conn: psycopg.Connection, start: datetime, end: datetime, sca
     site = rec["site_id"][h["rec"]]
     how, day = np.zeros(len(site), dtype=np.int64), np.zeros(len(site), dtype=np.int64)
     week0 = np.zeros(len(site), dtype=np.int64)
-    for tz in {time_zone[int(x)] for x in np.unique(site)}:
-        at = np.isin(site, [x for x, z in time_zone.items() if z == tz])
+    zone_of = {int(x): time_zone[int(x)] for x in np.unique(site).tolist()}
+    for tz in set(zone_of.values()):
+        at = np.isin(site, [x for x, z in zone_of.items() if z == tz])
         how[at], day[at] = local_cells(h["hour"][at], tz)
         week0[at] = (int(local_cells(np.array([start.timestamp() - DAY_S]), tz)[1][0]) + 3) // 7
     which = _limit_rows(limits, site, h["hour"], how)
