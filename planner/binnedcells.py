@@ -171,28 +171,31 @@ def _hours(rec: dict[str, NDArray], lo_s: float, hi_s: float) -> dict[str, NDArr
 
 
 def _limit_rows(limits: list[tuple], site: NDArray, hour: NDArray, how: NDArray) -> NDArray[np.int64]:
-    """Index into ``limits`` of the legal limit in force at each (site, UTC hour) — a timed limit
-    whose weekday and local hour match, else the standing one — as SQL speed_limit_at; -1: none."""
+    """Index into ``limits`` (ordered by site, valid_from) of the legal limit in force at each
+    (site, UTC hour): a timed limit whose weekday and local hour match, else the standing one, as
+    SQL speed_limit_at; -1: none. Standing limits of a site do not overlap (nor timed ones)."""
     which = np.full(len(site), -1, dtype=np.int64)
+    if not limits:
+        return which
+    lim_site = np.array([r[0] for r in limits], dtype=np.int64)
+    from_s = np.array([r[1] for r in limits], dtype=np.float64)
+    to_s = np.array([r[2] for r in limits], dtype=np.float64)
+    timed = np.array([bool(r[6]) for r in limits], dtype=bool)
+    t = hour.astype(np.float64)
+    standing = np.flatnonzero(~timed)
+    if len(standing):  # the last standing limit of the site starting at or before the hour
+        key = lim_site[standing].astype(np.float64) * 2.0 ** 34 + from_s[standing]
+        order = np.argsort(key, kind="stable")
+        j = np.searchsorted(key[order], site.astype(np.float64) * 2.0 ** 34 + t, side="right") - 1
+        cand = standing[order[np.clip(j, 0, None)]]
+        hit = (j >= 0) & (lim_site[cand] == site) & (t >= from_s[cand]) & (t < to_s[cand])
+        which[hit] = cand[hit]
     isodow, local_hour = how // 24 + 1, how % 24
-    by_site: dict[int, list[int]] = {}
-    for i, lim in enumerate(limits):
-        by_site.setdefault(int(lim[0]), []).append(i)
-    order = np.argsort(site, kind="stable")
-    ids, first = np.unique(site[order], return_index=True)
-    bounds = np.r_[first, len(order)]
-    for k, sid in enumerate(ids.tolist()):
-        rows = order[bounds[k]:bounds[k + 1]]
-        t = hour[rows]
-        for timed in (False, True):  # timed limits last: they override the standing one
-            for i in by_site.get(sid, []):
-                _, from_s, to_s, _, _, _, is_timed, days, hour_from, hour_to = limits[i]
-                if bool(is_timed) != timed:
-                    continue
-                hit = (t >= from_s) & (t < to_s)
-                if timed:
-                    hit &= np.isin(isodow[rows], list(days)) & (local_hour[rows] >= hour_from) & (local_hour[rows] < hour_to)
-                which[rows[hit]] = i
+    for i in np.flatnonzero(timed).tolist():  # few: school zones
+        _, _, _, _, _, _, _, days, hour_from, hour_to = limits[i]
+        hit = ((site == lim_site[i]) & (t >= from_s[i]) & (t < to_s[i]) & np.isin(isodow, list(days))
+               & (local_hour >= hour_from) & (local_hour < hour_to))
+        which[hit] = i
     return which
 
 
@@ -223,7 +226,7 @@ def _cells(a: dict[str, NDArray]) -> dict[str, NDArray]:
     out["seconds"] = total("seconds", cur)
     bits = np.zeros(size, dtype=np.int64)
     np.bitwise_or.at(bits, inv[cur], a["weeks"][cur])
-    out["weeks"] = np.array([int(b).bit_count() for b in bits.tolist()], dtype=np.int64)
+    out["weeks"] = np.unpackbits(bits.view(np.uint8)).reshape(size, 64).sum(axis=1).astype(np.int64)
     quality = np.zeros(size, dtype=np.int64)
     np.bitwise_or.at(quality, inv[cur], a["quality"][cur])
     out["quality"] = quality

@@ -154,3 +154,20 @@ def test_binned_counts_under_an_mph_limit(db):
     assert c["over_limit"] == pytest.approx(50 * (50 - L) / 5 + 100)
     assert c["over_threshold"] == pytest.approx(100 * (55 - T) / 5)
     assert c["quality"] & Quality.SHARES_INTERPOLATED
+
+
+def test_binned_hours_take_the_limit_in_force_at_each_hour(db):
+    """A school zone's 30 km/h on weekdays 07-17 over a standing 50: a record of Monday 16-18 local
+    gives its first hour to the 30 km/h cell and its second to the 50 km/h one (split, not pooled)."""
+    site = make_site(db, "Skolgatan 6", limit_kmh=50)
+    db.execute("INSERT INTO speed_limits (site_id, valid_from, limit_kmh, days, hour_from, hour_to) "
+               "VALUES (%s, '2024-01-01Z', 30, '{1,2,3,4,5}', 7, 17)", (site,))
+    start = T0 + timedelta(hours=14)  # 16:00 in Stockholm
+    write_bins(db, site, start, start + timedelta(hours=2), [(25, 35, 40), (35, 55, 40)])
+    cells = load_cells(db, WEEK, PlannerSettings())
+    at16, at17 = cell(cells, site, 16), cell(cells, site, 17)
+    assert (at16["limit_kmh"], at16["n"], at16["threshold_kmh"]) == (30, 40, 36.0)
+    assert (at17["limit_kmh"], at17["n"], at17["threshold_kmh"]) == (50, 40, 56.0)
+    # v > 30 splits [25, 35): 40·(35 − 30)/10 + 40; v > 50 splits [35, 55): 40·5/20; half of each an hour
+    assert at16["over_limit"] == pytest.approx((40 * 5 / 10 + 40) / 2)
+    assert at17["over_limit"] == pytest.approx(40 * 5 / 20 / 2)
