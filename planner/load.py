@@ -118,6 +118,8 @@ class LimitSpan:
     ``limit_kmh`` is its floor (speed_limits.limit_kmh), the key of the rollups and totals."""
     unit: str = "kmh"
     """signs.unit of the site's signs: which stored value each 1 km/h bin holds."""
+    timed: bool = False
+    """A limit of some weekdays and hours only (migration 0011), over the standing one."""
 
     @property
     def integer(self) -> bool:
@@ -246,7 +248,7 @@ def load_spans(conn: psycopg.Connection, period: Period, sites: dict[int, SiteIn
     signs = {r[0]: (r[1] or "truncate", tuple(r[2] or ()), r[3] or "kmh")
              for r in conn.execute(QUERIES["planner_site_signs"], p)}
     out = []
-    for site_id, valid_from, valid_to, limit, posted_value, posted_unit in conn.execute(QUERIES["planner_limits"], p):
+    for site_id, valid_from, valid_to, limit, posted_value, posted_unit, timed in conn.execute(QUERIES["planner_limits"], p):
         if site_id not in sites:
             continue
         rounding, sign_limits, unit = signs.get(site_id, ("truncate", (), "kmh"))
@@ -254,7 +256,7 @@ def load_spans(conn: psycopg.Connection, period: Period, sites: dict[int, SiteIn
         out.append(LimitSpan(
             site_id, max(valid_from, period.start), period.end if valid_to is None else min(valid_to, period.end),
             int(limit), planner.threshold_kmh(exact, sites[site_id].police_area, over_kmh), rounding, sign_limits,
-            None if posted_unit == "kmh" else exact, unit))
+            None if posted_unit == "kmh" else exact, unit, bool(timed)))
     return out
 
 

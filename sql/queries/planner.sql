@@ -21,8 +21,9 @@ JOIN police_areas pa ON pa.id = m.police_area_id
 ORDER BY s.id
 
 -- name: planner_limits
--- Legal limit periods overlapping [start, end), per site, in time order, with the limit as posted.
-SELECT site_id, valid_from, valid_to, limit_kmh, posted_value, posted_unit
+-- Legal limit periods overlapping [start, end), per site, in time order, with the limit as posted
+-- and whether it is a timed one (some weekdays and hours only).
+SELECT site_id, valid_from, valid_to, limit_kmh, posted_value, posted_unit, timed
 FROM speed_limits
 WHERE valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(start)s)
 ORDER BY site_id, valid_from

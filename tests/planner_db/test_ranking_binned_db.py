@@ -171,3 +171,20 @@ def test_binned_hours_take_the_limit_in_force_at_each_hour(db):
     # v > 30 splits [25, 35): 40·(35 − 30)/10 + 40; v > 50 splits [35, 55): 40·5/20; half of each an hour
     assert at16["over_limit"] == pytest.approx((40 * 5 / 10 + 40) / 2)
     assert at17["over_limit"] == pytest.approx(40 * 5 / 20 / 2)
+
+
+def test_ranking_keeps_a_timed_limits_cells_beside_the_standing_ones(db):
+    """School zone: 30 km/h on weekdays 07-17 over a standing 50. Monday 08 local is ranked under
+    30 (T = 36), Monday 18 under 50 (T = 56): neither regime's cells are dropped."""
+    site = make_site(db, "Skolgatan 7", limit_kmh=50)
+    db.execute("INSERT INTO speed_limits (site_id, valid_from, limit_kmh, days, hour_from, hour_to) "
+               "VALUES (%s, '2024-01-01Z', 30, '{1,2,3,4,5}', 7, 17)", (site,))
+    for utc_hour in (6, 16):  # 08 and 18 in Stockholm
+        db.execute("INSERT INTO rollup_hourly (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist) "
+                   "VALUES (%s, 1, 0, %s, 40, 0, 0, '[35:60]={10,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,10,0,0,0,20}'::int[])",
+                   (site, T0 + timedelta(hours=utc_hour)))
+    result = rank(db, PlannerSettings(), period=WEEK, stored_rules=False)
+    got = {(r.hour_of_week, r.share_over_threshold) for r in result.ranking.rows()}
+    # at 08 under 30: v ≥ 36 is 30 of 40; at 18 under 50: v ≥ 56 is bins 56 and 60, 30 of 40
+    assert got == {(8, 30 / 40), (18, 30 / 40)}
+    assert set(result.cells["limit_kmh"].tolist()) == {30, 50}
