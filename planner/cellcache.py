@@ -27,6 +27,7 @@ from planner import daytotals
 from planner.cellweeks import CELL, COVERAGE, HOURS, SUMMED, WeekRows, pack, row_bytes, running_totals
 from planner.dbsettings import query_settings
 from planner.settings import PlannerSettings
+from planner.stats import KMH_PER_UNIT
 from sql import QUERIES
 
 UTC = timezone.utc
@@ -69,12 +70,18 @@ def repeated_hour(t: datetime, tz: str) -> bool:
 
 def thresholds_by_site(conn: psycopg.Connection, planner: PlannerSettings, over_kmh: float,
                        police_area: dict[int, str]) -> dict[int, dict[int, int]]:
-    """{site: {limit: floor of the reporting threshold}} for every limit each site has had."""
+    """{site: {limit: floor of the reporting threshold}} for every limit each site has had.
+
+    The threshold is that of the limit as posted (30 mph: 48.28 km/h, under the key 48). Should
+    two postings of one key give different floors, the totals serve neither (planner.load's
+    cached_through compares them with each span's own), and the ranking sums those rollups itself.
+    """
     out: dict[int, dict[int, int]] = {}
-    for site_id, limit in conn.execute(QUERIES["cell_site_limits"]):
+    for site_id, limit, posted_value, posted_unit in conn.execute(QUERIES["cell_site_limits"]):
         if site_id in police_area:
+            exact = posted_value * KMH_PER_UNIT[posted_unit]
             out.setdefault(site_id, {})[int(limit)] = math.floor(
-                planner.threshold_kmh(limit, police_area[site_id], over_kmh))
+                planner.threshold_kmh(exact, police_area[site_id], over_kmh))
     return out
 
 

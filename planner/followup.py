@@ -107,7 +107,7 @@ def site_series(h: HourRows, mask: NDArray[np.bool_], grid_utc: NDArray[np.int64
     spans = sorted(span, key=lambda s: s.start)
     if spans:
         starts = np.array([int(s.start.timestamp()) for s in spans])
-        per_utc = limit_at(grid_utc, starts, [s.limit_kmh for s in spans])
+        per_utc = limit_at(grid_utc, starts, [s.exact_kmh for s in spans])  # v > L as posted
         limit = np.full(n_bins, np.nan)
         limit[grid_inv] = per_utc
     else:

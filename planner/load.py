@@ -32,12 +32,14 @@ from numpy.typing import NDArray
 from psycopg.rows import dict_row
 
 from core.errors import InvalidInput, NotFound
+from planner.binnedcells import binned_columns, merge_columns, observed_hours
 from planner.cellcache import load_state, local_week_how, read_totals, repeated_hour, split_key
 from planner.cellweeks import COVERAGE, HOURS, difference
 from planner.dbsettings import query_settings
 from planner.hourofweek import HOURS_PER_WEEK, local_cells
 from planner.quality import Quality
 from planner.settings import PlannerSettings
+from planner.stats import KMH_PER_UNIT, bin_values
 from sql import QUERIES
 
 UTC = timezone.utc
@@ -111,11 +113,23 @@ class LimitSpan:
     """signs.rounding of the site's signs ('truncate', 'round', 'exact')."""
     sign_limits: tuple[int, ...] = ()
     """Limits the site's signs are configured with (empty: unknown)."""
+    posted_kmh: float | None = None
+    """The limit as posted, in km/h exactly (30 mph = 48.28032); None: ``limit_kmh``, a km/h limit.
+    ``limit_kmh`` is its floor (speed_limits.limit_kmh), the key of the rollups and totals."""
+    unit: str = "kmh"
+    """signs.unit of the site's signs: which stored value each 1 km/h bin holds."""
+    timed: bool = False
+    """A limit of some weekdays and hours only (migration 0011), over the standing one."""
 
     @property
     def integer(self) -> bool:
         """Stored speeds are whole km/h (see planner.exceedance)."""
         return self.rounding != "exact"
+
+    @property
+    def exact_kmh(self) -> float:
+        """The legal limit L in km/h as posted: "over the limit" is v > L."""
+        return float(self.limit_kmh) if self.posted_kmh is None else self.posted_kmh
 
     def cuts(self) -> dict[str, float]:
         """The tail subscripts planner_cells uses (see the module docstring).
@@ -124,12 +138,28 @@ class LimitSpan:
         bin thr_fl. Excess: Σ over bins b ≥ cut_l of count · (b + half − L), where half is the
         mean stored speed above a bin's lower edge (0 for whole km/h, 0.5 for continuous), which
         is tail2[cut_l] + excess_k · tail[cut_l] with excess_k = cut_l + half − 1 − L.
+
+        L and T are the exact posted values (30 mph: L = 48.28 km/h). For whole-unit signs each
+        1 km/h bin holds one stored value: bin floor(L) holds L itself or less, so v > L is the
+        bins from floor(L) + 1; bin floor(T) counts as over T when its value reaches T (a
+        whole-mph sign's 34 mph = 54.72 km/h in bin 54 is over T = 54.28, a km/h sign's 54 is not).
         """
-        thr_fl = math.floor(self.threshold_kmh)
+        limit, thr = self.exact_kmh, self.threshold_kmh
+        thr_fl = math.floor(thr)
         if self.integer:
-            thr_w = 1.0 if self.threshold_kmh == thr_fl else 0.0
-            return dict(cut_l=self.limit_kmh + 1, excess_k=0.0, thr_fl=thr_fl, thr_w=thr_w)
-        return dict(cut_l=self.limit_kmh, excess_k=-0.5, thr_fl=thr_fl, thr_w=thr_fl + 1.0 - self.threshold_kmh)
+            return dict(cut_l=self.limit_kmh + 1, excess_k=self.limit_kmh - limit, thr_fl=thr_fl,
+                        thr_w=1.0 if _bin_value(thr_fl, self.unit) >= thr - 1e-9 else 0.0)
+        cut_l = self.limit_kmh
+        return dict(cut_l=cut_l, excess_k=cut_l - 0.5 - limit, thr_fl=thr_fl, thr_w=thr_fl + 1.0 - thr)
+
+
+def _bin_value(b: int, unit: str) -> float:
+    """The stored speed the 1 km/h bin [b, b + 1) holds for a sign reporting whole ``unit`` values
+    (b itself for km/h, or units finer than 1 km/h; -inf: no whole value falls in the bin)."""
+    if KMH_PER_UNIT.get(unit, 0.0) < 1.0 or unit == "kmh":
+        return float(b)
+    v = float(bin_values([b], unit)[0])
+    return -math.inf if math.isnan(v) else v
 
 
 @dataclass(frozen=True)
@@ -215,15 +245,18 @@ def load_spans(conn: psycopg.Connection, period: Period, sites: dict[int, SiteIn
                planner: PlannerSettings, over_kmh: float = 6.0) -> list[LimitSpan]:
     """Legal-limit spans clipped to the period, with thresholds by the sites' police areas."""
     p = {"start": period.start, "end": period.end}
-    signs = {r[0]: (r[1] or "truncate", tuple(r[2] or ())) for r in conn.execute(QUERIES["planner_site_signs"], p)}
+    signs = {r[0]: (r[1] or "truncate", tuple(r[2] or ()), r[3] or "kmh")
+             for r in conn.execute(QUERIES["planner_site_signs"], p)}
     out = []
-    for site_id, valid_from, valid_to, limit in conn.execute(QUERIES["planner_limits"], p):
+    for site_id, valid_from, valid_to, limit, posted_value, posted_unit, timed in conn.execute(QUERIES["planner_limits"], p):
         if site_id not in sites:
             continue
-        rounding, sign_limits = signs.get(site_id, ("truncate", ()))
+        rounding, sign_limits, unit = signs.get(site_id, ("truncate", (), "kmh"))
+        exact = posted_value * KMH_PER_UNIT[posted_unit]
         out.append(LimitSpan(
             site_id, max(valid_from, period.start), period.end if valid_to is None else min(valid_to, period.end),
-            int(limit), planner.threshold_kmh(limit, sites[site_id].police_area, over_kmh), rounding, sign_limits))
+            int(limit), planner.threshold_kmh(exact, sites[site_id].police_area, over_kmh), rounding, sign_limits,
+            None if posted_unit == "kmh" else exact, unit, bool(timed)))
     return out
 
 
@@ -239,8 +272,8 @@ def _cell_params(spans: list[LimitSpan], previous: list[LimitSpan], sites: dict[
     """planner_cells' parameters: arrays by period (0 previous, 1 current), site id and limit.
 
     A site's spans in a period share the rounding (the period's signs), so its limit cut is the
-    row's limit plus ``cut_add``; the threshold depends on the limit (and the police area), so
-    ``thr_fl`` and ``thr_w`` have a limit dimension. Unused entries hold numbers, not NULLs, so
+    row's limit plus ``cut_add``; the threshold and the exact limit depend on the limit (and the
+    police area), so ``thr_fl``, ``thr_w`` and ``excess_k`` have a limit dimension. Unused entries hold numbers, not NULLs, so
     subscripts stay O(1). ``from_hour[site]``: sum only that site's rollups from this hour on
     (the earlier ones come from the running totals).
     """
@@ -248,14 +281,14 @@ def _cell_params(spans: list[LimitSpan], previous: list[LimitSpan], sites: dict[
     top = max((s.site_id for s in both), default=1)
     lo, hi = min((s.limit_kmh for s in both), default=0), max((s.limit_kmh for s in both), default=0)
     cut_add = [[_LEFT_OUT] * top for _ in range(2)]
-    excess_k = [[0.0] * top for _ in range(2)]
+    excess_k = [[[0.0] * (hi - lo + 1) for _ in range(top)] for _ in range(2)]
     thr_fl = [[[0] * (hi - lo + 1) for _ in range(top)] for _ in range(2)]
     thr_w = [[[0.0] * (hi - lo + 1) for _ in range(top)] for _ in range(2)]
     week0 = [0] * top
     for k, group in ((0, previous), (1, spans)):
         for s in group:
             c, i = s.cuts(), s.site_id - 1
-            cut_add[k][i], excess_k[k][i] = int(c["cut_l"]) - s.limit_kmh, c["excess_k"]
+            cut_add[k][i], excess_k[k][i][s.limit_kmh - lo] = int(c["cut_l"]) - s.limit_kmh, c["excess_k"]
             thr_fl[k][i][s.limit_kmh - lo], thr_w[k][i][s.limit_kmh - lo] = int(c["thr_fl"]), c["thr_w"]
     for s in spans:
         week0[s.site_id - 1] = local_week(period.start - timedelta(days=1), sites[s.site_id].time_zone)
@@ -264,7 +297,7 @@ def _cell_params(spans: list[LimitSpan], previous: list[LimitSpan], sites: dict[
     from_hour = from_hour or {}
     starts = [max(prev_start, from_hour.get(i, prev_start)) for i in range(1, top + 1)]
     used = [starts[s.site_id - 1] for s in both]
-    return dict(cut_add=_with_bounds(cut_add, bounds[:2]), excess_k=_with_bounds(excess_k, bounds[:2]),
+    return dict(cut_add=_with_bounds(cut_add, bounds[:2]), excess_k=_with_bounds(excess_k, bounds),
                 thr_fl=_with_bounds(thr_fl, bounds), thr_w=_with_bounds(thr_w, bounds), week0=week0,
                 no_weeks="0" * weeks, from_hour=starts, scan_from=min(used, default=period.end),
                 start=period.start, end=period.end)
@@ -314,8 +347,33 @@ def load_cells(conn: psycopg.Connection, period: Period, planner: PlannerSetting
         cols = _merge_cells(cols, cached)
     if not with_previous:
         del cols["prev_n"], cols["prev_over_threshold"]
-    return complete_cells(conn, cols, period, spans, sites, planner, through=through, cached_coverage=cov,
+    cells = complete_cells(conn, cols, period, spans, sites, planner, through=through, cached_coverage=cov,
+                           previous=previous if with_previous else None)
+    return _with_binned(conn, cells, spans, previous, sites, planner, prev_start, over_kmh, with_previous)
+
+
+def _with_binned(conn: psycopg.Connection, cells: CellData, spans: list[LimitSpan], previous: list[LimitSpan],
+                 sites: dict[int, SiteInfo], planner: PlannerSettings, prev_start: datetime, over_kmh: float,
+                 with_previous: bool) -> CellData:
+    """The cells with the pre-binned counts of the period added (planner.binnedcells)."""
+    period = cells.period
+    binned = binned_columns(conn, period.start, period.end, prev_start, sorted({s.site_id for s in spans + previous}),
+                            {i: s.time_zone for i, s in sites.items()},
+                            lambda site, limit: planner.threshold_kmh(limit, sites[site].police_area, over_kmh))
+    if binned is None:
+        return cells
+    current = binned["hours_with_data"] > 0  # a cell of the previous period only has no threshold here
+    binned = {k: v[current] for k, v in binned.items()}
+    extra = binned.pop("quality"), binned.pop("seconds")
+    if not with_previous:
+        del binned["prev_n"], binned["prev_over_threshold"]
+    at = set(binned["site_id"].tolist())
+    done = complete_cells(conn, binned, period, [s for s in spans if s.site_id in at], sites, planner,
                           previous=previous if with_previous else None)
+    b = dict(done.columns)
+    b["quality"] = b["quality"] | extra[0]
+    b["hours_observed"] = observed_hours({**b, "seconds": extra[1]})
+    return CellData(period, merge_columns(dict(cells.columns), b), cells.spans, cells.previous_spans, cells.through)
 
 
 def complete_cells(conn: psycopg.Connection, cols: dict[str, NDArray], period: Period, spans: list[LimitSpan],

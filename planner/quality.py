@@ -46,6 +46,8 @@ class Quality(IntFlag):
     """The limit or threshold falls inside a bin: the shares over them are interpolated."""
     LIMITS_MIXED = 1024
     """Binned records that span more than one legal limit (measured against the one at their start)."""
+    HOURS_SPREAD = 2048
+    """Binned records longer than an hour spread evenly over the hours they span (no measured profile)."""
 
 
 _TEXT = {
@@ -63,6 +65,8 @@ _TEXT = {
     Quality.SHARES_INTERPOLATED: "limit or threshold inside a speed bin: shares over them interpolated",
     Quality.LIMITS_MIXED: "binned records span more than one legal limit: each is measured against the limit "
                           "at its start",
+    Quality.HOURS_SPREAD: "binned counts over more than an hour spread evenly over its hours: the hour-of-week "
+                          "profile is not measured",
 }
 
 

@@ -82,11 +82,18 @@ class RankResult:
 
 
 def current_limit_mask(cells: CellData) -> NDArray[np.bool_]:
-    """Cells under the limit in force at the period's end (per site: its last span)."""
-    last: dict[int, int] = {}
+    """Cells under the limits in force at the period's end: per site its last standing span and,
+    where one reaches the end, its timed span (a school zone's weekday hours keep their cells)."""
+    last: dict[tuple[int, bool], int] = {}
     for s in sorted(cells.spans, key=lambda s: s.start):
-        last[s.site_id] = s.limit_kmh
-    return cells["limit_kmh"] == _per_site(cells["site_id"], last, -1)
+        if not s.timed or s.end >= cells.period.end:
+            last[(s.site_id, s.timed)] = s.limit_kmh
+        elif last.get((s.site_id, True)) is not None:
+            del last[(s.site_id, True)]
+    site, limit = cells["site_id"], cells["limit_kmh"]
+    standing = _per_site(site, {k[0]: v for k, v in last.items() if not k[1]}, -1)
+    timed = _per_site(site, {k[0]: v for k, v in last.items() if k[1]}, -1)
+    return (limit == standing) | (limit == timed)
 
 
 def _per_site(site: NDArray, values: dict[int, int | bool], default: int | bool) -> NDArray:

@@ -5,7 +5,8 @@ one row per direction × display mode × legal limit over the period, with the c
 sign the stored 1 km/h bins are grouped by stored speed), ``spd_100_and_above`` v >= 100, and the
 bins add up to ``volume``. ``pct_XX`` are count-weighted percentiles of the 1 km/h rollups with
 true bin edges. ``direction`` carries our direction name (approaching, receding, unknown) where
-the city writes a compass heading; ``location_id`` is the site id, ``location`` the street.
+the city writes a compass heading; ``location_id`` is the site id, ``location`` the street;
+``limit_kmh`` (ours) is the legal limit as posted, in km/h (30 mph: 48.28032).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
+from psycopg.rows import dict_row
 
 from planner.histogram_view import rebin
 from planner.names import DIRECTIONS, DISPLAYS
 from planner.percentiles import histogram_percentile
 from planner.series import PUBLIC_MIN_VEHICLES, HourRow, load_hours, site_window, sum_hist
 from planner.settings import PlannerSettings
-from planner.stats import ROUNDING_OFFSET_KMH
+from planner.stats import KMH_PER_UNIT, ROUNDING_OFFSET_KMH
+from sql import QUERIES
 
 PCTS = tuple(range(5, 100, 5))
 SPD = tuple(range(0, 100, 5))
@@ -51,6 +54,7 @@ def render(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, 
     groups: dict[tuple[int, int, int | None], list[HourRow]] = defaultdict(list)
     for r in load_hours(conn, w):
         groups[(r.direction, r.display, r.limit_kmh)].append(r)
+    posted = posted_kmh(conn, site_id)
     out = io.StringIO()
     wr = csv.writer(out, lineterminator="\n")
     wr.writerow(COLUMNS)
@@ -69,5 +73,15 @@ def render(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, 
         wr.writerow([row_id, w.site.id, "", w.site.street, "", "", DIRECTIONS[d], days[0].isoformat(),
                      days[-1].isoformat(), "", "", *(round(p, 1) for p in pcts),
                      *(c if c else "" for c in bins_5kmh(counts, lo)), volume, len(days),
-                     f"{days[-1].isoformat()}T00:00:00", DISPLAYS[m], "" if lim is None else lim])
+                     f"{days[-1].isoformat()}T00:00:00", DISPLAYS[m], "" if lim is None else posted.get(lim, lim)])
     return out.getvalue()
+
+
+def posted_kmh(conn: psycopg.Connection, site_id: int) -> dict[int, int | float]:
+    """The site's limits as posted in km/h (30 mph: 48.28032), by the rollups' whole-km/h key;
+    a key posted twice (48 km/h, later 30 mph) gives the later posting."""
+    out: dict[int, int | float] = {}
+    for r in conn.cursor(row_factory=dict_row).execute(QUERIES["figures_site_limits"], {"site_id": site_id}):
+        exact = r["posted_value"] * KMH_PER_UNIT[r["posted_unit"]]
+        out[int(r["limit_kmh"])] = int(exact) if exact == int(exact) else round(exact, 5)
+    return out

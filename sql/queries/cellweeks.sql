@@ -19,8 +19,9 @@ WHERE site_id = ANY(%(site_ids)s::int[]) ORDER BY site_id FOR UPDATE
 SELECT site_id, through_hour, thresholds, refreshed_at FROM cell_weeks_state ORDER BY site_id
 
 -- name: cell_site_limits
--- Every legal limit each site has had (the series its running totals can have).
-SELECT DISTINCT site_id, limit_kmh FROM speed_limits ORDER BY site_id, limit_kmh
+-- Every legal limit each site has had (the series its running totals can have), as posted.
+SELECT DISTINCT site_id, limit_kmh, posted_value, posted_unit FROM speed_limits
+ORDER BY site_id, limit_kmh, posted_value, posted_unit
 
 -- name: cell_refresh_rows
 -- Rollup rows of the given sites from each site's first week to rebuild (from_week, beginning at

@@ -1,8 +1,14 @@
 -- name: planner_latest_hour
--- The latest UTC hour with vehicles in rollup_hourly up to now (NULL when there is no data):
--- default periods end there, so a row timed in the future (a sign's wrong clock, stored from
--- psql) cannot move them past now.
-SELECT max(hour) FROM rollup_hourly WHERE hour <= now()
+-- The latest UTC hour with vehicles up to now (NULL when there is no data): in rollup_hourly, or
+-- the last hour of a pre-binned record (binned_counts not in the rollups; Toronto's end a day
+-- after removal) up to the hour of now. Default periods end there, so a row timed in the future
+-- (a sign's wrong clock, stored from psql) cannot move them past now.
+SELECT greatest(
+    (SELECT max(hour) FROM rollup_hourly WHERE hour <= now()),
+    (SELECT date_bin('1 hour', least(b.last, now()), timestamptz '2000-01-01 00:00+00')
+     FROM (SELECT max(period_end) - interval '1 microsecond' AS last FROM binned_counts
+           WHERE NOT in_rollups AND period_start <= now()) b
+     WHERE b.last IS NOT NULL))
 
 -- name: planner_sites
 -- Every site with its street, municipality, police area, position, time zone and tags.
@@ -15,18 +21,20 @@ JOIN police_areas pa ON pa.id = m.police_area_id
 ORDER BY s.id
 
 -- name: planner_limits
--- Legal limit periods overlapping [start, end), per site, in time order.
-SELECT site_id, valid_from, valid_to, limit_kmh
+-- Legal limit periods overlapping [start, end), per site, in time order, with the limit as posted
+-- and whether it is a timed one (some weekdays and hours only).
+SELECT site_id, valid_from, valid_to, limit_kmh, posted_value, posted_unit, timed
 FROM speed_limits
 WHERE valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(start)s)
 ORDER BY site_id, valid_from
 
 -- name: planner_site_signs
--- Per site, over signs deployed there during [start, end): the most common rounding and the
--- limits the signs are configured with.
+-- Per site, over signs deployed there during [start, end): the most common rounding, the
+-- limits the signs are configured with and the most common unit.
 SELECT d.site_id,
        mode() WITHIN GROUP (ORDER BY sg.rounding) AS rounding,
-       array_remove(array_agg(DISTINCT sg.configured_limit_kmh), NULL) AS configured_limits
+       array_remove(array_agg(DISTINCT sg.configured_limit_kmh), NULL) AS configured_limits,
+       mode() WITHIN GROUP (ORDER BY sg.unit) AS unit
 FROM deployments d JOIN signs sg ON sg.id = d.sign_id
 WHERE d.valid_from < %(end)s AND (d.valid_to IS NULL OR d.valid_to > %(start)s)
 GROUP BY d.site_id
@@ -38,7 +46,8 @@ GROUP BY d.site_id
 -- arrays leave the server); the cuts come in arrays by period (0 previous, 1 current), site id
 -- and limit. With L the row's limit: over limit = tail[L + cut_add]; excess = tail2[L + cut_add]
 -- + excess_k · tail[L + cut_add]; over threshold = tail[thr_fl + 1] + thr_w · (tail[thr_fl] −
--- tail[thr_fl + 1]) with thr_fl, thr_w at [period][site][L]. cut_add is -1000 for a site left out.
+-- tail[thr_fl + 1]) with thr_fl, thr_w, excess_k at [period][site][L] (excess_k carries the exact
+-- posted limit: 30 mph is 48.28 km/h over the row's floor 48). cut_add is -1000 for a site left out.
 -- Distinct local weeks are counted as bits set from week0[site] (no_weeks: a zero bit string
 -- long enough for the period). Only rows from from_hour[site] on are summed (the earlier ones are
 -- in the running totals of cell_weeks, see planner.cellcache); scan_from is the least of them.
@@ -50,7 +59,7 @@ WITH c AS (
 ), x AS (
     SELECT r.site_id, r.direction, r.display, r.limit_kmh, r.local_how, r.n, r.local_week,
            r.tail, r.tail2, r.limit_kmh + c.cut_add[k.k][r.site_id] AS cut, c.thr_fl[k.k][r.site_id][r.limit_kmh] AS thr,
-           c.thr_w[k.k][r.site_id][r.limit_kmh] AS thr_w, c.excess_k[k.k][r.site_id] AS excess_k, k.k, c.week0, c.no_weeks
+           c.thr_w[k.k][r.site_id][r.limit_kmh] AS thr_w, c.excess_k[k.k][r.site_id][r.limit_kmh] AS excess_k, k.k, c.week0, c.no_weeks
     FROM rollup_hourly r
     CROSS JOIN c
     CROSS JOIN LATERAL (SELECT (r.hour >= %(start)s)::int AS k) k
@@ -277,3 +286,30 @@ FROM (SELECT c.hour, max(c.minutes) AS m
                         AND (d.valid_to IS NULL OR c.hour < d.valid_to)
       WHERE d.site_id = %(site_id)s AND c.hour >= %(start)s AND c.hour < %(end)s
       GROUP BY c.hour) h
+
+-- name: planner_binned_records
+-- Pre-binned counts (binned_counts not also in rollup_hourly) overlapping [scan_from, end),
+-- one row per record (site × direction × display × period; display NULL counts
+-- as display on) with its bins in speed order (speed_hi Infinity: the open top bin) and its
+-- period in epoch seconds, for the ranking's cells (planner.binnedcells).
+SELECT b.site_id, b.direction, coalesce(b.display, 1)::int AS display,
+       extract(epoch FROM b.period_start)::float8 AS start_s, extract(epoch FROM b.period_end)::float8 AS end_s,
+       array_agg(b.speed_lo::float8 ORDER BY b.speed_lo, b.speed_hi) AS lo,
+       array_agg(coalesce(b.speed_hi::float8, 'Infinity'::float8) ORDER BY b.speed_lo, b.speed_hi) AS hi,
+       array_agg(b.count::float8 ORDER BY b.speed_lo, b.speed_hi) AS count
+FROM binned_counts b
+WHERE NOT b.in_rollups AND b.period_start < %(end)s AND b.period_end > %(scan_from)s
+GROUP BY b.site_id, b.direction, coalesce(b.display, 1), b.period_start, b.period_end
+ORDER BY 1, 2, 3, 4, 5
+
+-- name: planner_binned_limits
+-- The legal limits of the sites with such records, overlapping [scan_from, end), as posted, with the weekdays
+-- and local hours of timed ones (migration 0011), in epoch seconds (valid_to NULL: Infinity).
+SELECT site_id, extract(epoch FROM valid_from)::float8 AS from_s,
+       coalesce(extract(epoch FROM valid_to)::float8, 'Infinity'::float8) AS to_s, limit_kmh::int AS limit_kmh,
+       posted_value::int AS posted_value, posted_unit, timed, days, hour_from, hour_to
+FROM speed_limits
+WHERE site_id IN (SELECT DISTINCT site_id FROM binned_counts
+                  WHERE NOT in_rollups AND period_start < %(end)s AND period_end > %(scan_from)s)
+  AND valid_from < %(end)s AND (valid_to IS NULL OR valid_to > %(scan_from)s)
+ORDER BY site_id, valid_from
