@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 
@@ -99,7 +97,8 @@ def test_exceedance_counts_from_histograms():
     assert got["excess_sum_kmh"].tolist() == [15, 7]
 
 
-def test_ranks_67k_cells_well_under_100_ms():
+def test_ranks_67k_cells_in_total_order_with_every_cell():
+    # the speed of this size is measured by `fartkoll bench planner`, not asserted here
     rng = np.random.default_rng(0)
     sites, dirs, hours = np.meshgrid(np.arange(200), [1, 2], np.arange(168), indexing="ij")
     size = sites.size  # 200 · 2 · 168 = 67 200
@@ -109,11 +108,10 @@ def test_ranks_67k_cells_well_under_100_ms():
               excess_sum_kmh=n * 3.0, hours_observed=rng.uniform(1, 8, size), weeks_observed=8,
               limit_kmh=rng.choice([30, 40, 50], size), display=rng.integers(0, 2, size),
               school=rng.random(size) < 0.1, tips=rng.poisson(0.3, size), prev_share=rng.random(size) * 0.3)
-    best = min(_timed(rank_cells, c) for _ in range(5))
-    assert best < 0.1, f"ranking 67 200 cells took {best * 1000:.0f} ms"
-
-
-def _timed(f, *a):
-    t = time.perf_counter()
-    f(*a)
-    return time.perf_counter() - t
+    ranked = rank_cells(c)
+    assert len(ranked) == size  # one display mode per cell: nothing dropped
+    total = ranked.columns["total"]
+    assert np.all(np.diff(total) <= 0)
+    keys = set(zip(ranked.columns["site_id"].tolist(), ranked.columns["direction"].tolist(),
+                   ranked.columns["hour_of_week"].tolist(), strict=True))
+    assert len(keys) == size
