@@ -138,19 +138,18 @@ def aggregate(parts: list[dict], keys: list) -> dict:
             for i, k in enumerate(g.keys)}
 
 
-class StaleRunningTotals(Exception):
-    """A series' running totals are missing (rows from before migration 0017)."""
-
-
 def _hist_of(lo: int | None, raw: bytes | None) -> tuple[int, np.ndarray]:
     return (0, np.zeros(0, np.int64)) if raw is None else (int(lo), np.frombuffer(raw, dtype=HIST).astype(np.int64))
+
+
+def _stale(r: dict) -> bool:
+    """A 'run' row whose running totals are missing (rows written before migration 0017)."""
+    return r["n"] is None or (r["base_day"] is not None and r["base_n"] is None)
 
 
 def _difference(r: dict) -> dict:
     """A 'run' row as one part: the series' days from d0 = running totals at its last day before
     d1 less those at its last day before d0 (none: zero)."""
-    if r["n"] is None or (r["base_day"] is not None and r["base_n"] is None):
-        raise StaleRunningTotals(r["local_day"])
     lo, hist = _hist_of(r["hist_lo"], r["hist_bytes"])
     if r["base_day"] is not None:
         b_lo, b_hist = _hist_of(r["base_hist_lo"], r["base_hist"])
@@ -182,16 +181,15 @@ def vehicle_parts(conn: psycopg.Connection, site_id: int, start: datetime, end: 
         rows = cur.execute(QUERIES["figures_site_parts"], {
             "site_id": site_id, "start": start, "end": end, "direction": direction, "display": display,
             "use_days": use_days, "running": use_days and running}, binary=True).fetchall()
-    out = []
-    try:
-        for r in rows:
-            if r["kind"] == "run":
-                out.append(_difference(r))
-            else:
-                r["limit_from"] = _limit_from(r["limit_from"])
-                out.append(r)
-    except StaleRunningTotals:
+    if any(r["kind"] == "run" and _stale(r) for r in rows):
         return vehicle_parts(conn, site_id, start, end, direction=direction, display=display, use_days=False)
+    out = []
+    for r in rows:
+        if r["kind"] == "run":
+            out.append(_difference(r))
+        else:
+            r["limit_from"] = _limit_from(r["limit_from"])
+            out.append(r)
     return out
 
 
@@ -330,4 +328,4 @@ def _row(key: tuple, acc: Sums) -> tuple:
                   hist.astype(HIST).tobytes())
 
 
-__all__ = ["NO_LIMIT", "Grouped", "RebuildResult", "StaleRunningTotals", "Sums", "aggregate", "group_parts", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]
+__all__ = ["NO_LIMIT", "Grouped", "RebuildResult", "Sums", "aggregate", "group_parts", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]

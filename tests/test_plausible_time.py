@@ -50,6 +50,38 @@ def _poison(conn, site, sign):
                  (sign, sign))
 
 
+def _store_as_then(conn, passes):
+    """Passes stored as the schema before 0006 took them (today's write path needs later
+    migrations): readings and their hourly rollups, the rollups' derived columns by its triggers."""
+    groups: dict[tuple, list[float]] = {}
+    for p in passes:
+        conn.execute("INSERT INTO readings (time, site_id, direction, speed_kmh, display, idem_key) "
+                     "VALUES (%s, %s, %s, %s, %s, %s)",
+                     (p.time, p.site_id, int(p.direction), p.speed_kmh, int(p.display), p.key))
+        hour = p.time.replace(minute=0, second=0, microsecond=0)
+        groups.setdefault((p.site_id, int(p.direction), int(p.display), hour), []).append(p.speed_kmh)
+    for (site, direction, display, hour), speeds in groups.items():
+        bins = [int(v) for v in speeds]
+        lo, hi = min(bins), max(bins)
+        hist = "[%d:%d]={%s}" % (lo, hi, ",".join(str(bins.count(b)) for b in range(lo, hi + 1)))
+        conn.execute("INSERT INTO rollup_hourly (site_id, direction, display, hour, n, sum_kmh, sumsq_kmh, hist) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                     (site, direction, display, hour, len(speeds), sum(speeds), sum(v * v for v in speeds), hist))
+    assert conn.execute("SELECT count(*) FROM readings WHERE site_id = %s", (passes[0].site_id,)).fetchone()[0] \
+        == len(passes)
+
+
+def _running_totals_as_then(conn, site, until):
+    """Stand-in running totals (migration 0005's tables; 0006 treats their contents as opaque):
+    a state through ``until`` and one all-zero week per direction."""
+    conn.execute("INSERT INTO cell_weeks_state (site_id, through_hour) VALUES (%s, %s)", (site, until))
+    for direction in (1, 2):
+        conn.execute("INSERT INTO cell_series (site_id, limit_kmh, direction, display) VALUES (%s, 50, %s, 0)",
+                     (site, direction))
+        conn.execute("INSERT INTO cell_weeks (site_id, limit_kmh, direction, display, local_week, cum) "
+                     "VALUES (%s, 50, %s, 0, 2926, %s)", (site, direction, bytes(168 * 44)))
+
+
 def _state(conn, site):
     row = conn.execute("SELECT through_hour FROM cell_weeks_state WHERE site_id = %s", (site,)).fetchone()
     weeks = conn.execute("SELECT count(*) FROM cell_weeks WHERE site_id = %s", (site,)).fetchone()[0]
@@ -70,17 +102,14 @@ def test_migration_0006_cleans_a_poisoned_database_and_the_jobs_run_after_it(emp
         sign = make_sign(conn, "SN-POISON")
         deploy(conn, sign, poisoned, T0 - timedelta(days=1))
         for site, tag in ((clean, "clean"), (poisoned, "poisoned")):
-            r = write_passes(conn, _passes(site, T0, 300, tag), received=T0 + timedelta(days=1))
-            assert r.inserted == 300
+            _store_as_then(conn, _passes(site, T0, 300, tag))
         conn.commit()
         until = T0 + timedelta(days=1)
-        with monkeypatch.context() as then:  # the cells job of that schema: no daily sums yet (0013)
-            then.setattr("planner.cellcache.daytotals.rebuild", lambda *a, **k: None)
-            refresh(conn, PlannerSettings(), until=until)
+        for site in (clean, poisoned):  # running totals as the cells job of that schema left them
+            _running_totals_as_then(conn, site, until)
         conn.commit()
-        assert _state(conn, clean)[0] == until and _state(conn, poisoned)[0] == until
-        clean_weeks = _state(conn, clean)[1]
-        assert clean_weeks > 0
+        assert _state(conn, clean) == (until, 2) and _state(conn, poisoned) == (until, 2)
+        clean_weeks = 2
         _poison(conn, poisoned, sign)
         conn.commit()
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 605
@@ -110,11 +139,16 @@ def test_migration_0006_cleans_a_poisoned_database_and_the_jobs_run_after_it(emp
             conn.execute("INSERT INTO readings (time, site_id, direction, speed_kmh, display, idem_key) "
                          "VALUES ('infinity', %s, 1, 50, 0, gen_random_uuid())", (clean,))
 
-        # the jobs that a year-1 or year-9999 row broke, on the schema of today
+        # the jobs that a year-1 or year-9999 row broke, on the schema of today; the clean site's
+        # stand-in totals rebuilt too, so both sites' totals come from the same job
         monkeypatch.setattr(m, "migrations", lambda: every)
         m.migrate(conn)
+        conn.execute("DELETE FROM cell_weeks WHERE site_id = %s", (clean,))
+        conn.execute("UPDATE cell_weeks_state SET through_hour = NULL WHERE site_id = %s", (clean,))
         refresh(conn, PlannerSettings(), until=until)
-        assert _state(conn, poisoned)[0] == until and _state(conn, poisoned)[1] == clean_weeks
+        rebuilt = _state(conn, clean)
+        assert rebuilt[0] == until and rebuilt[1] > 0
+        assert _state(conn, poisoned) == rebuilt  # the same 300 passes remain at both sites
         drop_old_readings(conn, now=datetime.now(UTC), days=3650)
         report = check_rollups(conn, T0 - timedelta(days=1), T0 + timedelta(days=1))
         assert not report.mismatches
