@@ -122,7 +122,7 @@ def refresh(conn: psycopg.Connection, planner: PlannerSettings, *, over_kmh: flo
     of the current hour; rollups of later hours are summed by the ranking itself)."""
     t0 = time.perf_counter()
     until = until or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    sites = {r[0]: (r[8], r[5]) for r in conn.execute(QUERIES["planner_sites"])}  # id -> (tz, police area)
+    sites = {r[0]: (r[8], r[5]) for r in conn.execute(QUERIES["planner_sites"], {"site_id": None})}  # id -> (tz, police area)
     wanted = sorted(sites if site_ids is None else (set(site_ids) & set(sites)))
     thresholds = thresholds_by_site(conn, planner, over_kmh, {s: sites[s][1] for s in wanted})
     result = RefreshResult(until)

@@ -220,8 +220,20 @@ def default_period(conn: psycopg.Connection, weeks: int) -> Period:
 
 def load_sites(conn: psycopg.Connection) -> dict[int, SiteInfo]:
     """Every site by id."""
-    rows = conn.cursor(row_factory=dict_row).execute(QUERIES["planner_sites"]).fetchall()
-    return {r["id"]: SiteInfo(**{**r, "tags": tuple(r["tags"] or ())}) for r in rows}
+    rows = conn.cursor(row_factory=dict_row).execute(QUERIES["planner_sites"], {"site_id": None}).fetchall()
+    return {r["id"]: _site_info(r) for r in rows}
+
+
+def load_site(conn: psycopg.Connection, site_id: int) -> SiteInfo:
+    """One site by id (SiteNotFound: none)."""
+    row = conn.cursor(row_factory=dict_row).execute(QUERIES["planner_sites"], {"site_id": site_id}).fetchone()
+    if row is None:
+        raise SiteNotFound(f"no site with id {site_id}")
+    return _site_info(row)
+
+
+def _site_info(row: dict) -> SiteInfo:
+    return SiteInfo(**{**row, "tags": tuple(row["tags"] or ())})
 
 
 def resolve_site(sites: dict[int, SiteInfo], text: str) -> SiteInfo:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from planner.daytotals import NO_LIMIT, Sums, coverage_parts, group_parts, vehicle_parts
 from planner.exceedance import BinnedTails
-from planner.load import LoadError, Period, SiteInfo, SiteNotFound
+from planner.load import LoadError, Period, SiteInfo, load_site
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
 from planner.percentiles import histogram_percentile
 from planner.settings import PlannerSettings
@@ -77,10 +77,7 @@ def site_window(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
                 date_from: date | None = None, date_to: date | None = None) -> Window:
     """The site and its period from local days (``date_to`` inclusive). A missing end is the end of
     the site's own latest data hour; a missing start is ``planner.period_weeks`` weeks before the end."""
-    row = conn.cursor(row_factory=dict_row).execute(QUERIES["figures_site_info"], {"site_id": site_id}).fetchone()
-    if row is None:
-        raise SiteNotFound(f"no site with id {site_id}")
-    site = SiteInfo(**{**row, "tags": tuple(row["tags"] or ())})
+    site = load_site(conn, site_id)
     if date_from and date_to and date_to < date_from:
         raise LoadError(f"to {date_to} is before from {date_from}: give the last day on or after the first",
                         errors=[{"record": None, "field": "to", "value": date_to.isoformat(),

@@ -28,8 +28,8 @@ from planner.load import (
     LoadError,
     Period,
     SiteInfo,
-    SiteNotFound,
     default_period,
+    load_site,
     load_sites,
     resolve_site,
 )
@@ -479,10 +479,7 @@ def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: st
     the site by id or name, its period from local days, its figures with the thresholds of its
     police area. Returns the full statistics (for tables) and their typed JSON shape."""
     if isinstance(site, int):
-        row = conn.cursor(row_factory=dict_row).execute(QUERIES["figures_site_info"], {"site_id": site}).fetchone()
-        if row is None:
-            raise SiteNotFound(f"no site with id {site}")
-        site_info = SiteInfo(**{**row, "tags": tuple(row["tags"] or ())})
+        site_info = load_site(conn, site)
     else:
         site_info = resolve_site(load_sites(conn), site)
     if date_from and date_to and date_to < date_from:

@@ -306,17 +306,6 @@ SELECT time - %(k)s * interval '14 days', site_id, sign_id, direction, speed_kmh
 FROM readings
 WHERE site_id = ANY(%(site_ids)s::int[]) AND time >= %(start)s AND time < %(end)s
 
--- name: figures_site_info
--- One site with its street, municipality, police area, position, time zone and tags (as
--- planner_sites, for one site).
-SELECT s.id, s.name, s.street_id, st.name AS street, m.name AS municipality, pa.name AS police_area,
-       s.lat, s.lon, s.time_zone, s.tags
-FROM sites s
-JOIN streets st ON st.id = s.street_id
-JOIN municipalities m ON m.id = st.municipality_id
-JOIN police_areas pa ON pa.id = m.police_area_id
-WHERE s.id = %(site_id)s
-
 -- name: figures_site_signs
 -- How the signs deployed at a site during [start, end) report (the most common rounding and
 -- unit, how many kinds) and the limits they are configured with, in one row.

@@ -11,13 +11,15 @@ SELECT greatest(
      WHERE b.last IS NOT NULL))
 
 -- name: planner_sites
--- Every site with its street, municipality, police area, position, time zone and tags.
+-- Every site (site_id NULL) or one, with its street, municipality, police area, position, time
+-- zone and tags.
 SELECT s.id, s.name, s.street_id, st.name AS street, m.name AS municipality, pa.name AS police_area,
        s.lat, s.lon, s.time_zone, s.tags
 FROM sites s
 JOIN streets st ON st.id = s.street_id
 JOIN municipalities m ON m.id = st.municipality_id
 JOIN police_areas pa ON pa.id = m.police_area_id
+WHERE %(site_id)s::int IS NULL OR s.id = %(site_id)s
 ORDER BY s.id
 
 -- name: planner_limits
