@@ -8,16 +8,37 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from dbcopy import create_database, drop_database, seal_template, url_of
 
+from core.errors import FartkollError
 from fartkoll.settings import Settings
 from sql.migrate import migrate
 
 _counter = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controlling process, fix pytest-xdist's run id before its workers start, so this
+    process knows the name of what the workers share (the seeded demo template)."""
+    if not hasattr(config, "workerinput") and hasattr(config.option, "testrunuid") and not config.option.testrunuid:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """When the whole run ends (in the controlling process), drop the shared demo template."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from seeded_demo import drop_demo_template
+
+    try:
+        drop_demo_template(url_of(Settings.load().database_dsn(), "postgres"), session.config)
+    except (psycopg.OperationalError, FartkollError):
+        pass  # no server was started or it is gone: nothing left to drop
 
 # the seeded demo database, shared by every module of the session
 pytest_plugins = ["seeded_demo"]

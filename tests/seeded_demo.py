@@ -1,4 +1,4 @@
-"""A demo database seeded once per test session and copied per test (CREATE DATABASE … TEMPLATE).
+"""A demo database seeded once per test run and copied per test (CREATE DATABASE … TEMPLATE).
 
 Eight weeks ending Monday 2024-11-04: the end of summer time on 27 October, the autumn school
 break in week 44, the dead sign, the controls with a baseline in their display mode, the tips.
@@ -22,17 +22,44 @@ WEEKS, SEED, END = 8, 1, date(2024, 11, 4)
 WORLD = build_world(weeks=WEEKS, end=END)
 
 
+def run_id(config: pytest.Config) -> str:
+    """An id shared by every process of one test run: pytest-xdist's run id for its workers
+    (set in the controlling process by the root conftest), the process id without xdist."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        return worker["testrunuid"][:12]
+    return (getattr(config.option, "testrunuid", None) or str(os.getpid()))[:12]
+
+
+def demo_template_name(config: pytest.Config) -> str:
+    return f"fk_demo_tpl_{run_id(config)}"
+
+
 @pytest.fixture(scope="session")
-def demo_template(server_url: str, template_db: str) -> Iterator[str]:
-    """Name of a seeded demo database closed to connections, to copy from."""
-    name = f"fk_demo_tpl_{os.getpid()}"
-    create_database(server_url, name, template_db)
-    with psycopg.connect(url_of(server_url, name)) as conn:
-        seed(conn, weeks=WEEKS, seed=SEED, end=END, log=lambda m: None)
-        conn.commit()
-    seal_template(server_url, name)
-    yield name
-    drop_database(server_url, name)
+def demo_template(server_url: str, template_db: str, pytestconfig: pytest.Config) -> str:
+    """Name of a seeded demo database closed to connections, to copy from. Seeded once per test
+    run: the first process to need it seeds it while holding an advisory lock, the others wait
+    for that lock and use it. A database of that name still open to connections is a seeding
+    that did not finish (its process died) and is seeded again. The root conftest drops it
+    when the whole run ends."""
+    name = demo_template_name(pytestconfig)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        try:
+            row = admin.execute("SELECT datallowconn FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if row is None or row[0]:
+                create_database(server_url, name, template_db)
+                with psycopg.connect(url_of(server_url, name)) as conn:
+                    seed(conn, weeks=WEEKS, seed=SEED, end=END, log=lambda m: None)
+                    conn.commit()
+                seal_template(server_url, name)
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+    return name
+
+
+def drop_demo_template(server_url: str, config: pytest.Config) -> None:
+    drop_database(server_url, demo_template_name(config))
 
 
 def copy_of_demo(server_url: str, demo_template: str) -> Iterator[str]:
