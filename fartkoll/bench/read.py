@@ -8,9 +8,11 @@ baseline covers the same year: one plain SQL aggregate over ``readings`` (n, mea
 `fartkoll serve` process (``workers`` > 1: uvicorn with that many processes) answers ``clients``
 concurrent keep-alive clients asking for random sites' statistics (``/sites/{id}/stats``) and
 daily series (``/sites/{id}/series``) over the whole period, then one client alone asks for
-statistics (the service time without queueing). The endpoint's p50 and p99 are
-compared with the scan's median; the vehicle counts of the endpoint and the scan are checked to
-agree for every scan site.
+statistics (the service time without queueing). Every client first sends ``WARM_UP`` requests
+to each endpoint (each pooled connection then has its statements prepared and generically
+planned). Each load also reports the CPU time the server's processes and the clients spent per
+request, and the load average. The endpoint's p50 and p99 are compared with the scan's median;
+the vehicle counts of the endpoint and the scan are checked to agree for every scan site.
 """
 
 from __future__ import annotations
