@@ -169,6 +169,13 @@ def _difference(r: dict) -> dict:
             "hist_bytes": hist.astype(HIST).tobytes(), "hist": None}
 
 
+def parts_params(site_id: int, start: datetime, end: datetime, *, direction: int | None = None,
+                 display: int | None = None, use_days: bool = True, running: bool = False) -> dict:
+    """Parameters of figures_site_parts for :func:`vehicle_parts` (to send it in a pipeline)."""
+    return {"site_id": site_id, "start": start, "end": end, "direction": direction, "display": display,
+            "use_days": use_days, "running": use_days and running}
+
+
 def vehicle_parts(conn: psycopg.Connection, site_id: int, start: datetime, end: datetime, *,
                   direction: int | None = None, display: int | None = None, use_days: bool = True,
                   running: bool = False) -> list[dict]:
@@ -177,12 +184,18 @@ def vehicle_parts(conn: psycopg.Connection, site_id: int, start: datetime, end: 
     totals) and single hours (kind 'hour'), each with direction, display, limit_timed and
     limit_from (NO_LIMIT: none recorded). ``use_days`` False: hours only (the plain summation).
     Running totals missing (rows written before migration 0017): the plain summation."""
+    p = parts_params(site_id, start, end, direction=direction, display=display, use_days=use_days, running=running)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(QUERIES["figures_site_parts"], {
-            "site_id": site_id, "start": start, "end": end, "direction": direction, "display": display,
-            "use_days": use_days, "running": use_days and running}, binary=True).fetchall()
+        rows = cur.execute(QUERIES["figures_site_parts"], p, binary=True).fetchall()
+    return parts_of(conn, rows, p)
+
+
+def parts_of(conn: psycopg.Connection, rows: list[dict], params: dict) -> list[dict]:
+    """:func:`vehicle_parts` from the rows figures_site_parts gave for ``params`` (see
+    :func:`parts_params`); running totals missing: the plain summation, read again."""
     if any(r["kind"] == "run" and _stale(r) for r in rows):
-        return vehicle_parts(conn, site_id, start, end, direction=direction, display=display, use_days=False)
+        return vehicle_parts(conn, params["site_id"], params["start"], params["end"], direction=params["direction"],
+                             display=params["display"], use_days=False)
     out = []
     for r in rows:
         if r["kind"] == "run":
@@ -193,20 +206,30 @@ def vehicle_parts(conn: psycopg.Connection, site_id: int, start: datetime, end: 
     return out
 
 
+def coverage_params(site_id: int, start: datetime, end: datetime, *, use_days: bool = True,
+                    running: bool = False) -> dict:
+    """Parameters of figures_site_coverage_parts for :func:`coverage_parts`."""
+    return {"site_id": site_id, "start": start, "end": end, "use_days": use_days, "running": use_days and running}
+
+
 def coverage_parts(conn: psycopg.Connection, site_id: int, start: datetime, end: datetime, *,
                    use_days: bool = True, running: bool = False) -> list[dict]:
     """Coverage of the site in [start, end) in parts (as ``vehicle_parts``): minutes measured by
     the fullest sign each hour, and hours with coverage records; a 'run' part covers the local
     days from ``local_day`` up to ``to_day``."""
+    p = coverage_params(site_id, start, end, use_days=use_days, running=running)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(QUERIES["figures_site_coverage_parts"], {
-            "site_id": site_id, "start": start, "end": end, "use_days": use_days,
-            "running": use_days and running}).fetchall()
+        rows = cur.execute(QUERIES["figures_site_coverage_parts"], p).fetchall()
+    return coverage_of(conn, rows, p)
+
+
+def coverage_of(conn: psycopg.Connection, rows: list[dict], params: dict) -> list[dict]:
+    """:func:`coverage_parts` from the rows figures_site_coverage_parts gave for ``params``."""
     for r in rows:
         if r["kind"] != "run":
             continue
         if r["minutes"] is None or (r["base_day"] is not None and r["base_minutes"] is None):
-            return coverage_parts(conn, site_id, start, end, use_days=False)
+            return coverage_parts(conn, params["site_id"], params["start"], params["end"], use_days=False)
         if r["base_day"] is not None:
             r["minutes"] -= r["base_minutes"]
             r["hours"] -= r["base_hours"]
@@ -328,4 +351,5 @@ def _row(key: tuple, acc: Sums) -> tuple:
                   hist.astype(HIST).tobytes())
 
 
-__all__ = ["NO_LIMIT", "Grouped", "RebuildResult", "Sums", "aggregate", "group_parts", "coverage_parts", "day_start", "rebuild", "vehicle_parts"]
+__all__ = ["NO_LIMIT", "Grouped", "RebuildResult", "Sums", "aggregate", "coverage_of", "coverage_params",
+           "coverage_parts", "day_start", "group_parts", "parts_of", "parts_params", "rebuild", "vehicle_parts"]

@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, TypeAdapter
 
-from planner.daytotals import NO_LIMIT, Sums, coverage_parts, group_parts, vehicle_parts
+from planner.daytotals import NO_LIMIT, Sums, coverage_of, coverage_params, group_parts, parts_of, parts_params
 from planner.exceedance import BinnedTails
 from planner.load import LoadError, Period, SiteInfo, load_site
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName, direction_code, display_name
@@ -77,12 +77,17 @@ def site_window(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
                 date_from: date | None = None, date_to: date | None = None) -> Window:
     """The site and its period from local days (``date_to`` inclusive). A missing end is the end of
     the site's own latest data hour; a missing start is ``planner.period_weeks`` weeks before the end."""
-    site = load_site(conn, site_id)
     if date_from and date_to and date_to < date_from:
         raise LoadError(f"to {date_to} is before from {date_from}: give the last day on or after the first",
                         errors=[{"record": None, "field": "to", "value": date_to.isoformat(),
                                  "reason": f"before from {date_from.isoformat()}"}])
-    latest = conn.execute(QUERIES["figures_site_latest_hour"], {"site_id": site_id}).fetchone()[0]
+    with conn.pipeline():  # the three look-ups in one round trip
+        latest_cur, rounding_cur = conn.cursor(), conn.cursor()
+        latest_cur.execute(QUERIES["figures_site_latest_hour"], {"site_id": site_id})
+        rounding_cur.execute(QUERIES["figures_site_rounding"], {"site_id": site_id})
+        site = load_site(conn, site_id)
+        latest = latest_cur.fetchone()[0]
+        row = rounding_cur.fetchone()
     end = (latest + HOUR) if latest else datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     weeks = timedelta(weeks=planner.period_weeks)
     if date_from and not date_to:
@@ -90,7 +95,6 @@ def site_window(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
         end = start + weeks
     default = Period(end - weeks, end)
     period = local_period(date_from, date_to, site.time_zone, default)
-    row = conn.execute(QUERIES["figures_site_rounding"], {"site_id": site_id}).fetchone()
     return Window(site, period, row[0] if row else "truncate")
 
 
@@ -254,7 +258,11 @@ def _rounded(f: CellFigures, digits: int = 3) -> CellFigures:
 def posted_limits(conn: psycopg.Connection, site_id: int) -> dict[tuple[bool, datetime], float]:
     """{(timed, valid_from): the limit in km/h exactly as posted (30 mph = 48.28032)} of a site."""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id}).fetchall()
+        return _posted(cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id}).fetchall())
+
+
+def _posted(rows: list[dict]) -> dict[tuple[bool, datetime], float]:
+    """:func:`posted_limits` of the site's figures_site_limits rows."""
     return {(r["timed"], r["valid_from"]): r["posted_value"] * KMH_PER_UNIT[r["posted_unit"]] for r in rows}
 
 
@@ -321,9 +329,16 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     w = site_window(conn, planner, site_id, date_from=date_from, date_to=date_to)
     tz = ZoneInfo(w.site.time_zone)
     days = use_days and step == "day"
-    parts = vehicle_parts(conn, site_id, w.period.start, w.period.end, direction=d_code, display=m_code,
-                          use_days=days)
-    limits = posted_limits(conn, site_id)
+    pp = parts_params(site_id, w.period.start, w.period.end, direction=d_code, display=m_code, use_days=days)
+    cp = coverage_params(site_id, w.period.start, w.period.end, use_days=days)
+    with conn.pipeline():  # the three reads in one round trip
+        parts_cur, limits_cur, cover_cur = (conn.cursor(row_factory=dict_row) for _ in range(3))
+        parts_cur.execute(QUERIES["figures_site_parts"], pp, binary=True)
+        limits_cur.execute(QUERIES["figures_site_limits"], {"site_id": site_id})
+        cover_cur.execute(QUERIES["figures_site_coverage_parts"], cp)
+        part_rows, limit_rows, cover_rows = parts_cur.fetchall(), limits_cur.fetchall(), cover_cur.fetchall()
+    parts = parts_of(conn, part_rows, pp)
+    limits = _posted(limit_rows)
     steps = _steps(w.period, step, tz)
     starts = [start for start, _ in steps]
     step_of_day: dict[date, int] = {}
@@ -336,7 +351,7 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
         return bisect_right(starts, part["hour"]) - 1
 
     coverage: dict[int, tuple[int, int]] = {}
-    for c in coverage_parts(conn, site_id, w.period.start, w.period.end, use_days=days):
+    for c in coverage_of(conn, cover_rows, cp):
         j = step_index(c)
         m, k = coverage.get(j, (0, 0))
         coverage[j] = (m + int(c["minutes"]), k + int(c["hours"]))

@@ -15,6 +15,9 @@ def test_bench_read_runs_tiny(server_url):
     assert len(figures.stats_alone.seconds) == 3
     assert len(figures.scan_year_s) == 2
     text = figures.report()
-    for label in ("p50", "p99", "plain SQL over readings, 4 weeks", "faster", "goals", "1 server process"):
+    for label in ("p50", "p99", "plain SQL over readings, 4 weeks", "faster", "goals", "1 server process",
+                  "CPU a request: server", "load average"):
         assert label in text
+    # the server's CPU is read from /proc and is positive where there is one
+    assert figures.stats_year.server_cpu_s > 0 and figures.stats_year.client_cpu_s > 0
     print(text)

@@ -8,15 +8,18 @@ baseline covers the same year: one plain SQL aggregate over ``readings`` (n, mea
 `fartkoll serve` process (``workers`` > 1: uvicorn with that many processes) answers ``clients``
 concurrent keep-alive clients asking for random sites' statistics (``/sites/{id}/stats``) and
 daily series (``/sites/{id}/series``) over the whole period, then one client alone asks for
-statistics (the service time without queueing). The endpoint's p50 and p99 are
-compared with the scan's median; the vehicle counts of the endpoint and the scan are checked to
-agree for every scan site.
+statistics (the service time without queueing). Every client first sends ``WARM_UP`` requests
+to each endpoint (each pooled connection then has its statements prepared and generically
+planned). Each load also reports the CPU time the server's processes and the clients spent per
+request, and the load average. The endpoint's p50 and p99 are compared with the scan's median;
+the vehicle counts of the endpoint and the scan are checked to agree for every scan site.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import statistics
@@ -42,12 +45,19 @@ from .api import _exchange, _free_port, _serve, _wait_healthy
 from .planner import END, TZ, build_data
 from .scratch import scratch_database
 
+WARM_UP = 6
+"""Requests per client for each endpoint before the measured ones."""
+
 
 @dataclass(frozen=True)
 class Latency:
     what: str
     seconds: tuple[float, ...]
     wall_s: float
+    client_cpu_s: float = 0.0
+    """CPU time the load generator (this process) spent, all clients together."""
+    server_cpu_s: float = math.nan
+    """CPU time the server's processes spent meanwhile (NaN: not known on this system)."""
 
     def q(self, p: float) -> float:
         return float(np.percentile(np.array(self.seconds), p)) * 1000
@@ -55,7 +65,8 @@ class Latency:
     def line(self) -> str:
         n = len(self.seconds)
         return (f"  {self.what:<40} p50 {self.q(50):7.1f} ms  p99 {self.q(99):7.1f} ms  "
-                f"({n} requests, {n / self.wall_s:.0f}/s)")
+                f"({n} requests, {n / self.wall_s:.0f}/s; CPU a request: server {self.server_cpu_s / n * 1000:.1f} ms, "
+                f"client {self.client_cpu_s / n * 1000:.2f} ms)")
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,8 @@ class ReadFigures:
     fast_year_s: tuple[float, ...]
     plain_year_s: tuple[float, ...]
     fast_equals_plain: bool
+    load: tuple[float, float] = (math.nan, math.nan)
+    """The machine's 1-minute load average as the HTTP clients started and as they stopped."""
 
     def report(self) -> str:
         scan = statistics.median(self.scan_year_s) * 1000
@@ -86,7 +99,8 @@ class ReadFigures:
         return "\n".join([
             f"fartkoll bench read: {self.sites} sites x {self.weeks} weeks of hourly rollups, "
             f"{self.readings:,} raw readings ({self.raw_weeks} weeks of every site, {self.weeks} weeks of "
-            f"{len(self.scan_year_s)} scan sites), {self.day_rows:,} day rows; {self.clients} HTTP clients, {server}",
+            f"{len(self.scan_year_s)} scan sites), {self.day_rows:,} day rows; {self.clients} HTTP clients, {server}; "
+            f"load average (1 min) {self.load[0]:.1f} as the clients started, {self.load[1]:.1f} as they stopped",
             self.stats_year.line(),
             self.series_year.line(),
             self.stats_alone.line(),
@@ -140,16 +154,37 @@ async def _client(host: str, port: int, requests: list[bytes], latencies: list[f
         writer.close()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its descendants so far, from /proc
+    (NaN where there is none). Clock ticks of /proc/PID/stat fields 14 and 15."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    try:
+        while todo:
+            p = todo.pop()
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return math.nan
+    return total
+
+
 def _load(what: str, host: str, port: int, per_client: list[list[bytes]],
-          bodies: dict[bytes, bytes] | None = None) -> Latency:
+          bodies: dict[bytes, bytes] | None = None, server_pid: int | None = None) -> Latency:
     latencies: list[float] = []
 
     async def all_clients() -> None:
         await asyncio.gather(*(_client(host, port, reqs, latencies, bodies) for reqs in per_client))
 
-    t0 = time.perf_counter()
+    server0 = _cpu_s(server_pid) if server_pid else math.nan
+    t0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(all_clients())
-    return Latency(what, tuple(latencies), time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    server = _cpu_s(server_pid) - server0 if server_pid else math.nan
+    return Latency(what, tuple(latencies), wall, cpu, server)
 
 
 def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 2, clients: int = 20,
@@ -198,14 +233,22 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
         server = _serve(url, port, workers, log_path)
         try:
             _wait_healthy(host, port, server, log_path)
-            _load("warm-up", host, port, reqs(f"/api/v1/sites/{{site}}/stats?{year}")[:2 * workers])
-            _load("warm-up", host, port, reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day")[:2 * workers])
+            # every client a few requests first, so that each pooled connection of each server
+            # process has its statements prepared with generic plans (PostgreSQL plans a prepared
+            # statement anew for its first 5 executions): the measured figures are a running
+            # server's, not its first minute's
+            warm = [r[:WARM_UP] for r in reqs(f"/api/v1/sites/{{site}}/stats?{year}")]
+            _load("warm-up", host, port, warm)
+            _load("warm-up", host, port, [r[:WARM_UP] for r in reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day")])
             log(f"HTTP: {clients} clients x {requests} requests per endpoint ...")
-            stats_year = _load(f"stats, {weeks} weeks", host, port, reqs(f"/api/v1/sites/{{site}}/stats?{year}"))
+            load_start = os.getloadavg()[0]
+            stats_year = _load(f"stats, {weeks} weeks", host, port, reqs(f"/api/v1/sites/{{site}}/stats?{year}"),
+                               server_pid=server.pid)
             series_year = _load(f"series (daily), {weeks} weeks", host, port,
-                                reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day"))
+                                reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day"), server_pid=server.pid)
             stats_alone = _load(f"stats, {weeks} weeks, 1 client", host, port,
-                                reqs(f"/api/v1/sites/{{site}}/stats?{year}")[:1])
+                                reqs(f"/api/v1/sites/{{site}}/stats?{year}")[:1], server_pid=server.pid)
+            load_end = os.getloadavg()[0]
             bodies: dict[bytes, bytes] = {}
             _load("scan sites", host, port,
                   [[_get(host, port, token, f"/api/v1/sites/{s}/stats?{year}") for s in scan_ids]], bodies)
@@ -231,7 +274,8 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
                 api_n = sum(g["n"] for g in answer["groups"])
                 agree = agree and api_n == sum(r["n"] for r in rows) > 0
     return ReadFigures(sites, weeks, raw_weeks, clients, workers, readings, built.days.day_rows, stats_year,
-                       series_year, stats_alone, tuple(scan_s), agree, build_s, tuple(fast_s), tuple(plain_s), same)
+                       series_year, stats_alone, tuple(scan_s), agree, build_s, tuple(fast_s), tuple(plain_s), same,
+                       (load_start, load_end))
 
 
 def ids_of(conn: psycopg.Connection) -> list[int]:
