@@ -1,6 +1,7 @@
 """The sites overview: every site with its place, current limit and its latest figures (the last
 7 days of its own data, per direction × display mode × legal limit), computed by the same
-:func:`planner.sitestats.site_stats` as ``fartkoll stats`` (thresholds by police area)."""
+:func:`planner.sitestats.site_stats` as ``fartkoll stats`` (thresholds by police area), from rows
+read for all sites at once (:func:`planner.recentstats.sites_stats`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pydantic import BaseModel
 
 from planner.load import Period, load_sites
 from planner.names import DirectionName, DisplayName
+from planner.recentstats import sites_stats
 from planner.settings import PlannerSettings
-from planner.sitestats import ShareView, figures, site_stats
+from planner.sitestats import ShareView, figures
 from planner.stats import KMH_PER_UNIT
 from sql import QUERIES
 
@@ -67,15 +69,17 @@ class SiteSummary(BaseModel):
 def sites_overview(conn: psycopg.Connection, planner: PlannerSettings, *, over_kmh: float = 6.0) -> list[SiteSummary]:
     """Every site, by municipality and name, with its recent figures."""
     infos = load_sites(conn)
+    listed = conn.cursor(row_factory=dict_row).execute(QUERIES["sites_overview"]).fetchall()
+    periods = {s["id"]: Period(s["last_hour"] - RECENT, s["last_hour"]) for s in listed if s["last_hour"] is not None}
+    stats = sites_stats(conn, [infos[i] for i in periods], periods, planner, over_kmh=over_kmh)
     out = []
-    for s in conn.cursor(row_factory=dict_row).execute(QUERIES["sites_overview"]).fetchall():
+    for s in listed:
         recent: list[RecentFigures] = []
         notes: list[str] = []
         start = end = None
         if s["last_hour"] is not None:
-            end = s["last_hour"]
-            start = end - RECENT
-            fig = figures(site_stats(conn, infos[s["id"]], Period(start, end), planner, over_kmh=over_kmh))
+            start, end = periods[s["id"]].start, periods[s["id"]].end
+            fig = figures(stats[s["id"]])
             notes = fig.notes
             for g in fig.groups:
                 enough = g.n >= MIN_PUBLIC_N

@@ -248,12 +248,31 @@ def _read_period(conn: psycopg.Connection, site_id: int, period: Period, use_day
     return signs, rows, coverage_of(conn, cover_rows, cp), binned_rows
 
 
+@dataclass(frozen=True)
+class SiteRows:
+    """What site_stats reads of one site over a period, when it was read already (planner.recentstats
+    reads it for several sites with one query each): the figures_site_signs row, the vehicle parts
+    (daytotals.parts_of), the figures_site_limits rows, the coverage parts (daytotals.coverage_of)
+    and the planner_site_binned rows."""
+
+    signs: dict
+    parts: list[dict]
+    limits: list[dict]
+    coverage: list[dict]
+    binned: list[dict]
+
+
 def site_stats(conn: psycopg.Connection, site: SiteInfo, period: Period, planner: PlannerSettings, *,
-               over_kmh: float = 6.0, use_days: bool = True) -> SiteStats:
+               over_kmh: float = 6.0, use_days: bool = True, given: SiteRows | None = None) -> SiteStats:
     """Statistics of one site over the period: one figure per source × direction × display ×
     legal limit (each hour measured against the limit in force at its local hour; never pooled).
-    ``use_days`` False sums every hourly rollup instead of the daily sums (the same figures)."""
-    signs, rows, cover, binned_rows = _read_period(conn, site.id, period, use_days)
+    ``use_days`` False sums every hourly rollup instead of the daily sums (the same figures);
+    ``given``: the site's rows, read already (the connection serves only rare fallbacks then)."""
+    if given is None:
+        signs, rows, cover, binned_rows = _read_period(conn, site.id, period, use_days)
+    else:
+        signs, rows = given.signs, _histogram_rows(site.id, given.parts, given.limits)
+        cover, binned_rows = given.coverage, given.binned
     rounding, unit = signs["rounding"], signs["unit"]
     sign_limits: tuple[int, ...] = tuple(signs["configured_limits"])
     limits = {(r["valid_from"], r["days"] is not None) for r in rows + binned_rows if r["valid_from"] is not None}
@@ -522,5 +541,5 @@ def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: st
     return ss, figures(ss)
 
 
-__all__ = ["GroupFigures", "GroupStats", "LimitRef", "SiteFigures", "SiteStats", "Quality", "figures",
+__all__ = ["GroupFigures", "GroupStats", "LimitRef", "SiteFigures", "SiteRows", "SiteStats", "Quality", "figures",
            "local_period", "site_default_period", "site_statistics", "site_stats", "stats_period"]
