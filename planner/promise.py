@@ -1,6 +1,6 @@
 """The citizen promise, as the public may follow it: what the municipality and the police
 promised, the controls held per week at streets citizens sent tips about, and their measured
-effect (planner.followup).
+effect (planner.followup, read for all the controls shown at once by planner.promiseeffects).
 
 Shown with a delay: a week appears only once it ended at least ``delay_days`` ago, so no
 current or future control place or time is ever revealed, and a control only with its day,
@@ -18,9 +18,9 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from planner.controls import ControlRow, list_controls
-from planner.followup import followup_control
 from planner.followupview import EstimateView, followup_view
 from planner.load import latest_data_hour, load_sites
+from planner.promiseeffects import promise_followups
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
@@ -122,10 +122,11 @@ def promise(conn: psycopg.Connection, planner: PlannerSettings, settings: Promis
     wanted = {r["id"]: r for r in rows}
     sites = load_sites(conn) if wanted else {}
     controls: dict[int, ControlRow] = {c.id: c for c in list_controls(conn) if c.id in wanted}
+    followed = promise_followups(conn, list(controls.values()), planner, sites, latest)
     by_week: dict[date, list[PromiseControl]] = {}
     for cid, r in wanted.items():
         c = controls[cid]
-        f = followup_view(followup_control(conn, c, planner, sites, latest))
+        f = followup_view(followed[cid])
         share = f.effect.share_over_limit if f.effect is not None and f.effect.computed else {}
         day = c.start_time.astimezone(ZoneInfo(r["time_zone"])).date()
         by_week.setdefault(_monday(day), []).append(PromiseControl(
