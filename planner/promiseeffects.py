@@ -14,7 +14,7 @@ followup_control reads its rows this way too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -90,19 +90,31 @@ def hour_rows_of(rows: Rows, mask: np.ndarray) -> HourRows:
 
 @dataclass(frozen=True)
 class _Window:
-    selected: object
+    """What followup_control settles before it reads the rollups: the selection date, the window,
+    the limit spans and the comparison candidates."""
+
+    selected: date
     basis: str
     start: datetime
     end: datetime
     notes: list[str]
+    by_site: dict[int, list[LimitSpan]]
+    candidates: list[int]
+    control_site: int
+
+    @property
+    def site_ids(self) -> list[int]:
+        """The control's site and its comparison candidates: the rows the follow-up reads."""
+        return [self.control_site, *self.candidates]
 
 
-def _local_date(t: datetime, zone: ZoneInfo):
+def _local_date(t: datetime, zone: ZoneInfo) -> date:
     return t.astimezone(zone).date()
 
 
-def _window(c: ControlRow, planner: PlannerSettings, site: SiteInfo, latest: datetime | None) -> _Window:
-    zone = ZoneInfo(site.time_zone)
+def _window(conn: psycopg.Connection, c: ControlRow, planner: PlannerSettings, sites: dict[int, SiteInfo],
+            latest: datetime | None) -> _Window:
+    zone = ZoneInfo(sites[c.site_id].time_zone)
     d0 = _local_date(c.start_time, zone)
     notes: list[str] = []
     if c.plan_id is not None and c.plan_created_at is not None:
@@ -118,7 +130,14 @@ def _window(c: ControlRow, planner: PlannerSettings, site: SiteInfo, latest: dat
     if latest is not None and latest + timedelta(hours=1) < end:
         end = max(latest + timedelta(hours=1), c.end_time.astimezone(UTC) + timedelta(hours=1))
         notes.append(f"data ends {latest.astimezone(zone):%Y-%m-%d %H:%M %Z}: later windows are incomplete")
-    return _Window(selected, basis, start, end, notes)
+    spans = load_spans(conn, Period(start, end), sites, planner)
+    by_site: dict[int, list[LimitSpan]] = {}
+    for s in spans:
+        by_site.setdefault(s.site_id, []).append(s)
+    controlled = {r[0] for r in conn.execute(QUERIES["planner_controlled_sites"], {"start": start, "end": end})}
+    candidates = [sid for sid in sorted(sites) if sid != c.site_id and sid not in controlled
+                  and len({s.limit_kmh for s in by_site.get(sid, [])}) == 1]
+    return _Window(selected, basis, start, end, notes, by_site, candidates, c.site_id)
 
 
 def promise_followups(conn: psycopg.Connection, controls: list[ControlRow], planner: PlannerSettings,
@@ -126,29 +145,22 @@ def promise_followups(conn: psycopg.Connection, controls: list[ControlRow], plan
     """The follow-up of each control, by control id, as followup_control gives it."""
     if not controls:
         return {}
-    windows = {c.id: _window(c, planner, sites[c.site_id], latest) for c in controls}
-    rows = read_rows(conn, sorted(sites), min(w.start for w in windows.values()),
-                     max(w.end for w in windows.values()))
+    windows = {c.id: _window(conn, c, planner, sites, latest) for c in controls}
+    rows = read_rows(conn, sorted({sid for w in windows.values() for sid in w.site_ids}),
+                     min(w.start for w in windows.values()), max(w.end for w in windows.values()))
     firsts = {r[0]: r[1] for r in conn.execute(QUERIES["promise_site_first_hours"],
                                                {"site_ids": sorted({c.site_id for c in controls})})}
-    return {c.id: _followup(conn, c, planner, sites, windows[c.id], rows, firsts.get(c.site_id)) for c in controls}
+    return {c.id: _followup(c, sites, windows[c.id], rows, firsts.get(c.site_id), planner) for c in controls}
 
 
-def _followup(conn: psycopg.Connection, c: ControlRow, planner: PlannerSettings, sites: dict[int, SiteInfo],
-              w: _Window, all_rows: Rows, first: datetime | None) -> Followup:
+def _followup(c: ControlRow, sites: dict[int, SiteInfo], w: _Window, all_rows: Rows, first: datetime | None,
+              planner: PlannerSettings) -> Followup:
     site = sites[c.site_id]
     zone = ZoneInfo(site.time_zone)
     selected, start, end, notes = w.selected, w.start, w.end, list(w.notes)
-    period = Period(start, end)
-    spans = load_spans(conn, period, sites, planner)
-    by_site: dict[int, list[LimitSpan]] = {}
-    for s in spans:
-        by_site.setdefault(s.site_id, []).append(s)
-    controlled = {r[0] for r in conn.execute(QUERIES["planner_controlled_sites"], {"start": start, "end": end})}
-    candidates = [sid for sid in sorted(sites) if sid != c.site_id and sid not in controlled
-                  and len({s.limit_kmh for s in by_site.get(sid, [])}) == 1]
+    by_site, candidates = w.by_site, w.candidates
     in_window = (all_rows.epoch_s >= int(start.timestamp())) & (all_rows.epoch_s < int(end.timestamp()))
-    h = hour_rows_of(all_rows, in_window & np.isin(all_rows.site_id, [c.site_id, *candidates]))
+    h = hour_rows_of(all_rows, in_window & np.isin(all_rows.site_id, w.site_ids))
     grid_utc, grid_local, grid_inv = local_grid(start, end, site.time_zone)
     nb = grid_local.size
 
