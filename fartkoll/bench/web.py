@@ -10,7 +10,9 @@ time is its round trip on the loopback: the server's time plus well under a mill
 first request of each URL is counted apart as "first" (a site page gathers its figures then;
 later requests find them kept until the data change; with signs uploading between two requests
 every request is a "first" one). The site CSV comes after the site page in each round, so it
-finds the page's figures kept. A page that rests on no API call (the promise, the tip form, the
+finds the page's figures kept. Before the rounds the server answers one request for a page that
+rests on no data (``WARM_UP``, not counted), so the map's first request is not also the server
+process's first. A page that rests on no API call (the promise, the tip form, the
 archive of situation pictures) is timed alone. A page's weight is its HTML plus every
 stylesheet, script and image it links and every partial htmx loads into it, uncompressed, without
 map tiles (the demo names no tile server).
@@ -39,6 +41,10 @@ VIEWER_EMAIL, VIEWER_PASSWORD = "bench-viewer@demo.fartkoll.example", "bench web
 """The viewer the staff pages are asked for by (made in the scratch database only)."""
 ASSET = re.compile(r'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src|img[^>]+src)="([^"]+)"')
 PARTIAL = re.compile(r'hx-get="([^"]+)"')
+WARM_UP = "/tips/thanks"
+"""Asked for once before the rounds, not counted: a page that rests on no data, so the first
+request of the first page measured (the map) is the first after a data change, not also the
+server process's first (its templates compiled, its pool's connections opened)."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,7 @@ def measure(base: str, site_ids: list[int], rounds: int, staff_site_ids: list[in
     out = []
     with httpx.Client(base_url=base, timeout=120) as anon, httpx.Client(base_url=base, timeout=120) as staff:
         ks = kinds(site_ids)
+        _timed(anon, WARM_UP)  # the process's own start (templates, the pool's connections): no page's data
         if viewer and staff_site_ids:
             login(staff, *viewer)
             ks += staff_kinds()
