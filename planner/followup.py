@@ -33,6 +33,7 @@ from planner.controls import ControlRow, list_controls
 from planner.effect import EffectReport, SiteSeries, evaluate_control
 from planner.exceedance import BinnedTails, limit_at
 from planner.hourofweek import utc_offsets
+from planner.hourrows import HourRows, Rows, hour_rows_of, read_rows
 from planner.load import LimitSpan, Period, SiteInfo, latest_data_hour, load_sites, load_spans
 from planner.percentiles import histogram_percentile
 from planner.settings import PlannerSettings
@@ -42,6 +43,8 @@ from sql import QUERIES
 UTC = timezone.utc
 MIN_SAME_MODE_DAYS = 7
 AFTER_DAYS = 29
+MAX_READ_SPAN = timedelta(days=120)
+"""Controls whose windows fit in this span together are read with one query."""
 
 
 @dataclass(frozen=True)
@@ -58,34 +61,6 @@ class Followup:
     """The display mode the treated series keeps (None: both)."""
     report: EffectReport | None
     notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class HourRows:
-    """Hourly rollup rows of several sites as arrays (hist as a dense matrix over km/h ``bins``)."""
-
-    site_id: NDArray[np.int64]
-    epoch_s: NDArray[np.int64]
-    direction: NDArray[np.int64]
-    display: NDArray[np.int64]
-    counts: NDArray[np.float64]
-    bins: NDArray[np.float64]
-    """Stored lower edges (km/h) of the columns of ``counts``."""
-
-
-def hour_rows(rows: list[tuple]) -> HourRows:
-    """HourRows from planner_hourly_rows tuples (site_id, hour, direction, display, n, hist, hist_lo)."""
-    if not rows:
-        z = np.zeros(0, np.int64)
-        return HourRows(z, z, z, z, np.zeros((0, 1)), np.zeros(1))
-    lo = min(r[6] for r in rows)
-    hi = max(r[6] + len(r[5]) for r in rows)
-    counts = np.zeros((len(rows), hi - lo))
-    for i, r in enumerate(rows):
-        counts[i, r[6] - lo: r[6] - lo + len(r[5])] = r[5]
-    col = lambda j: np.array([r[j] for r in rows], dtype=np.int64)  # noqa: E731
-    epoch = np.array([int(r[1].timestamp()) for r in rows], dtype=np.int64)
-    return HourRows(col(0), epoch, col(2), col(3), counts, np.arange(lo, hi, dtype=np.float64))
 
 
 def local_grid(start: datetime, end: datetime, tz: str) -> tuple[NDArray[np.int64], NDArray, NDArray[np.int64]]:
@@ -123,11 +98,30 @@ def _local_date(t: datetime, zone: ZoneInfo) -> date:
     return t.astimezone(zone).date()
 
 
-def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSettings,
-                     sites: dict[int, SiteInfo], latest: datetime | None) -> Followup:
-    """Evaluate one control (see the module docstring)."""
-    site = sites[c.site_id]
-    zone = ZoneInfo(site.time_zone)
+@dataclass(frozen=True)
+class Window:
+    """What a follow-up settles before it reads the rollups: the selection date, the window, the
+    limit spans and the comparison candidates."""
+
+    selected: date
+    basis: str
+    start: datetime
+    end: datetime
+    notes: list[str]
+    by_site: dict[int, list[LimitSpan]]
+    candidates: list[int]
+    control_site: int
+
+    @property
+    def site_ids(self) -> list[int]:
+        """The control's site and its comparison candidates: the rows the follow-up reads."""
+        return [self.control_site, *self.candidates]
+
+
+def control_window(conn: psycopg.Connection, c: ControlRow, planner: PlannerSettings, sites: dict[int, SiteInfo],
+                   latest: datetime | None) -> Window:
+    """The selection date, window and comparison candidates of one control (see the module docstring)."""
+    zone = ZoneInfo(sites[c.site_id].time_zone)
     d0 = _local_date(c.start_time, zone)
     notes: list[str] = []
     if c.plan_id is not None and c.plan_created_at is not None:
@@ -143,24 +137,31 @@ def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSe
     if latest is not None and latest + timedelta(hours=1) < end:
         end = max(latest + timedelta(hours=1), c.end_time.astimezone(UTC) + timedelta(hours=1))
         notes.append(f"data ends {latest.astimezone(zone):%Y-%m-%d %H:%M %Z}: later windows are incomplete")
-    period = Period(start, end)
-    spans = load_spans(conn, period, sites, planner)
+    spans = load_spans(conn, Period(start, end), sites, planner)
     by_site: dict[int, list[LimitSpan]] = {}
     for s in spans:
         by_site.setdefault(s.site_id, []).append(s)
     controlled = {r[0] for r in conn.execute(QUERIES["planner_controlled_sites"], {"start": start, "end": end})}
     candidates = [sid for sid in sorted(sites) if sid != c.site_id and sid not in controlled
                   and len({s.limit_kmh for s in by_site.get(sid, [])}) == 1]
-    rows = conn.execute(QUERIES["planner_hourly_rows"],
-                        {"site_ids": [c.site_id, *candidates], "start": start, "end": end}).fetchall()
-    h = hour_rows(rows)
+    return Window(selected, basis, start, end, notes, by_site, candidates, c.site_id)
+
+
+def evaluate_followup(c: ControlRow, sites: dict[int, SiteInfo], w: Window, all_rows: Rows, first: datetime | None,
+                      planner: PlannerSettings) -> Followup:
+    """One control's follow-up from its window and rows read for it (and perhaps for others)."""
+    site = sites[c.site_id]
+    zone = ZoneInfo(site.time_zone)
+    selected, start, end, notes = w.selected, w.start, w.end, list(w.notes)
+    by_site, candidates = w.by_site, w.candidates
+    in_window = (all_rows.epoch_s >= int(start.timestamp())) & (all_rows.epoch_s < int(end.timestamp()))
+    h = hour_rows_of(all_rows, in_window & np.isin(all_rows.site_id, w.site_ids))
     grid_utc, grid_local, grid_inv = local_grid(start, end, site.time_zone)
     nb = grid_local.size
 
     def rounding(sid: int) -> str:
         return by_site[sid][0].rounding if by_site.get(sid) else "truncate"
 
-    # the treated site's rows: the control's direction, and its display mode when the baseline allows
     t_mask = h.site_id == c.site_id
     if c.direction is not None:
         t_mask &= h.direction == c.direction
@@ -192,7 +193,6 @@ def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSe
     if comparison:
         notes.append("comparison sites pool both display modes")
     report = None
-    first = conn.execute(QUERIES["site_first_hour"], {"site_id": c.site_id}).fetchone()[0]
     first_day = None if first is None else first.astimezone(zone).date()
     if treated.n.sum() > 0:
         start_local = np.datetime64(c.start_time.astimezone(zone).replace(tzinfo=None), "s")
@@ -204,14 +204,45 @@ def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSe
                                   first_day=None if first_day is None else np.datetime64(first_day, "D"))
     else:
         notes.append("no vehicles at the site in the window: nothing to evaluate")
-    return Followup(c, site.time_zone, c.planned, selected, basis, tuple(used), display, report, tuple(notes))
+    return Followup(c, site.time_zone, c.planned, selected, w.basis, tuple(used), display, report, tuple(notes))
+
+
+def followups_of(conn: psycopg.Connection, controls: list[ControlRow], planner: PlannerSettings,
+                 sites: dict[int, SiteInfo], latest: datetime | None) -> dict[int, Followup]:
+    """The follow-up of each control, by control id. Controls whose windows lie close together
+    share one read of the rollups (their sites over the span of their windows); a span longer
+    than ``MAX_READ_SPAN`` starts another read, so memory stays that of a few windows."""
+    windows = {c.id: control_window(conn, c, planner, sites, latest) for c in controls}
+    order = sorted(controls, key=lambda c: windows[c.id].start)
+    batches: list[list[ControlRow]] = []
+    for c in order:
+        if batches and windows[c.id].end - windows[batches[-1][0].id].start <= MAX_READ_SPAN:
+            batches[-1].append(c)
+        else:
+            batches.append([c])
+    firsts = {r[0]: r[1] for r in conn.execute(QUERIES["followup_site_first_hours"],
+                                               {"site_ids": sorted({c.site_id for c in controls})})}
+    out: dict[int, Followup] = {}
+    for batch in batches:
+        ws = [windows[c.id] for c in batch]
+        rows = read_rows(conn, sorted({sid for w in ws for sid in w.site_ids}),
+                         min(w.start for w in ws), max(w.end for w in ws))
+        for c in batch:
+            out[c.id] = evaluate_followup(c, sites, windows[c.id], rows, firsts.get(c.site_id), planner)
+    return {c.id: out[c.id] for c in controls}
+
+
+def followup_control(conn: psycopg.Connection, c: ControlRow, planner: PlannerSettings,
+                     sites: dict[int, SiteInfo], latest: datetime | None) -> Followup:
+    """Evaluate one control (see the module docstring)."""
+    return followups_of(conn, [c], planner, sites, latest)[c.id]
 
 
 def followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: int | None = None) -> list[Followup]:
     """Follow-up of every logged control (of one site), newest first."""
     sites = load_sites(conn)
     latest = latest_data_hour(conn)
-    return [followup_control(conn, c, planner, sites, latest) for c in list_controls(conn, site_id)]
+    return list(followups_of(conn, list_controls(conn, site_id), planner, sites, latest).values())
 
 
 class ControlNotFound(NotFound):

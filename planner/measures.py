@@ -26,8 +26,9 @@ from core.errors import InvalidInput, NotFound
 from planner.compare import SiteColumn, compare_sites
 from planner.controls import ControlRow
 from planner.effect import SiteSeries, evaluate_control
-from planner.followup import AFTER_DAYS, Followup, hour_rows, local_grid, site_series
+from planner.followup import AFTER_DAYS, Followup, local_grid, site_series
 from planner.followupview import FollowupView, followup_view
+from planner.hourrows import hour_rows
 from planner.load import LimitSpan, Period, latest_data_hour, load_sites, load_spans
 from planner.settings import PlannerSettings
 from sql import QUERIES

@@ -1,6 +1,6 @@
 """The citizen promise, as the public may follow it: what the municipality and the police
 promised, the controls held per week at streets citizens sent tips about, and their measured
-effect (planner.followup, read for all the controls shown at once by planner.promiseeffects).
+effect (planner.followup, read for all the controls shown at once by planner.followup.followups_of).
 
 Shown with a delay: a week appears only once it ended at least ``delay_days`` ago, so no
 current or future control place or time is ever revealed, and a control only with its day,
@@ -18,9 +18,9 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from planner.controls import ControlRow, list_controls
+from planner.followup import followups_of
 from planner.followupview import EstimateView, followup_view
 from planner.load import latest_data_hour, load_sites
-from planner.promiseeffects import promise_followups
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
@@ -122,7 +122,7 @@ def promise(conn: psycopg.Connection, planner: PlannerSettings, settings: Promis
     wanted = {r["id"]: r for r in rows}
     sites = load_sites(conn) if wanted else {}
     controls: dict[int, ControlRow] = {c.id: c for c in list_controls(conn) if c.id in wanted}
-    followed = promise_followups(conn, list(controls.values()), planner, sites, latest)
+    followed = followups_of(conn, list(controls.values()), planner, sites, latest)
     by_week: dict[date, list[PromiseControl]] = {}
     for cid, r in wanted.items():
         c = controls[cid]

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from planner.controls import list_controls
 from planner.daytotals import NO_LIMIT, aggregate, vehicle_parts
-from planner.followup import followup_control
+from planner.followup import followups_of
 from planner.followupview import FollowupView, followup_view
 from planner.load import Period, latest_data_hour, load_sites
 from planner.names import DIRECTIONS, DirectionName, DisplayName, display_name
@@ -127,7 +127,7 @@ def past_followups(conn: psycopg.Connection, planner: PlannerSettings, site_id: 
         return []
     sites = load_sites(conn)
     latest = latest_data_hour(conn)
-    return [followup_view(followup_control(conn, c, planner, sites, latest)) for c in shown]
+    return [followup_view(f) for f in followups_of(conn, shown, planner, sites, latest).values()]
 
 
 __all__ = ["TREND_WEEKS", "LimitChange", "WeekLine", "WeekPoint", "WeeklyTrend", "past_followups", "weekly_trend"]

@@ -1,6 +1,6 @@
-"""The promise page's follow-ups are read set-based (planner.promiseeffects): for every control
-of the demo, together and one by one, they equal planner.followup.followup_control's, and the
-promise shows the same effects as the per-control computation."""
+"""Follow-ups read set-based (planner.followup.followups_of, planner.hourrows): the rows equal
+planner_hourly_rows', every demo control's follow-up read together with the others equals the
+one read alone, and the promise shows the same effects as each control's own follow-up."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import numpy as np
 import psycopg
 
 from planner.controls import list_controls
-from planner.followup import followup_control, hour_rows
+from planner.followup import followup_control, followups_of
 from planner.followupview import followup_view
+from planner.hourrows import hour_rows, hour_rows_of, read_rows
 from planner.load import latest_data_hour, load_sites
 from planner.promise import PromiseSettings, promise
-from planner.promiseeffects import hour_rows_of, promise_followups, read_rows
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
 
-def test_followups_equal_followup_control_for_every_demo_control(seeded_url):
+def test_followups_read_together_equal_each_read_alone(seeded_url):
     planner = PlannerSettings()
     with psycopg.connect(seeded_url) as conn:
         sites, latest = load_sites(conn), latest_data_hour(conn)
@@ -27,16 +27,16 @@ def test_followups_equal_followup_control_for_every_demo_control(seeded_url):
         assert len(controls) >= 3
         per_control = {c.id: followup_view(followup_control(conn, c, planner, sites, latest)) for c in controls}
         assert any(v.effect is not None and v.effect.computed and v.comparison_sites for v in per_control.values())
-        together = promise_followups(conn, controls, planner, sites, latest)
+        together = followups_of(conn, controls, planner, sites, latest)
         assert {k: followup_view(v) for k, v in together.items()} == per_control
         for c in controls[:2]:
-            (alone,) = promise_followups(conn, [c], planner, sites, latest).values()
+            (alone,) = followups_of(conn, [c], planner, sites, latest).values()
             assert followup_view(alone) == per_control[c.id]
         # the data ending inside a control's later windows: both say so, and agree
         cut = max(c.end_time for c in controls) + timedelta(days=3)
         early = {c.id: followup_view(followup_control(conn, c, planner, sites, cut)) for c in controls}
         assert any("data ends" in " ".join(v.notes) for v in early.values())
-        assert {k: followup_view(v) for k, v in promise_followups(conn, controls, planner, sites, cut).items()} == early
+        assert {k: followup_view(v) for k, v in followups_of(conn, controls, planner, sites, cut).items()} == early
 
 
 def test_rows_equal_planner_hourly_rows(seeded_url):

@@ -1,6 +1,6 @@
--- name: promise_hourly_rows
+-- name: followup_hourly_rows
 -- The hourly rollups of some sites over [start, end) as planner_hourly_rows gives them, in one row
--- of columns (in no particular order, the same in every column) for the promise's follow-ups to
+-- of columns (in no particular order, the same in every column) for the follow-ups of controls to
 -- read in one pass: each histogram as array_send bytes one after the other (an empty one as a
 -- header of zeros), with its lower bound and length.
 SELECT array_agg(site_id) AS site_id, array_agg(extract(epoch FROM hour)::bigint) AS epoch_s,
@@ -11,6 +11,6 @@ SELECT array_agg(site_id) AS site_id, array_agg(extract(epoch FROM hour)::bigint
 FROM rollup_hourly
 WHERE site_id = ANY(%(site_ids)s::int[]) AND hour >= %(start)s AND hour < %(end)s
 
--- name: promise_site_first_hours
+-- name: followup_site_first_hours
 -- The earliest UTC hour with vehicles at each of some sites (site_first_hour for several).
 SELECT site_id, min(hour) AS first_hour FROM rollup_hourly WHERE site_id = ANY(%(site_ids)s::int[]) GROUP BY site_id
