@@ -7,7 +7,9 @@ of the write path (look-ups, savepoint, rollup merge, commit) is then paid once 
 of once per request. Jobs whose keys overlap a job already in the group wait for the next group,
 so every pass of a group is either new or already stored before the group began; when any is
 already stored the group is written again job by job in the same transaction, which gives each
-job its exact duplicates.
+job its exact duplicates. A job that carries its upload token's hash is written only if the
+token is still live when the group's transaction checks it (one statement for the group, see
+:mod:`.upload_sign`); otherwise it is answered 401 and its token forgotten.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ import psycopg
 from collector.passes import VehiclePass
 from collector.plausible import TimeRule
 from collector.store import WriteResult, write_passes
-from core.errors import FartkollError, Unavailable
+from core.errors import FartkollError, Unauthenticated, Unavailable
 from sql import QUERIES
 
 from .. import live
 from .body import jsonable
+from .upload_sign import CHECK_QUERY, REVOKED, KnownTokens
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class Job:
     indices: list[int]                      # record index of each pass in the upload
     rejected: list[dict[str, Any]] = field(default_factory=list)  # refused before the write path
     future: Future = field(default_factory=Future)
+    token_hash: bytes | None = None         # the upload token's, checked in the group's transaction
 
     def __post_init__(self) -> None:
         self.keys = frozenset(p.key for p in self.passes)
@@ -71,8 +75,9 @@ class GroupCommit:
     """A writer thread that stores queued jobs in shared transactions."""
 
     def __init__(self, connect: Callable[[], psycopg.Connection], *, rule: TimeRule | None = None,
-                 writers: int = 3, max_passes: int = 20_000) -> None:
+                 writers: int = 3, max_passes: int = 20_000, known_tokens: KnownTokens | None = None) -> None:
         self._connect = connect
+        self.known_tokens = known_tokens
         self.rule = rule or TimeRule()
         self._max = max_passes
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -117,6 +122,7 @@ class _Writer:
         self._max = owner._max
         self._connect = owner._connect
         self.rule = owner.rule
+        self._known = owner.known_tokens
         self._conn: psycopg.Connection | None = None
         self._held: deque[Job] = deque()
         self.thread = threading.Thread(target=self._run, name=f"ingest-group-commit-{number}", daemon=True)
@@ -177,14 +183,23 @@ class _Writer:
                 return self._fail(group, FartkollError(f"the database refused batch {group[0].batch_id}: {e}"))
             self._owner._done(group)
             for job, answer in zip(group, answers, strict=True):
-                job.future.set_result(answer)
+                if isinstance(answer, Exception):
+                    job.future.set_exception(answer)
+                else:
+                    job.future.set_result(answer)
             return None
         return None
 
-    def _store(self, group: list[Job]) -> list[dict[str, Any]]:
+    def _store(self, everyone: list[Job]) -> list[dict[str, Any] | Exception]:
+        """Each job's answer (an exception for a job whose token is no longer live), once committed."""
         if self._conn is None or self._conn.closed:
             self._conn = self._connect()
         conn = self._conn
+        refused = self._refused_tokens(conn, everyone)
+        group = [j for j in everyone if j.token_hash not in refused] if refused else everyone
+        if not group:
+            conn.rollback()
+            return [Unauthenticated(REVOKED) for _ in everyone]
         results = self._one_call(conn, group)
         if results is None:  # some passes were already stored: exact figures job by job
             conn.rollback()
@@ -196,7 +211,22 @@ class _Writer:
             "accepted": [a["accepted"] for a in answers], "rejected": [len(a["rejected"]) for a in answers]})
         live.announce(conn, group, answers)  # NOTIFY, delivered to the live pages on this commit
         conn.commit()
-        return answers
+        if not refused:
+            return answers
+        stored = iter(answers)
+        return [Unauthenticated(REVOKED) if j.token_hash in refused else next(stored) for j in everyone]
+
+    def _refused_tokens(self, conn: psycopg.Connection, group: list[Job]) -> set[bytes]:
+        """The upload-token hashes of ``group`` that are no longer live (forgotten by the memory)."""
+        hashes = list({j.token_hash for j in group if j.token_hash is not None})
+        if not hashes:
+            return set()
+        live_ = {bytes(r[0]) for r in conn.execute(QUERIES[CHECK_QUERY], {"hashes": hashes})}
+        refused = set(hashes) - live_
+        for h in refused:
+            if self._known is not None:
+                self._known.forget(h)
+        return refused
 
     def _one_call(self, conn: psycopg.Connection, group: list[Job]) -> list[tuple] | None:
         if len(group) == 1:

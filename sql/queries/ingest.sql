@@ -45,3 +45,9 @@ SELECT id FROM s
 -- Passes stored, passes in the hourly rollups, and the transactions that stored them (by xmin).
 SELECT (SELECT count(*) FROM readings) AS readings, (SELECT coalesce(sum(n), 0) FROM rollup_hourly) AS rolled,
        (SELECT count(DISTINCT xmin::text) FROM readings) AS transactions
+
+-- name: ingest_live_sign_tokens
+-- Which of the given upload-token hashes are live (not revoked, their sign still there); the
+-- group commit's check of its uploads' tokens, in its own transaction.
+SELECT t.token_hash FROM api_tokens t JOIN signs s ON s.id = t.sign_id
+WHERE t.token_hash = ANY(%(hashes)s::bytea[]) AND t.revoked_at IS NULL
