@@ -12,7 +12,6 @@ and the error messages are pydantic's by construction. Measured on the benchmark
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from datetime import datetime
 from typing import NamedTuple
@@ -22,7 +21,7 @@ import msgspec
 from .models import DIRECTION
 
 
-class _Pass(msgspec.Struct, forbid_unknown_fields=True):
+class _Pass(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     time: str
     speed_kmh: float
     key: uuid.UUID
@@ -36,45 +35,52 @@ class _Batch(msgspec.Struct, forbid_unknown_fields=True):
     passes: list[_Pass]
 
 
-class PassRecord(NamedTuple):
-    """One pass of an upload, as validated (the fields of ``models.PassIn``)."""
-
-    time: datetime
-    speed_kmh: float
-    direction: str
-    length_m: float | None
-    key: uuid.UUID
-
-
 class Decoded(NamedTuple):
+    """An upload as validated: its passes have the fields of ``models.PassIn`` except ``time``,
+    which ``times`` holds as datetimes."""
+
     batch_id: uuid.UUID
     sign: str
-    passes: list[PassRecord]
+    passes: list[_Pass]
+    times: list[datetime]
 
 
 _DECODER = msgspec.json.Decoder(_Batch)
 # RFC 3339 with a 'T', seconds, at most 6 fractional digits and an offset: a text that both
-# pydantic and datetime.fromisoformat read as the same instant. Anything else goes to pydantic.
-_TIME = re.compile(r"\d{4}-[01]\d-[0-3]\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
-_isfinite = math.isfinite
+# pydantic and datetime.fromisoformat read as the same instant (fromisoformat refuses the values
+# out of range, e.g. month 13, hour 24 or a 30 February). A time's shape is its text with every
+# digit as 0; any other shape goes to pydantic.
+_DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
+_SHAPES = frozenset(f"0000-00-00T00:00:00{fraction}{offset}".encode()
+                    for fraction in ["", *("." + "0" * n for n in range(1, 7))]
+                    for offset in ("Z", "+00:00", "-00:00"))
+_NAMES = frozenset(DIRECTION)
 
 
 def decode(body: bytes) -> Decoded | None:
-    """The upload in ``body`` if it is plainly valid, else None (let pydantic decide)."""
+    """The upload in ``body`` if it is plainly valid, else None (let pydantic decide).
+
+    The checks run over whole columns in C loops: per pass in Python they cost four times the
+    decoding itself (measured)."""
     try:
         batch = _DECODER.decode(body)
     except msgspec.DecodeError:  # msgspec.ValidationError is a DecodeError
         return None
-    out = []
-    match, parse_time = _TIME.fullmatch, datetime.fromisoformat
-    for p in batch.passes:
-        speed, length = p.speed_kmh, p.length_m
-        if (match(p.time) is None or p.direction not in DIRECTION or not _isfinite(speed)
-                or (length is not None and not _isfinite(length))):
-            return None
-        try:
-            t = parse_time(p.time)
-        except ValueError:  # a day that does not exist (2026-02-30)
-            return None
-        out.append(PassRecord(t, speed, p.direction, length, p.key))
-    return Decoded(batch.batch_id, batch.sign, out)
+    passes = batch.passes
+    if not passes:
+        return Decoded(batch.batch_id, batch.sign, passes, [])
+    texts = [p.time for p in passes]
+    try:
+        shapes = "\n".join(texts).encode("ascii").translate(_DIGITS).split(b"\n")
+    except UnicodeEncodeError:
+        return None
+    if (len(shapes) != len(texts) or not _SHAPES.issuperset(shapes)
+            or not _NAMES.issuperset([p.direction for p in passes])
+            or not all(map(math.isfinite, [p.speed_kmh for p in passes]))
+            or not all(map(math.isfinite, [p.length_m for p in passes if p.length_m is not None]))):
+        return None
+    try:
+        times = list(map(datetime.fromisoformat, texts))
+    except ValueError:  # a day that does not exist (2026-02-30)
+        return None
+    return Decoded(batch.batch_id, batch.sign, passes, times)

@@ -14,6 +14,7 @@ token is still live when the group's transaction checks it (one statement for th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -56,6 +57,7 @@ class Job:
     rejected: list[dict[str, Any]] = field(default_factory=list)  # refused before the write path
     future: Future = field(default_factory=Future)
     token_hash: bytes | None = None         # the upload token's, checked in the group's transaction
+    waiter: asyncio.Future | None = None    # answered on its event loop too (see ``submit_async``)
 
     def __post_init__(self) -> None:
         self.keys = frozenset(p.key for p in self.passes)
@@ -91,6 +93,14 @@ class GroupCommit:
             raise Unavailable("the server is shutting down: send the batch again")
         self._queue.put(job)
         return job.future
+
+    def submit_async(self, job: Job) -> asyncio.Future:
+        """``submit`` for a caller on an event loop: the answer comes as an asyncio future, all the
+        jobs of a group on one loop answered by one call into it (measured: a wrapped concurrent
+        future per upload cost the event loop a tenth of its time)."""
+        job.waiter = asyncio.get_running_loop().create_future()
+        self.submit(job)
+        return job.waiter
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish the jobs already queued, then stop."""
@@ -155,9 +165,8 @@ class _Writer:
             except Exception as e:  # a bug must not leave uploads waiting for an answer that never comes
                 log.exception("group commit failed for %d uploads", len(group))
                 self._rollback()
-                for job in group:
-                    if not job.future.done():
-                        job.future.set_exception(FartkollError(f"batch {job.batch_id} was not stored: {e!r}"))
+                _settle([(job, FartkollError(f"batch {job.batch_id} was not stored: {e!r}"))
+                         for job in group if not job.future.done()])
         if self._conn is not None:
             self._conn.close()
 
@@ -182,11 +191,7 @@ class _Writer:
                 log.error("database refused batch %s of sign %s: %s", group[0].batch_id, group[0].sign_id, e)
                 return self._fail(group, FartkollError(f"the database refused batch {group[0].batch_id}: {e}"))
             self._owner._done(group)
-            for job, answer in zip(group, answers, strict=True):
-                if isinstance(answer, Exception):
-                    job.future.set_exception(answer)
-                else:
-                    job.future.set_result(answer)
+            _settle(list(zip(group, answers, strict=True)))
             return None
         return None
 
@@ -209,7 +214,9 @@ class _Writer:
             "sign_ids": [j.sign_id for j in group], "batch_ids": [j.batch_id for j in group],
             "kinds": [j.kind for j in group], "records": [j.records for j in group],
             "accepted": [a["accepted"] for a in answers], "rejected": [len(a["rejected"]) for a in answers]})
-        live.announce(conn, group, answers)  # NOTIFY, delivered to the live pages on this commit
+        messages = live.payloads(group, answers)  # NOTIFY, delivered to the live pages on this commit
+        if messages:
+            conn.execute(QUERIES["ingest_live_notify"], {"channel": live.CHANNEL, "payloads": messages})
         conn.commit()
         if not refused:
             return answers
@@ -255,8 +262,34 @@ class _Writer:
 
     @staticmethod
     def _fail(group: list[Job], error: Exception) -> None:
-        for job in group:
-            job.future.set_exception(error)
+        _settle([(job, error) for job in group])
+
+
+def _settle(outcomes: list[tuple[Job, Any]]) -> None:
+    """Answer each job (an exception or its answer): its future here, its waiter on its loop."""
+    loops: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any]]] = {}
+    for job, outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+        if job.waiter is not None:
+            loops.setdefault(job.waiter.get_loop(), []).append((job, outcome))
+    for loop, waiting in loops.items():
+        try:
+            loop.call_soon_threadsafe(_wake, waiting)
+        except RuntimeError:  # the loop has closed: nobody waits any more
+            pass
+
+
+def _wake(waiting: list[tuple[Job, Any]]) -> None:
+    for job, outcome in waiting:
+        if job.waiter is None or job.waiter.done():  # given up waiting (timed out)
+            continue
+        if isinstance(outcome, BaseException):
+            job.waiter.set_exception(outcome)
+        else:
+            job.waiter.set_result(outcome)
 
 
 def _figures(job: Job, result: WriteResult, offset: int) -> tuple[int, int, list[dict[str, Any]]]:

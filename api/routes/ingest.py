@@ -111,10 +111,10 @@ def _now() -> datetime:
 
 async def _stored(request: Request, job: Job) -> JSONResponse:
     """The job's answer once its group has committed (waiting on the event loop, not a thread)."""
-    future = request.app.state.group_commit.submit(job)
+    waiter = request.app.state.group_commit.submit_async(job)
     timeout = limits(request).answer_timeout_s
     try:
-        answer = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        answer = await asyncio.wait_for(waiter, timeout)
     except TimeoutError:
         raise Unavailable(f"batch {job.batch_id} is not yet stored after {timeout:g} s: send it again") from None
     return JSONResponse(answer)
@@ -127,20 +127,22 @@ async def ingest_passes(who: UploadSign, body: RawBody, request: Request) -> JSO
     batch = fast_passes.decode(body)
     if batch is None:  # not plainly valid: pydantic decides, and names what is wrong
         batch = parse(PassBatch, body, "passes", max_records)
+        times = [p.time for p in batch.passes]
     elif len(batch.passes) > max_records:
         raise TooLarge(f"the batch has {len(batch.passes):,} passes; a batch may have at most {max_records:,}: "
                        "send smaller batches")
+    else:
+        times = batch.times
     _own_sign(who, batch.sign)
     rule, received = request.app.state.settings.collector.time_rule(), _now()
     earliest, latest = rule.earliest, received + rule.future_margin  # the rule's bounds, compared inline
     passes, indices, rejected = [], [], []
     sign_id = who.sign_id
-    for i, p in enumerate(batch.passes):
-        if not earliest <= p.time <= latest:
-            rejected.append({"record": i, "field": "time", "value": p.time.isoformat(),
-                             "reason": rule.problem(p.time, received)})
+    for i, (t, p) in enumerate(zip(times, batch.passes, strict=True)):
+        if not earliest <= t <= latest:
+            rejected.append({"record": i, "field": "time", "value": t.isoformat(), "reason": rule.problem(t, received)})
             continue
-        passes.append(VehiclePass(p.time, p.speed_kmh, DIRECTION[p.direction], sign_id, None, None, p.length_m, p.key))
+        passes.append(VehiclePass(t, p.speed_kmh, DIRECTION[p.direction], sign_id, None, None, p.length_m, p.key))
         indices.append(i)
     return await _stored(request, Job(sign_id, batch.batch_id, "passes", len(batch.passes), passes, indices, rejected,
                                       token_hash=request.state.token_hash))
