@@ -8,8 +8,8 @@ closes the pool.
 
 With several cores it serves from one process per core (``workers``), all accepting on the one
 socket bound here, as a deployment would: one process is held to one core by the interpreter's
-lock (measured with ``fartkoll bench api``: 2 processes on 2 cores gave 1.6 x the uploads/s of
-one). The first process supervises: it says "serving" once every worker has started, passes
+lock (measured with ``fartkoll bench api`` on a quiet 2-core machine: 2 processes gave 1.6 x the
+uploads/s of one; on a machine busy with other work, less or nothing). The first process supervises: it says "serving" once every worker has started, passes
 SIGTERM/Ctrl-C on to them, and starts a new worker in place of one that dies; a worker dies with
 it, even when it is killed with SIGKILL.
 """
