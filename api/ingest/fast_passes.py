@@ -5,8 +5,8 @@ the direction's name, finite numbers) confirm what the pydantic model (:class:`P
 accept. Whenever this decoder cannot vouch for a body it answers ``None`` and the route
 validates the body with pydantic, which gives the answer for it, errors and all: a body is
 accepted here only if pydantic accepts it with the same values, so the accept/reject decisions
-and the error messages are pydantic's by construction. Measured on the benchmark's bodies
-(100 passes): 0.12 ms per body against pydantic's 0.55 ms.
+and the error messages stay pydantic's (``tests/test_ingest_fast_decode.py`` compares the two). Measured on the benchmark's bodies
+(100 passes, best of 30 rounds on a busy machine): ~100 µs per body against pydantic's 180-250 µs.
 """
 
 from __future__ import annotations
