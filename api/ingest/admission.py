@@ -8,10 +8,10 @@ therefore admitted on the event loop, fewer at a time than the pool has connecti
 admitted upload finds a connection at once and holds a thread only while it runs; the rest wait
 without holding either.
 
-An admitted upload keeps its connection while it waits for the group commit, so the number
-admitted bounds the size of a group: :func:`make_room` grows the pool to admit
-``api.ingest.uploads_at_once`` at once (measured: 9 at a time gave groups of ~900 passes, and the write path's
-cost per call is mostly fixed).
+The passes and CSV uploads are not admitted here: they take no pooled connection (the sign comes
+from :mod:`.upload_sign`, the group commit has connections of its own), so any number of them may
+wait for a group at once, and the groups grow with the load. The binned and heartbeat uploads,
+which write on a pooled connection, are.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ The passes and CSV routes are ``async``: they wait for the group commit on the e
 plain ``def`` routes each waiting upload held a worker thread and a pooled connection (taken by
 the ``Sign`` dependency), and 50 concurrent uploads exhausted the thread pool while the threads
 that held connections waited for a thread to run in: every request timed out (measured with
-``fartkoll bench api``).
+``fartkoll bench api``). They take no pooled connection at all: the sign comes from the token
+memory (``UploadSign``, checked again in the group's transaction), and a passes body that is
+plainly valid is decoded by :mod:`api.ingest.fast_passes` (pydantic decides every other body).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
 from sql import QUERIES
 
 from ..deps import AppSettings, Conn, Sign
-from ..ingest import admission
+from ..ingest import admission, fast_passes
 from ..ingest.admission import Admitted
 from ..ingest.body import RawBody, jsonable, limits, parse
 from ..ingest.group_commit import GroupCommit, Job
@@ -52,6 +54,7 @@ from ..ingest.models import (
     IngestAnswer,
     PassBatch,
 )
+from ..ingest.upload_sign import KnownTokens, UploadSign
 from ..principal import SignPrincipal
 
 
@@ -59,9 +62,11 @@ from ..principal import SignPrincipal
 async def lifespan(app: FastAPI):
     dsn = app.state.settings.database_dsn()
     limits = app.state.settings.api.ingest
+    app.state.known_sign_tokens = KnownTokens()
     app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, connect_timeout=10),
                                          rule=app.state.settings.collector.time_rule(),
-                                         writers=limits.group_writers, max_passes=limits.group_max_passes)
+                                         writers=limits.group_writers, max_passes=limits.group_max_passes,
+                                         known_tokens=app.state.known_sign_tokens)
     admission.make_room(app)
     try:
         yield
@@ -106,32 +111,41 @@ def _now() -> datetime:
 
 async def _stored(request: Request, job: Job) -> JSONResponse:
     """The job's answer once its group has committed (waiting on the event loop, not a thread)."""
-    future = request.app.state.group_commit.submit(job)
+    waiter = request.app.state.group_commit.submit_async(job)
     timeout = limits(request).answer_timeout_s
     try:
-        answer = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        answer = await asyncio.wait_for(waiter, timeout)
     except TimeoutError:
         raise Unavailable(f"batch {job.batch_id} is not yet stored after {timeout:g} s: send it again") from None
     return JSONResponse(answer)
 
 
 @router.post("/passes", response_model=IngestAnswer, openapi_extra=_body_schema(PassBatch))
-async def ingest_passes(_: Admitted, who: Sign, body: RawBody, request: Request) -> JSONResponse:
+async def ingest_passes(who: UploadSign, body: RawBody, request: Request) -> JSONResponse:
     """Store one sign's vehicle passes (the body ``fartkoll collector run --forward`` sends)."""
-    batch = parse(PassBatch, body, "passes", limits(request).max_records)
+    max_records = limits(request).max_records
+    batch = fast_passes.decode(body)
+    if batch is None:  # not plainly valid: pydantic decides, and names what is wrong
+        batch = parse(PassBatch, body, "passes", max_records)
+        times = [p.time for p in batch.passes]
+    elif len(batch.passes) > max_records:
+        raise TooLarge(f"the batch has {len(batch.passes):,} passes; a batch may have at most {max_records:,}: "
+                       "send smaller batches")
+    else:
+        times = batch.times
     _own_sign(who, batch.sign)
     rule, received = request.app.state.settings.collector.time_rule(), _now()
     earliest, latest = rule.earliest, received + rule.future_margin  # the rule's bounds, compared inline
     passes, indices, rejected = [], [], []
-    for i, p in enumerate(batch.passes):
-        if not earliest <= p.time <= latest:
-            rejected.append({"record": i, "field": "time", "value": p.time.isoformat(),
-                             "reason": rule.problem(p.time, received)})
+    sign_id = who.sign_id
+    for i, (t, p) in enumerate(zip(times, batch.passes, strict=True)):
+        if not earliest <= t <= latest:
+            rejected.append({"record": i, "field": "time", "value": t.isoformat(), "reason": rule.problem(t, received)})
             continue
-        passes.append(VehiclePass(time=p.time, speed_kmh=p.speed_kmh, direction=DIRECTION[p.direction],
-                                  sign_id=who.sign_id, length_m=p.length_m, key=p.key))
+        passes.append(VehiclePass(t, p.speed_kmh, DIRECTION[p.direction], sign_id, None, None, p.length_m, p.key))
         indices.append(i)
-    return await _stored(request, Job(who.sign_id, batch.batch_id, "passes", len(batch.passes), passes, indices, rejected))
+    return await _stored(request, Job(sign_id, batch.batch_id, "passes", len(batch.passes), passes, indices, rejected,
+                                      token_hash=request.state.token_hash))
 
 
 CSV_COLUMNS = ("time", "speed_kmh", "direction", "length_m")
@@ -140,7 +154,7 @@ CSV_COLUMNS = ("time", "speed_kmh", "direction", "length_m")
 @router.post("/csv", response_model=IngestAnswer, openapi_extra={"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string", "description": "header time,speed_kmh[,direction][,length_m]; "
                             "one vehicle per row; times ISO 8601 with offset"}}}}})
-async def ingest_csv(_: Admitted, who: Sign, body: RawBody, request: Request,
+async def ingest_csv(who: UploadSign, body: RawBody, request: Request,
                batch_id: Annotated[uuid.UUID, Query(description="the upload's id; send the same id again to retry")],
                sign: Annotated[str | None, Query(description="the sign's serial (must be the token's sign)")] = None,
                ) -> JSONResponse:
@@ -179,7 +193,8 @@ async def ingest_csv(_: Admitted, who: Sign, body: RawBody, request: Request,
         indices.append(i)
     if errors:
         raise InvalidInput(f"{len(errors)} row(s) of the CSV are invalid; nothing was stored", errors=errors[:100])
-    return await _stored(request, Job(who.sign_id, batch_id, "csv", records, passes, indices, rejected))
+    return await _stored(request, Job(who.sign_id, batch_id, "csv", records, passes, indices, rejected,
+                                      token_hash=request.state.token_hash))
 
 
 def _csv_rows(reader: csv.DictReader) -> Iterator[dict[str, Any]]:

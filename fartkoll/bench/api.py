@@ -33,6 +33,7 @@ from collector.store import write_passes
 from collector.tokens import SIGN_PREFIX, hash_token, new_token
 from sql import QUERIES
 
+from ..serve import default_workers
 from .scratch import scratch_database
 
 
@@ -161,12 +162,8 @@ async def _load(host: str, port: int, per_client: list[list[bytes]], size: int, 
 def _serve(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("FARTKOLL_CONFIG", "FARTKOLL_DATABASE_URL")}
     env["DATABASE_URL"] = url
-    if workers > 1:
-        cmd = [sys.executable, "-m", "uvicorn", "fartkoll.bench.api:app_factory", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-               "--no-access-log"]
-    else:
-        cmd = [sys.executable, "-m", "fartkoll.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "fartkoll.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]
     return subprocess.Popen(cmd, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -229,14 +226,6 @@ def _checked(url: str, side: Side, what: str) -> Side:
     return replace(side, transactions=row["transactions"])
 
 
-def app_factory():
-    """The API app from the environment's settings (for ``uvicorn --factory --workers N``)."""
-    from api.app import create_app
-    from fartkoll.settings import Settings
-
-    return create_app(Settings.load())
-
-
 def _free_port() -> int:
     import socket
 
@@ -245,9 +234,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 10.0, workers: int = 1,
+def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 10.0, workers: int | None = None,
         expected_rate: float = 100_000, log=print) -> ApiFigures:
-    """Run both sides for ``seconds`` each; ``expected_rate`` (passes/s) sizes the pre-made batches."""
+    """Run both sides for ``seconds`` each; ``expected_rate`` (passes/s) sizes the pre-made batches;
+    ``workers``: server processes (default: as ``fartkoll serve``, one per core)."""
+    workers = workers or default_workers()
     per_client = max(2, int(expected_rate * seconds / clients / batch) + 1)
     host = "127.0.0.1"
     with scratch_database(server_url, "api_direct") as direct_url:
@@ -278,5 +269,5 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
                 server.kill()
                 server.wait(10)
         http = _checked(http_url, http, "HTTP ingest")
-    what = "fartkoll serve (1 process)" if workers == 1 else f"uvicorn --workers {workers}"
+    what = "fartkoll serve (1 process)" if workers == 1 else f"fartkoll serve --workers {workers}"
     return ApiFigures(clients, batch, what, http, direct)

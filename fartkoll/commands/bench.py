@@ -20,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     api.add_argument("--clients", type=int, default=50, help="concurrent clients on each side (default 50)")
     api.add_argument("--batch", type=int, default=100, help="passes per request and per write (default 100)")
     api.add_argument("--seconds", type=float, default=10.0, help="seconds each side runs (default 10)")
-    api.add_argument("--workers", type=int, default=1,
-                     help="server processes (1: fartkoll serve; more: uvicorn --workers N; default 1)")
+    api.add_argument("--workers", type=int, default=None,
+                     help="server processes (fartkoll serve --workers N; default: as fartkoll serve, one per core)")
     pl = b.add_parser("planner", help="ranking and a 4-week schedule on a year of rollups vs a raw-readings baseline")
     pl.add_argument("--sites", type=int, default=200, help="sites (default 200)")
     pl.add_argument("--weeks", type=int, default=52, help="weeks of hourly rollups (default 52)")
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench_cmd == "api":
         from ..bench.api import run as bench_api
 
-        if min(args.clients, args.batch, args.workers) < 1 or args.seconds <= 0:
+        if min(args.clients, args.batch, args.workers or 1) < 1 or args.seconds <= 0:
             print("fartkoll bench api: --clients, --batch, --workers and --seconds must be positive", file=sys.stderr)
             return 2
         if not settings.database_url:

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "api.shutdown_grace_s seconds to finish. Prints a line once it is serving.")
     p.add_argument("--host", default=None, help="address to listen on (default: settings api.host)")
     p.add_argument("--port", type=int, default=None, help="port (default: settings api.port)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="server processes sharing the port (default: one per core)")
     p.set_defaults(handler=run)
 
 
@@ -23,7 +25,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ..serve import serve
 
     try:
-        return serve(settings, host=args.host, port=args.port)
+        if args.workers is not None and args.workers < 1:
+            print("fartkoll serve: --workers must be at least 1", file=sys.stderr)
+            return 2
+        return serve(settings, host=args.host, port=args.port, workers=args.workers)
     except FartkollError as e:
         print(f"fartkoll serve: {e}", file=sys.stderr)
         return e.exit_code

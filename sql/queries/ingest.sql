@@ -1,8 +1,8 @@
 -- name: ingest_batches_record
 -- Record one send of each batch of a group commit (parallel arrays); a re-send adds to sends and accepted.
 INSERT INTO ingest_batches AS b (sign_id, batch_id, kind, records, accepted, rejected)
-SELECT * FROM unnest(%(sign_ids)s::integer[], %(batch_ids)s::uuid[], %(kinds)s::text[],
-                     %(records)s::integer[], %(accepted)s::integer[], %(rejected)s::integer[])
+SELECT * FROM unnest(%(sign_ids)b::integer[], %(batch_ids)b::uuid[], %(kinds)b::text[],
+                     %(records)b::integer[], %(accepted)b::integer[], %(rejected)b::integer[])
 ORDER BY 1, 2
 ON CONFLICT (sign_id, batch_id) DO UPDATE
 SET sends = b.sends + 1, last_at = now(), accepted = b.accepted + excluded.accepted,
@@ -45,3 +45,15 @@ SELECT id FROM s
 -- Passes stored, passes in the hourly rollups, and the transactions that stored them (by xmin).
 SELECT (SELECT count(*) FROM readings) AS readings, (SELECT coalesce(sum(n), 0) FROM rollup_hourly) AS rolled,
        (SELECT count(DISTINCT xmin::text) FROM readings) AS transactions
+
+-- name: ingest_live_sign_tokens
+-- Which of the given upload-token hashes are live (not revoked, their sign still there); the
+-- group commit's check of its uploads' tokens, in its own transaction.
+SELECT t.token_hash FROM api_tokens t JOIN signs s ON s.id = t.sign_id
+WHERE t.token_hash = ANY(%(hashes)s::bytea[]) AND t.revoked_at IS NULL
+
+-- name: ingest_live_notify
+-- The group commit's live announcements (``live.payloads``), one NOTIFY per message, delivered on
+-- commit; the messages as a binary parameter (as text every JSON message is escaped for the array
+-- literal: measured, a sixth of the writer thread's time).
+SELECT pg_notify(%(channel)s, payload) FROM unnest(%(payloads)b::text[]) AS payload
