@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from planner.exceedance import BinnedTails
-from planner.followup import hour_rows
 from planner.hourofweek import local_cells
+from planner.hourrows import hour_rows
 from planner.load import LoadError, Period, default_period, load_cells, load_sites, resolve_site
 from planner.quality import Quality
 from planner.settings import PlannerSettings, ThresholdRule

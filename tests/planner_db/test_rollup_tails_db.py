@@ -14,8 +14,8 @@ from planner_synth import write_hours
 
 from collector.passes import Direction, Display, VehiclePass, pass_key
 from collector.store import write_passes
-from planner.followup import hour_rows
 from planner.hourofweek import local_cells
+from planner.hourrows import hour_rows
 from planner.load import default_period, load_cells, load_sites, previous_cells
 from planner.settings import PlannerSettings
 from sql import QUERIES
