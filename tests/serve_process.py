@@ -1,4 +1,5 @@
-"""`fartkoll serve` as a subprocess on a free port, for tests that kill or restart the server."""
+"""`fartkoll serve` as a subprocess on a free port, for tests that kill or restart the server
+(one server process unless the test asks for more: the tests share two cores)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from servers import free_port
 
 
 class ServeProcess:
-    def __init__(self, database_url: str, log: Path, port: int | None = None) -> None:
+    def __init__(self, database_url: str, log: Path, port: int | None = None, workers: int = 1) -> None:
         self.database_url = database_url
+        self.workers = workers
         self.log = log
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -25,7 +27,8 @@ class ServeProcess:
         env["DATABASE_URL"] = self.database_url
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "fartkoll.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "fartkoll.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--workers", str(self.workers)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

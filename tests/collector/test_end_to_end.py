@@ -44,7 +44,7 @@ def register(url: str, *serials: str) -> dict[str, tuple[int, int]]:
 def test_three_signs_round_trip_through_ptys_into_timescaledb(tmp_path, db_url):
     signs = register(db_url, "HLK-1", "DR500-1", "OPS-1")
     # streaming formats: runs of readings per vehicle, far enough apart to stay separate
-    hlk = [SimVehicle(3.0 * i, 30.0 + 1.7 * i, A if i % 2 else R) for i in range(8)]
+    hlk = [SimVehicle(6.0 * i, 30.0 + 1.7 * i, A if i % 2 else R) for i in range(8)]
     houston = [SimVehicle(5.0 * i, 25.0 + 2 * i, A if i % 2 == 0 else R) for i in range(6)]
     ops_mps = [8.0 + 0.5 * i for i in range(10)]  # one OC object line per vehicle, in m/s,
     behind = datetime.now(timezone.utc).timestamp() - 3600  # its end_time from a clock 1 h behind
@@ -54,7 +54,8 @@ def test_three_signs_round_trip_through_ptys_into_timescaledb(tmp_path, db_url):
     ops_path, ops_sign = open_simulated_sign(list(encode_traffic("ops-object", ops, "mps")), RATE)
     gap = {"grouping_gap_s": 0.8 / RATE, "grouping_options": {"clock": "received"}}
     config = write_config(tmp_path / "fartkoll.toml", tmp_path / "spool.sqlite3", [
-        dict(port=hlk_path, protocol="hlk-ld2415h", sign_serial="HLK-1", **gap),
+        # the HLK's runs end only at a gap: 6 s apart, a 2 s gap leaves room for a stalled reader
+        dict(port=hlk_path, protocol="hlk-ld2415h", sign_serial="HLK-1", **{**gap, "grouping_gap_s": 2.0 / RATE}),
         dict(port=dr_path, protocol="houston-dr500", unit="kmh", sign_serial="DR500-1", **gap),
         dict(port=ops_path, protocol="ops-json", unit="mps", sign_serial="OPS-1", **gap),
     ])
