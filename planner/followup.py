@@ -77,8 +77,11 @@ def site_series(h: HourRows, mask: NDArray[np.bool_], grid_utc: NDArray[np.int64
     pos = np.searchsorted(grid_utc, h.epoch_s[mask])
     ok = (pos < grid_utc.size) & (grid_utc[np.clip(pos, 0, grid_utc.size - 1)] == h.epoch_s[mask])
     b = grid_inv[pos[ok]]
-    counts = np.zeros((n_bins, h.counts.shape[1]))
-    np.add.at(counts, b, h.counts[mask][ok])
+    width_b = h.counts.shape[1]
+    # the rows' histograms summed per local bin: one bincount over (bin, speed) cells, in row order
+    cells = (b[:, None] * width_b + np.arange(width_b)).ravel()
+    counts = np.bincount(cells, weights=h.counts[mask][ok].ravel(),
+                         minlength=n_bins * width_b).reshape(n_bins, width_b)
     spans = sorted(span, key=lambda s: s.start)
     if spans:
         starts = np.array([int(s.start.timestamp()) for s in spans])
