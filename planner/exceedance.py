@@ -14,6 +14,8 @@ An open top bin counts entirely over when its lower edge clears the level, else 
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -83,7 +85,7 @@ class BinnedTails:
     ``counts`` (..., B); ``lower``/``width`` (B,) are the *stored* edges (no quantisation
     offset). For a per-cell cut, bins after ``j`` (the last bin with lower edge <= cut) lie
     wholly over it and are summed from the prefix sums; only bin ``j`` is split. Building costs
-    two passes over the counts; each query is a gather.
+    one pass over the counts (a second on the first excess-sum query); each query is a gather.
     """
 
     def __init__(self, counts: ArrayLike, lower: ArrayLike, width: ArrayLike, integer: bool = True):
@@ -95,7 +97,11 @@ class BinnedTails:
         self.w = np.where(self.finite, w, 1.0)
         self.whole_mid = self._mid(self.lo, self.w, self.finite, self.lo)
         self.cum = self._prefix(self.c)
-        self.cum_mid = self._prefix(self.c * self.whole_mid)
+
+    @cached_property
+    def cum_mid(self) -> NDArray[np.float64]:
+        """Prefix sums of count × bin middle (made on the first excess-sum query only)."""
+        return self._prefix(self.c * self.whole_mid)
 
     @staticmethod
     def _prefix(x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -33,7 +33,7 @@ from planner.controls import ControlRow, list_controls
 from planner.effect import EffectReport, SiteSeries, evaluate_control
 from planner.exceedance import BinnedTails, limit_at
 from planner.hourofweek import utc_offsets
-from planner.hourrows import HourRows, Rows, hour_rows_of, read_rows
+from planner.hourrows import HourRows, hour_rows_of, read_rows
 from planner.load import LimitSpan, Period, SiteInfo, latest_data_hour, load_sites, load_spans
 from planner.percentiles import histogram_percentile
 from planner.settings import PlannerSettings
@@ -74,14 +74,24 @@ def local_grid(start: datetime, end: datetime, tz: str) -> tuple[NDArray[np.int6
 def site_series(h: HourRows, mask: NDArray[np.bool_], grid_utc: NDArray[np.int64], grid_inv: NDArray[np.int64],
                 n_bins: int, span: list[LimitSpan], rounding: str) -> SiteSeries:
     """One site's hourly series on the local grid from the rows under ``mask``."""
-    pos = np.searchsorted(grid_utc, h.epoch_s[mask])
-    ok = (pos < grid_utc.size) & (grid_utc[np.clip(pos, 0, grid_utc.size - 1)] == h.epoch_s[mask])
-    b = grid_inv[pos[ok]]
-    width_b = h.counts.shape[1]
-    # the rows' histograms summed per local bin: one bincount over (bin, speed) cells, in row order
-    cells = (b[:, None] * width_b + np.arange(width_b)).ravel()
-    counts = np.bincount(cells, weights=h.counts[mask][ok].ravel(),
-                         minlength=n_bins * width_b).reshape(n_bins, width_b)
+    idx = np.flatnonzero(mask)
+    epoch = h.epoch_s[idx]
+    pos = np.searchsorted(grid_utc, epoch)
+    ok = (pos < grid_utc.size) & (grid_utc[np.clip(pos, 0, grid_utc.size - 1)] == epoch)
+    idx, b = idx[ok], grid_inv[pos[ok]]
+    rows = h.counts[idx]
+    # only the speed columns this site has vehicles in (zeros outside change no sum, tail or
+    # percentile), so the per-bin matrices are as narrow as the site's own speeds
+    used = np.flatnonzero(rows.any(axis=0))
+    lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+    rows, speeds = rows[:, lo:hi], h.bins[lo:hi]
+    counts = np.zeros((n_bins, hi - lo))
+    if b.size and np.all(b[1:] >= b[:-1]):
+        # rows in time order (as read): each local bin's rows lie together and are summed in order
+        first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        counts[b[first]] = np.add.reduceat(rows, first, axis=0)
+    else:
+        np.add.at(counts, b, rows)
     spans = sorted(span, key=lambda s: s.start)
     if spans:
         starts = np.array([int(s.start.timestamp()) for s in spans])
@@ -90,10 +100,10 @@ def site_series(h: HourRows, mask: NDArray[np.bool_], grid_utc: NDArray[np.int64
         limit[grid_inv] = per_utc
     else:
         limit = np.full(n_bins, np.nan)
-    width = np.ones_like(h.bins)
+    width = np.ones_like(speeds)
     n = counts.sum(axis=1)
-    over = BinnedTails(counts, h.bins, width, rounding != "exact").over(np.nan_to_num(limit, nan=1e9))
-    v85 = histogram_percentile(counts, h.bins + ROUNDING_OFFSET_KMH.get(rounding, 0.0), width, 0.85)
+    over = BinnedTails(counts, speeds, width, rounding != "exact").over(np.nan_to_num(limit, nan=1e9))
+    v85 = histogram_percentile(counts, speeds + ROUNDING_OFFSET_KMH.get(rounding, 0.0), width, 0.85)
     return SiteSeries(times=None, n=n, over=over, v85=v85)  # times set by the caller
 
 
@@ -150,22 +160,22 @@ def control_window(conn: psycopg.Connection, c: ControlRow, planner: PlannerSett
     return Window(selected, basis, start, end, notes, by_site, candidates, c.site_id)
 
 
-def evaluate_followup(c: ControlRow, sites: dict[int, SiteInfo], w: Window, all_rows: Rows, first: datetime | None,
+def evaluate_followup(c: ControlRow, sites: dict[int, SiteInfo], w: Window, h: HourRows, first: datetime | None,
                       planner: PlannerSettings) -> Followup:
-    """One control's follow-up from its window and rows read for it (and perhaps for others)."""
+    """One control's follow-up from its window and the rows read for it (and perhaps for others:
+    only the rows of the window's sites and hours count)."""
     site = sites[c.site_id]
     zone = ZoneInfo(site.time_zone)
     selected, start, end, notes = w.selected, w.start, w.end, list(w.notes)
     by_site, candidates = w.by_site, w.candidates
-    in_window = (all_rows.epoch_s >= int(start.timestamp())) & (all_rows.epoch_s < int(end.timestamp()))
-    h = hour_rows_of(all_rows, in_window & np.isin(all_rows.site_id, w.site_ids))
+    in_window = (h.epoch_s >= int(start.timestamp())) & (h.epoch_s < int(end.timestamp()))
     grid_utc, grid_local, grid_inv = local_grid(start, end, site.time_zone)
     nb = grid_local.size
 
     def rounding(sid: int) -> str:
         return by_site[sid][0].rounding if by_site.get(sid) else "truncate"
 
-    t_mask = h.site_id == c.site_id
+    t_mask = in_window & (h.site_id == c.site_id)
     if c.direction is not None:
         t_mask &= h.direction == c.direction
     during = t_mask & (h.epoch_s >= int(c.start_time.timestamp()) - 3599) & (h.epoch_s < int(c.end_time.timestamp()))
@@ -187,7 +197,7 @@ def evaluate_followup(c: ControlRow, sites: dict[int, SiteInfo], w: Window, all_
     comparison = []
     used = []
     for sid in candidates:
-        m = h.site_id == sid
+        m = in_window & (h.site_id == sid)
         if not m.any():
             continue
         s = site_series(h, m, grid_utc, grid_inv, nb, by_site.get(sid, []), rounding(sid))
@@ -230,8 +240,9 @@ def followups_of(conn: psycopg.Connection, controls: list[ControlRow], planner: 
         ws = [windows[c.id] for c in batch]
         rows = read_rows(conn, sorted({sid for w in ws for sid in w.site_ids}),
                          min(w.start for w in ws), max(w.end for w in ws))
+        h = hour_rows_of(rows, np.ones(rows.site_id.size, dtype=bool))
         for c in batch:
-            out[c.id] = evaluate_followup(c, sites, windows[c.id], rows, firsts.get(c.site_id), planner)
+            out[c.id] = evaluate_followup(c, sites, windows[c.id], h, firsts.get(c.site_id), planner)
     return {c.id: out[c.id] for c in controls}
 
 
