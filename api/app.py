@@ -22,7 +22,7 @@ from .pages import citizen as citizen_pages
 from .pages import compare as compare_page
 from .pages import login as login_pages
 from .pages import officer as officer_pages
-from .pages import officer_controls, officer_plans, site_controls, site_csv
+from .pages import officer_controls, officer_plans, render, site_controls, site_csv
 from .pages import plan as plan_pages
 from .pages import public as public_pages
 from .pages import staff as staff_pages
@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         pool.open(wait=False)
         app.state.pool = pool
         app.state.settings = settings
+        render.compile_templates()
         try:
             yield
         finally:

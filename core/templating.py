@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, select_autoescape
 
 from . import i18n
 
@@ -25,7 +25,9 @@ from . import i18n
 def environment(*folders: str | os.PathLike[str]) -> Environment:
     """Templates from each folder (a package's ``templates``, found from its own ``__file__``), the
     first folder that has a name winning; autoescaped (``.html``, ``.svg``), and an undefined name
-    is an error, not an empty string."""
+    is an error, not an empty string. Compiled templates are kept as bytecode in the user's
+    temporary folder (Jinja2's ``FileSystemBytecodeCache``, keyed by each source's checksum), so
+    each process compiles a template from its source once per change, not once per start."""
     if not folders:
         raise ValueError("environment() needs at least one templates folder")
     missing = [str(f) for f in folders if not Path(f).is_dir()]
@@ -33,7 +35,16 @@ def environment(*folders: str | os.PathLike[str]) -> Environment:
         raise ValueError(f"templates folder {missing[0]} does not exist")
     return Environment(loader=FileSystemLoader([str(f) for f in folders]),
                        autoescape=select_autoescape(["html", "svg"]), undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True)
+                       trim_blocks=True, lstrip_blocks=True, bytecode_cache=FileSystemBytecodeCache())
+
+
+def compile_all(env: Environment) -> int:
+    """Compile every template of the environment now (from the bytecode cache where it has one),
+    so no request or report pays for it; returns how many."""
+    names = env.list_templates(extensions=("html", "svg", "css"))
+    for name in names:
+        env.get_template(name)
+    return len(names)
 
 
 def local_time(t: datetime, time_zone: str) -> str:
