@@ -1,5 +1,5 @@
-"""The cheap read path keeps its promises: the series JSON encoded from plain data is byte for byte
-the typed model's JSON (and the OpenAPI schema still the model's); the one edge middleware still
+"""The cheap read path keeps its promises: the statistics' and the series' JSON encoded from plain
+data is byte for byte the typed models' JSON (and the OpenAPI schema still the models'); the one edge middleware still
 sets the security headers, the request id and the metric; a safe request gets a CSRF token (its
 cookie, ``Vary: Cookie``) only when the response uses one, and a valid token cookie is kept.
 One server on a copy of the seeded demo database."""
@@ -21,6 +21,7 @@ from api.principal import Principal
 from fartkoll.settings import Settings
 from planner.series import SiteSeries, site_series, site_series_json
 from planner.settings import PlannerSettings
+from planner.sitestats import SiteFigures, figures, figures_json, statistics_of
 
 PLANNER = PlannerSettings()
 V1 = "/api/v1"
@@ -71,13 +72,29 @@ def test_series_json_is_byte_for_byte_the_models(served):
     assert compared > 1000  # gaps, withheld and small points among them (demo: a dead sign, quiet hours)
 
 
-def test_openapi_schema_of_the_series_is_the_models():
+def test_statistics_json_is_byte_for_byte_the_models(served):
+    groups = 0
+    with psycopg.connect(served["url"]) as conn:
+        for site_id in served["sites"]:
+            end = conn.execute("SELECT max(hour) FROM rollup_hourly WHERE site_id = %s", (site_id,)).fetchone()[0]
+            periods = [{}, {"weeks": 1}, {"weeks": 52}]
+            if end:
+                periods.append({"date_from": (end - timedelta(days=30)).date(), "date_to": (end - timedelta(days=3)).date()})
+            for kw in periods:
+                ss = statistics_of(conn, PLANNER, site_id, **kw)
+                assert figures_json(ss) == figures(ss).model_dump_json(by_alias=True).encode(), (site_id, kw)
+                groups += len(ss.groups)
+    assert groups > 20
+
+
+@pytest.mark.parametrize(("path", "model"), [("/api/v1/sites/{site_id}/series", SiteSeries),
+                                             ("/api/v1/sites/{site_id}/stats", SiteFigures)])
+def test_openapi_schema_is_the_models(path, model):
     schema = create_app(Settings()).openapi()
-    ok = schema["paths"]["/api/v1/sites/{site_id}/series"]["get"]["responses"]["200"]["content"]["application/json"]
-    assert ok["schema"] == {"$ref": "#/components/schemas/SiteSeries"}
-    model = SiteSeries.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}",
-                                         mode="serialization")
-    assert schema["components"]["schemas"]["SiteSeries"]["properties"] == model["properties"]
+    ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": f"#/components/schemas/{model.__name__}"}
+    own = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization")
+    assert schema["components"]["schemas"][model.__name__]["properties"] == own["properties"]
 
 
 def test_series_over_http_and_the_edge_headers(served):
@@ -90,6 +107,9 @@ def test_series_over_http_and_the_edge_headers(served):
             expected = site_series(conn, PLANNER, site, public=False, step="day").model_dump_json(by_alias=True)
         assert r.content == expected.encode()
         assert r.headers["x-request-id"] == "read-1"
+        stats = http.get(f"{V1}/sites/{site}/stats", headers={"authorization": f"Bearer {served['token']}"})
+        with psycopg.connect(served["url"]) as conn:
+            assert stats.content == figures(statistics_of(conn, PLANNER, site)).model_dump_json(by_alias=True).encode()
         assert "default-src 'self'" in r.headers["content-security-policy"]
         assert r.headers["x-content-type-options"] == "nosniff"
         # a JSON read uses no CSRF token: none made, no cookie set, responses stay cacheable
