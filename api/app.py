@@ -1,7 +1,7 @@
 """The HTTP application: the lifespan owns the connection pool; routers do the rest.
 
-Middleware (outermost first): the access log (request id, one line per request), then the
-request-latency metrics. ``/docs`` is Swagger UI from the package's own files (api.routes.ops);
+Middleware (outermost first): :class:`api.middleware.Edge` (request id, security headers,
+latency metric, access line), then the CSRF check. ``/docs`` is Swagger UI from the package's own files (api.routes.ops);
 ``/redoc`` is off, as ReDoc is not vendored.
 """
 
@@ -14,9 +14,9 @@ from psycopg_pool import ConnectionPool
 
 from fartkoll.settings import Settings
 
-from . import logs, metrics, openapi, problems
-from .csp import ContentSecurityPolicy
+from . import openapi, problems
 from .csrf import CsrfMiddleware
+from .middleware import Edge
 from .pages import admin as admin_pages
 from .pages import citizen as citizen_pages
 from .pages import compare as compare_page
@@ -66,9 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     openapi.install(app)
     app.add_middleware(CsrfMiddleware, secure=settings.api.https)  # innermost: refusals are logged and counted
-    app.add_middleware(metrics.RequestMetrics)
-    app.add_middleware(ContentSecurityPolicy, tiles_url=settings.web.tiles_url)
-    app.add_middleware(logs.AccessLog)  # added last: runs first, so every line has the request id
+    app.add_middleware(Edge, tiles_url=settings.web.tiles_url)  # outermost: every line has the request id
 
     app.include_router(ops.router(settings.api))
     app.include_router(health.router)

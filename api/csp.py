@@ -1,4 +1,5 @@
-"""The Content-Security-Policy header on every response: nothing from another origin.
+"""The Content-Security-Policy header of every response (set by :class:`api.middleware.Edge`):
+nothing from another origin.
 
 Scripts, styles, fonts and images come from the server itself; the only exception is the map's
 tile server when ``web.tiles_url`` is set (its origin joins ``img-src``). The pages carry no inline
@@ -9,8 +10,6 @@ path also allows inline script — still from no other origin.
 from __future__ import annotations
 
 from urllib.parse import urlsplit
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 INLINE_SCRIPT_PATHS = frozenset({"/docs"})
 
@@ -37,29 +36,3 @@ def policy(tiles_url: str | None, *, inline_script: bool = False) -> str:
         "default-src 'self'", f"script-src {script}", "style-src 'self'", f"img-src {img}",
         "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'self'",
         "form-action 'self'", "frame-ancestors 'none'"))
-
-
-class ContentSecurityPolicy:
-    """ASGI middleware adding the policy to every HTTP response that has none."""
-
-    def __init__(self, app: ASGIApp, tiles_url: str | None = None) -> None:
-        self.app = app
-        self.strict = policy(tiles_url).encode()
-        self.docs = policy(tiles_url, inline_script=True).encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        value = self.docs if scope["path"] in INLINE_SCRIPT_PATHS else self.strict
-
-        async def send_with_policy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(k.lower() == b"content-security-policy" for k, _ in headers):
-                    headers.append((b"content-security-policy", value))
-                    headers.append((b"x-content-type-options", b"nosniff"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)

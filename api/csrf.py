@@ -10,6 +10,11 @@ with no cookies, which a browser cannot send cross-site without CORS.
 
 The signing key lives in the database (``app_secrets``), so a token issued by one server
 process is good at every other.
+
+Safe requests pass asgi-csrf by: they are never refused, and most never need a token, so
+:class:`SafeToken` makes (or reads back from the cookie) the token only when a page or
+``/api/v1/me`` asks for it, with asgi-csrf's signer, cookie and ``Vary: Cookie`` (asgi-csrf
+signed a new random token for every request, wanted or not).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from typing import Any
 
 import anyio.to_thread
 import psycopg
-from asgi_csrf import asgi_csrf
+from asgi_csrf import DEFAULT_SIGNING_NAMESPACE, asgi_csrf, cookies_from_scope, make_secret
 from fastapi import Request
+from itsdangerous import BadSignature
+from itsdangerous.url_safe import URLSafeSerializer
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sql import QUERIES
@@ -80,6 +87,60 @@ async def _refused(scope: dict[str, Any], send: Callable, message_id: Any) -> No
                         "GET /api/v1/me answers the token as csrf_token")
 
 
+class SafeToken:
+    """The CSRF token of a safe request, made on demand, and the headers its response then needs:
+    what asgi-csrf does for GET/HEAD/OPTIONS/TRACE, without a token for responses that use none."""
+
+    def __init__(self, scope: dict[str, Any], signer: URLSafeSerializer, secure: bool) -> None:
+        self.scope = scope
+        self.signer = signer
+        self.secure = secure
+        self.value: str | None = None
+        self.new = False
+
+    def __call__(self) -> str:
+        if self.value is None:
+            cookie = cookies_from_scope(self.scope).get(COOKIE)
+            if cookie is not None:
+                try:
+                    self.signer.loads(cookie, DEFAULT_SIGNING_NAMESPACE)
+                except BadSignature:
+                    cookie = None
+            self.new = cookie is None
+            self.value = cookie if cookie is not None else self.signer.dumps(make_secret(16), DEFAULT_SIGNING_NAMESPACE)
+        return self.value
+
+    def headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The response's headers with ``Vary: Cookie`` and, for a new token, its cookie."""
+        out, vary = [], False
+        for key, value in headers:
+            if key == b"vary":
+                vary = True
+                bits = [v.strip() for v in value.split(b",")]
+                if b"Cookie" not in bits:
+                    value = b", ".join([*bits, b"Cookie"])
+            out.append((key, value))
+        if not vary:
+            out.append((b"vary", b"Cookie"))
+        if self.new:
+            attrs = f"{COOKIE}={self.value}; Path=/; SameSite=Lax" + ("; Secure" if self.secure else "")
+            out.append((b"set-cookie", attrs.encode()))
+        return out
+
+
+async def _safe(app: Any, signer: URLSafeSerializer, secure: bool, scope: dict[str, Any], receive: Callable,
+                send: Callable) -> None:
+    """A safe request: the application with an on-demand token (``scope["csrftoken"]``)."""
+    wanted = scope["csrftoken"] = SafeToken(scope, signer, secure)
+
+    async def send_token(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and wanted.value is not None:
+            message = {**message, "headers": wanted.headers(list(message.get("headers") or ()))}
+        await send(message)
+
+    await app(scope, receive, send_token)
+
+
 # operations endpoints: no forms, no cookies, and they must answer while the database is down
 UNGUARDED = frozenset({"/healthz", "/metrics"})
 
@@ -91,12 +152,14 @@ class CsrfMiddleware:
         self.app = app
         self.secure = secure
         self._protected: Any = None
+        self._signer: URLSafeSerializer | None = None
         self._lock = asyncio.Lock()
 
     async def _build(self, scope: dict[str, Any]) -> Any:
         async with self._lock:
             if self._protected is None:
                 secret = await anyio.to_thread.run_sync(load_secret, scope["app"].state.pool)
+                self._signer = URLSafeSerializer(secret)  # asgi-csrf's own signer, for safe requests
                 self._protected = asgi_csrf(
                     self._inner, cookie_name=COOKIE, http_header=HEADER, signing_secret=secret,
                     always_protect={LOGIN_PATH}, skip_if_scope=_skip, cookie_secure=self.secure,
@@ -133,6 +196,9 @@ class CsrfMiddleware:
                     await _send_problem(send, 503, "Service unavailable",
                                         "the database is unreachable, so the CSRF check cannot run: try again later")
                 return
+        if scope["method"] in SAFE:
+            await _safe(self.app, self._signer, self.secure, scope, receive, send)
+            return
         reset = _OUTER.set(scope)
         try:
             await protected(scope, receive, send)

@@ -1,9 +1,9 @@
 """Logs of the HTTP server: text or JSON lines, one access line per request, secrets redacted.
 
 :func:`configure` installs one handler on the root logger (uvicorn's loggers propagate to it);
-:class:`AccessLog` gives each request an id (the client's ``X-Request-ID`` if it is sane, else a
-new one; echoed in the response) and logs ``method``, ``route`` (the template, never the raw path
-or query), ``status``, ``duration_ms`` and ``request_id`` to the ``fartkoll.access`` logger.
+:func:`access` logs each request's ``method``, ``route`` (the template, never the raw path or
+query), ``status``, ``duration_ms`` and ``request_id`` (given by :class:`api.middleware.Edge`) to
+the ``fartkoll.access`` logger.
 Every line passes :func:`redact`, which blanks bearer tokens, ``fks_``/``fkp_`` tokens,
 Authorization and Cookie header values, passwords and the password of a database URL, whatever
 logger wrote them.
@@ -16,17 +16,12 @@ import json
 import logging
 import re
 import sys
-import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
-
-from .metrics import route_template
 
 ACCESS = logging.getLogger("fartkoll.access")
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("fartkoll_request_id", default=None)
 REQUEST_FIELDS = ("request_id", "method", "route", "status", "duration_ms")
-_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _HANDLER_MARK = "_fartkoll_handler"
 
 _SECRETS = [
@@ -112,44 +107,10 @@ def configure(log_format: Literal["text", "json"] = "text", level: int | str = "
     return handler
 
 
-class AccessLog:
-    """ASGI middleware: a request id for every HTTP request and one access line when it ends."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
-        token = REQUEST_ID.set(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-        start = time.perf_counter()
-
-        async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            duration_ms = round((time.perf_counter() - start) * 1000, 2)
-            route = route_template(scope)
-            ACCESS.info("%s %s %d %.1f ms", scope["method"], route, status, duration_ms,
-                        extra={"request_id": request_id, "method": scope["method"], "route": route,
-                               "status": status, "duration_ms": duration_ms})
-            REQUEST_ID.reset(token)
-
-
-def _incoming_id(scope: dict[str, Any]) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _SANE_ID.fullmatch(text) else None
-    return None
+def access(method: str, route: str, status: int, duration_ms: float, request_id: str) -> None:
+    """The access line of one request (written by :class:`api.middleware.Edge`)."""
+    if ACCESS.isEnabledFor(logging.INFO):
+        duration_ms = round(duration_ms, 2)
+        ACCESS.info("%s %s %d %.1f ms", method, route, status, duration_ms,
+                    extra={"request_id": request_id, "method": method, "route": route,
+                           "status": status, "duration_ms": duration_ms})

@@ -8,7 +8,6 @@ build many). Pool figures are read from the serving application's own pool at sc
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,32 +52,6 @@ def route_template(scope: dict[str, Any]) -> str:
     route = scope.get("route")
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return template or UNMATCHED
-
-
-class RequestMetrics:
-    """ASGI middleware observing each HTTP request's duration in :data:`REQUEST_SECONDS`."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # what the client gets if the application raises before answering
-        start = time.perf_counter()
-
-        async def send_status(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            REQUEST_SECONDS.labels(scope["method"], route_template(scope), f"{status // 100}xx").observe(
-                time.perf_counter() - start)
 
 
 class PoolCollector(Collector):

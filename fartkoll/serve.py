@@ -118,7 +118,7 @@ def _run(settings: Settings, sock: socket.socket, on_started: Callable[[], None]
     config = uvicorn.Config(
         app if app is not None else create_app(settings),
         log_config=None,  # api.logs.configure did it
-        access_log=False,  # api.logs.AccessLog writes one line per request, with its id
+        access_log=False,  # api.middleware.Edge writes one line per request, with its id
         timeout_graceful_shutdown=settings.api.shutdown_grace_s,
     )
     server = _Server(config, on_started)

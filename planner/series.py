@@ -17,10 +17,11 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import msgspec
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from planner.daytotals import NO_LIMIT, Sums, coverage_of, coverage_params, group_parts, parts_of, parts_params
 from planner.exceedance import BinnedTails
@@ -271,10 +272,6 @@ def _fin(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-_POINTS = TypeAdapter(list[SeriesPoint])
-"""Validates a line's points in one call (faster than a model per point)."""
-
-
 def _finite(a: np.ndarray) -> list[float | None]:
     """Already rounded figures as Python floats, None where not finite."""
     return [v if ok else None for v, ok in zip(a.tolist(), np.isfinite(a).tolist(), strict=True)]
@@ -282,9 +279,10 @@ def _finite(a: np.ndarray) -> list[float | None]:
 
 def _points(local: list[datetime], hours: list[int], cov: list[float | None], counted: list[bool],
             cells: dict[tuple[int, float | None], int], figs: dict, limit_text: dict,
-            public: bool) -> list[SeriesPoint]:
-    """The points of one line: one per step and limit in force there (a step without cells: one
-    gap point). ``local``, ``hours``, ``cov`` and ``counted`` (the signs measured: a step without
+            public: bool) -> list[dict]:
+    """The points of one line as plain dicts in :class:`SeriesPoint`'s field order, JSON-ready
+    (Python ints, floats, None, datetimes): one per step and limit in force there (a step
+    without cells: one gap point). ``local``, ``hours``, ``cov`` and ``counted`` (the signs measured: a step without
     vehicles has n 0, not a gap) are per step; ``cells`` the rows of ``figs`` (the cells' figures
     as plain lists) by (step, limit)."""
     limits_at: dict[int, list[float | None]] = defaultdict(list)
@@ -298,20 +296,24 @@ def _points(local: list[datetime], hours: list[int], cov: list[float | None], co
             lims = sorted(lims, key=lambda x: (x is None, x or 0))
         for lim in lims:
             limit_kmh, threshold_kmh = limit_text[lim]
-            point = {"start": local[i], "hours": hours[i], "limit_kmh": limit_kmh, "threshold_kmh": threshold_kmh,
-                     "coverage_share": cov[i], "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
-                     "over_threshold_share": None, "small": False, "withheld": False}
             k = cells.get((i, lim))
             if k is None:
                 count = 0 if counted[i] else None
-                point["n"], point["small"] = count, count is not None
+                point = {"start": local[i], "hours": hours[i], "limit_kmh": limit_kmh, "threshold_kmh": threshold_kmh,
+                         "n": count, "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
+                         "over_threshold_share": None, "coverage_share": cov[i], "small": count is not None,
+                         "withheld": False}
             elif public and n[k] < PUBLIC_MIN_VEHICLES:
-                point["n"], point["small"], point["withheld"] = None, True, True
+                point = {"start": local[i], "hours": hours[i], "limit_kmh": limit_kmh, "threshold_kmh": threshold_kmh,
+                         "n": None, "mean_kmh": None, "v85_kmh": None, "over_limit_share": None,
+                         "over_threshold_share": None, "coverage_share": cov[i], "small": True, "withheld": True}
             else:
-                point.update(n=n[k], small=n[k] < PUBLIC_MIN_VEHICLES, mean_kmh=mean[k], v85_kmh=v85[k],
-                             over_limit_share=over_l[k], over_threshold_share=over_t[k])
+                point = {"start": local[i], "hours": hours[i], "limit_kmh": limit_kmh, "threshold_kmh": threshold_kmh,
+                         "n": n[k], "mean_kmh": mean[k], "v85_kmh": v85[k], "over_limit_share": over_l[k],
+                         "over_threshold_share": over_t[k], "coverage_share": cov[i],
+                         "small": n[k] < PUBLIC_MIN_VEHICLES, "withheld": False}
             points.append(point)
-    return _POINTS.validate_python(points)
+    return points
 
 
 def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
@@ -321,6 +323,28 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     """The series use case: one line per direction × display mode present (or asked for), one
     point per step and legal limit in force (exactly as posted), gaps as ``None``. Daily steps
     read the daily sums of planner.daytotals (``use_days`` False: the hourly rollups alone)."""
+    return SiteSeries.model_validate(series_data(
+        conn, planner, site_id, public=public, date_from=date_from, date_to=date_to, step=step,
+        direction=direction, display=display, over_kmh=over_kmh, use_days=use_days))
+
+
+def site_series_json(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
+                     **kw) -> bytes:
+    """:func:`site_series` as JSON: the bytes of ``site_series(...).model_dump_json(by_alias=True)``,
+    encoded straight from the plain data (a year of daily points is ~1,500 of them: building and
+    validating a model for each costs more than computing them)."""
+    return _JSON.encode(series_data(conn, planner, site_id, public=public, **kw))
+
+
+_JSON = msgspec.json.Encoder()
+
+
+def series_data(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
+                date_from: date | None = None, date_to: date | None = None, step: Step = "hour",
+                direction: str | None = None, display: str | None = None, over_kmh: float = 6.0,
+                use_days: bool = True) -> dict:
+    """:func:`site_series` as plain data in :class:`SiteSeries`'s shape and field order (keys by
+    alias: the period's ``from``)."""
     if step not in ("hour", "day"):
         raise LoadError(f"step {step!r} is not one of ['day', 'hour']",
                         errors=[{"record": None, "field": "step", "value": step, "reason": "not hour or day"}])
@@ -375,8 +399,6 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     figs = _rounded(matrix_figures(grouped.hist, grouped.lo, grouped.sum_kmh,
                                    [level[k[3]][0] for k in grouped.keys], [level[k[3]][1] for k in grouped.keys],
                                    w.rounding))
-    lines = [SeriesLine(direction=DIRECTIONS[key[0]], display=display_name(key[1]), points=[])
-             for key in sorted(lines_wanted)]
     local = [start.astimezone(tz) for start, _ in steps]
     hours = [h for _, h in steps]
     cov, counted = [], []
@@ -387,18 +409,21 @@ def site_series(conn: psycopg.Connection, planner: PlannerSettings, site_id: int
     plain = {"n": np.rint(figs.n).astype(np.int64).tolist(), "mean": _finite(figs.mean), "v85": _finite(figs.v85),
              "over_limit": _finite(figs.over_limit), "over_threshold": _finite(figs.over_threshold)}
     limit_text = {lim: (_num(lim, 6), _num(threshold(lim), 6)) for lim in [*cell_limits, None]}
-    for line, key in zip(lines, sorted(lines_wanted), strict=True):
-        line.points = _points(local, hours, cov, counted, by_line.get(key, {}), plain, limit_text, public)
+    lines = [{"direction": DIRECTIONS[key[0]], "display": display_name(key[1]),
+              "points": _points(local, hours, cov, counted, by_line.get(key, {}), plain, limit_text, public)}
+             for key in sorted(lines_wanted)]
     notes = []
     if not parts:
         notes.append("no vehicles in the period")
     if no_limit:
         notes.append("no legal limit recorded for some hours: record one with `fartkoll limit set`;"
                      " shares over the limit are missing there")
-    return SiteSeries(site=site_ref(w.site), period=PeriodView(from_=w.period.start, to=w.period.end),
-                      step=step, public=public, lines=lines, notes=notes)
+    site = w.site
+    return {"site": {"id": site.id, "name": site.name, "time_zone": site.time_zone, "police_area": site.police_area},
+            "period": {"from": w.period.start, "to": w.period.end}, "step": step, "public": public,
+            "lines": lines, "notes": notes}
 
 
 __all__ = ["PUBLIC_MIN_VEHICLES", "CellFigures", "HourRow", "cell_figures", "SeriesLine", "SeriesPoint", "SiteSeries", "Window", "load_coverage",
-           "load_hours", "site_ref", "site_series", "site_window", "sum_hist",
+           "load_hours", "series_data", "site_ref", "site_series", "site_series_json", "site_window", "sum_hist",
            "v85_of"]

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import msgspec
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
@@ -452,43 +453,63 @@ class SiteFigures(BaseModel):
     groups: list[GroupFigures]
 
 
-def _share(s) -> ShareView:
-    return ShareView(k=_num(s.k), n=_num(s.n), share=_num(s.share), low=_num(s.low), high=_num(s.high))
+def _share(s) -> dict:
+    return {"k": _num(s.k), "n": _num(s.n), "share": _num(s.share), "low": _num(s.low), "high": _num(s.high)}
 
 
 def figures(ss: SiteStats) -> SiteFigures:
     """The typed, JSON-ready figures of a :class:`SiteStats`."""
+    return SiteFigures.model_validate(figures_data(ss))
+
+
+def figures_json(ss: SiteStats) -> bytes:
+    """The bytes of ``figures(ss).model_dump_json(by_alias=True)``, encoded straight from the
+    plain data (no model for each group, share and histogram)."""
+    return _JSON.encode(figures_data(ss))
+
+
+_JSON = msgspec.json.Encoder()
+
+
+def figures_data(ss: SiteStats) -> dict:
+    """:func:`figures` as plain data in :class:`SiteFigures`'s shape and field order (keys by
+    alias, Python ints, floats, bools, None and datetimes only)."""
     groups = []
     for g in ss.groups:
         s = g.summary
         lim = g.limit is not None
         k = KMH_PER_UNIT.get(g.sign_unit, 1.0)
-        groups.append(GroupFigures(
-            source=g.source, direction=direction_name(g.direction),
-            display=None if g.display is None else display_name(g.display),
-            limit_kmh=_num(g.limit_kmh), limit_posted=g.limit.posted if lim else None,
-            limit_hours=g.limit.hours if lim else None,
-            limit_from=g.limit_from, limit_to=g.limit_to, first_hour=g.first_hour, last_hour=g.last_hour,
-            hours=g.hours, n=s.n, mean_kmh=_num(s.mean), sd_kmh=_num(s.sd),
-            **{f"{k}_kmh": _num(v) for k, v in s.percentiles.items()},
-            sign_unit=g.sign_unit, percentiles_sign_unit={n: _num(v / k) for n, v in s.percentiles.items()},
-            exact_percentiles=s.exact_percentiles, exact_shares=s.exact_shares if lim else True,
-            pace_kmh=(_num(s.pace_start_kmh), _num(s.pace_start_kmh + 10)), pace_share=_num(s.pace_share),
-            threshold_kmh=_num(s.threshold_kmh) if lim else None,
-            over_limit=_share(s.over_limit) if lim else None,
-            over_threshold=_share(s.over_threshold) if lim else None,
-            over_limit_plus={str(k): _share(v) for k, v in s.over_limit_plus.items()} if lim else None,
-            mean_excess_kmh=_num(s.mean_excess_kmh) if lim else None,
-            v85_excess_kmh=_num(s.v85_excess_kmh) if lim else None,
-            coverage_share=_num(g.coverage_share), flags=g.flags, warnings=g.warnings,
-            histogram=HistogramView(lower_kmh=g.hist_lower_kmh, counts=g.hist_counts,
-                                    width_kmh=None if g.hist_width_kmh else 1,
-                                    widths_kmh=g.hist_width_kmh or None)))
-    return SiteFigures(
-        site=SiteRef(id=ss.site.id, name=ss.site.name, time_zone=ss.site.time_zone,
-                     police_area=ss.site.police_area),
-        period=PeriodView(from_=ss.period.start, to=ss.period.end), rounding=ss.rounding,
-        notes=list(ss.notes), groups=groups)
+        pct = s.percentiles
+        groups.append({
+            "source": g.source, "direction": direction_name(g.direction),
+            "display": None if g.display is None else display_name(g.display),
+            "limit_kmh": _num(g.limit_kmh), "limit_posted": g.limit.posted if lim else None,
+            "limit_hours": g.limit.hours if lim else None,
+            "limit_from": g.limit_from, "limit_to": g.limit_to, "first_hour": g.first_hour, "last_hour": g.last_hour,
+            "hours": int(g.hours), "n": int(s.n), "mean_kmh": _num(s.mean), "sd_kmh": _num(s.sd),
+            **{f"{name}_kmh": _num(pct.get(name)) for name in _PERCENTILES},
+            "sign_unit": g.sign_unit, "percentiles_sign_unit": {n: _num(v / k) for n, v in pct.items()},
+            "exact_percentiles": bool(s.exact_percentiles), "exact_shares": bool(s.exact_shares) if lim else True,
+            "pace_kmh": [_num(s.pace_start_kmh), _num(s.pace_start_kmh + 10)], "pace_share": _num(s.pace_share),
+            "threshold_kmh": _num(s.threshold_kmh) if lim else None,
+            "over_limit": _share(s.over_limit) if lim else None,
+            "over_threshold": _share(s.over_threshold) if lim else None,
+            "over_limit_plus": {str(k): _share(v) for k, v in s.over_limit_plus.items()} if lim else None,
+            "mean_excess_kmh": _num(s.mean_excess_kmh) if lim else None,
+            "v85_excess_kmh": _num(s.v85_excess_kmh) if lim else None,
+            "coverage_share": _num(g.coverage_share), "flags": int(g.flags), "warnings": list(g.warnings),
+            "histogram": {"lower_kmh": [float(x) for x in g.hist_lower_kmh],
+                          "width_kmh": None if g.hist_width_kmh else 1.0,
+                          "widths_kmh": [None if w is None else float(w) for w in g.hist_width_kmh] or None,
+                          "counts": [int(c) for c in g.hist_counts]}})
+    return {"site": {"id": ss.site.id, "name": ss.site.name, "time_zone": ss.site.time_zone,
+                     "police_area": ss.site.police_area},
+            "period": {"from": ss.period.start, "to": ss.period.end}, "rounding": ss.rounding,
+            "notes": list(ss.notes), "groups": groups}
+
+
+_PERCENTILES = ("v10", "v50", "v85", "v90", "v95")
+"""GroupFigures' percentile fields, in its order."""
 
 
 def local_period(date_from: date | None, date_to: date | None, tz: str, default: Period | None) -> Period:
@@ -527,7 +548,16 @@ def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: st
                     weeks: int | None = None) -> tuple[SiteStats, SiteFigures]:
     """The site-statistics use case (CLI ``stats``, API ``sites/{id}/stats``, the sites overview):
     the site by id or name, its period from local days, its figures with the thresholds of its
-    police area. Returns the full statistics (for tables) and their typed JSON shape."""
+    police area. Returns the full statistics (for tables) and their typed JSON shape (the API
+    encodes :func:`statistics_of` with :func:`figures_json`: the same bytes)."""
+    ss = statistics_of(conn, planner, site, over_kmh=over_kmh, date_from=date_from, date_to=date_to, weeks=weeks)
+    return ss, figures(ss)
+
+
+def statistics_of(conn: psycopg.Connection, planner: PlannerSettings, site: str | int, *,
+                  over_kmh: float = 6.0, date_from: date | None = None, date_to: date | None = None,
+                  weeks: int | None = None) -> SiteStats:
+    """The statistics of :func:`site_statistics`, without their typed JSON shape."""
     if isinstance(site, int):
         site_info = load_site(conn, site)
     else:
@@ -537,9 +567,9 @@ def site_statistics(conn: psycopg.Connection, planner: PlannerSettings, site: st
                         errors=[{"record": None, "field": "to", "value": date_to.isoformat(),
                                  "reason": f"before from {date_from.isoformat()}"}])
     period = stats_period(conn, site_info, weeks or planner.period_weeks, date_from, date_to)
-    ss = site_stats(conn, site_info, period, planner, over_kmh=over_kmh)
-    return ss, figures(ss)
+    return site_stats(conn, site_info, period, planner, over_kmh=over_kmh)
 
 
 __all__ = ["GroupFigures", "GroupStats", "LimitRef", "SiteFigures", "SiteRows", "SiteStats", "Quality", "figures",
-           "local_period", "site_default_period", "site_statistics", "site_stats", "stats_period"]
+           "figures_data", "figures_json",
+           "local_period", "site_default_period", "site_statistics", "site_stats", "statistics_of", "stats_period"]
