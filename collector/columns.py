@@ -1,0 +1,167 @@
+"""A batch of passes as columns: the write path's working form, one array per field.
+
+The write path checks, resolves, keys, bins and copies whole columns (numpy) instead of one
+:class:`~collector.passes.VehiclePass` per pass. Uploads decode straight into columns
+(:meth:`PassColumns.build`); sources that have pass objects convert them
+(:meth:`PassColumns.from_passes`), which keeps the objects: a pass whose values the columns
+cannot hold as given (a speed that is not a number, a time without an offset) is marked
+``doubt`` and judged by the per-pass checks on its own object, so the decisions and the
+messages stay those of :class:`~collector.checks.BatchChecks`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from .passes import Direction, Display, VehiclePass
+
+NONE = np.iinfo(np.int64).min
+"""An integer column's "not given" (sign_id, site_id, display)."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+_NO_KEY = bytes(16)
+_NUMBER = frozenset((int, float))
+
+
+def epoch_us(t: datetime) -> int:
+    """An aware datetime as integer microseconds since 1970 UTC (exact)."""
+    return (t - EPOCH) // _US
+
+
+def times_us(times: Sequence[datetime]) -> np.ndarray:
+    """Aware datetimes as int64 microseconds since 1970 UTC.
+
+    ``timestamp()`` is exact to the microsecond for any plausible time (below 2**53 µs, year
+    2255), and rounding its float back gives the integer: ~0.6 µs a time against ~1.4 for
+    ``epoch_us``."""
+    return np.rint(np.array([t.timestamp() for t in times], dtype=np.float64) * 1e6).astype(np.int64)
+
+
+@dataclass
+class PassColumns:
+    """Passes as columns. ``times`` keeps each time as given (its offset appears in messages and
+    in derived keys); ``time_us`` is the same instant in microseconds since 1970 UTC."""
+
+    times: Sequence[datetime]
+    time_us: np.ndarray       # int64
+    speed_kmh: np.ndarray     # float64, as given
+    direction: np.ndarray     # int64
+    sign_id: np.ndarray       # int64, NONE when not given
+    site_id: np.ndarray       # int64, NONE when not given
+    display: np.ndarray       # int64, NONE when not given
+    length_m: np.ndarray      # float64, NaN when not given
+    key: np.ndarray           # 16-byte keys (dtype V16); zeros where ``keyed`` is False
+    keyed: np.ndarray         # bool
+    originals: Sequence[VehiclePass] | None = None  # the pass objects, when converted from them
+    doubt: np.ndarray | None = None  # bool: only the per-pass checks can judge these (needs originals)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @classmethod
+    def build(cls, times: Sequence[datetime], speed_kmh: Sequence[float], direction: Sequence[int],
+              keys: Sequence[uuid.UUID | None], *, sign_id: int | None = None,
+              length_m: Sequence[float | None] | None = None) -> PassColumns:
+        """Columns of well-typed values (aware datetimes, floats, direction numbers, UUIDs) of one sign
+        whose deployment gives site and display mode (an upload's)."""
+        n = len(times)
+        lengths = (np.full(n, np.nan) if length_m is None or length_m.count(None) == n
+                   else np.array([np.nan if x is None else x for x in length_m], dtype=np.float64))
+        keyed = np.array([k is not None for k in keys], dtype=bool)
+        blob = b"".join([_NO_KEY if k is None else k.int.to_bytes(16) for k in keys])
+        return cls(times, times_us(times), np.asarray(speed_kmh, dtype=np.float64),
+                   np.asarray(direction, dtype=np.int64),
+                   np.full(n, NONE if sign_id is None else sign_id, dtype=np.int64),
+                   np.full(n, NONE, dtype=np.int64), np.full(n, NONE, dtype=np.int64), lengths,
+                   np.frombuffer(blob, dtype="V16").copy(), keyed)
+
+    @classmethod
+    def from_passes(cls, passes: Sequence[VehiclePass]) -> PassColumns:
+        """The passes' columns; a pass with a value of an unexpected type is marked ``doubt``
+        (placeholder values in the columns) and is judged on its object."""
+        n = len(passes)
+        doubt = np.zeros(n, dtype=bool)
+        t_us = np.zeros(n, dtype=np.int64)
+        speed = np.zeros(n, dtype=np.float64)
+        direction = np.zeros(n, dtype=np.int64)
+        sign = np.full(n, NONE, dtype=np.int64)
+        site = np.full(n, NONE, dtype=np.int64)
+        display = np.full(n, NONE, dtype=np.int64)
+        length = np.full(n, np.nan, dtype=np.float64)
+        keyed = np.zeros(n, dtype=bool)
+        keys = []
+        for i, p in enumerate(passes):
+            t, v, d, ln, k = p.time, p.speed_kmh, p.direction, p.length_m, p.key
+            if (type(t) is datetime and t.utcoffset() is not None and type(v) in _NUMBER
+                    and (ln is None or type(ln) in _NUMBER) and (type(d) is Direction or type(d) is int)
+                    and _plain_int(p.sign_id) and _plain_int(p.site_id)
+                    and (p.display is None or type(p.display) is Display or type(p.display) is int)
+                    and (k is None or type(k) is uuid.UUID)):
+                try:
+                    t_us[i], speed[i] = epoch_us(t), v
+                    direction[i] = d
+                    if ln is not None:
+                        length[i] = ln
+                        if ln != ln:  # NaN given: the column's NaN means "no length"
+                            doubt[i] = True
+                    if p.sign_id is not None:
+                        sign[i] = p.sign_id
+                    if p.site_id is not None:
+                        site[i] = p.site_id
+                    if p.display is not None:
+                        display[i] = p.display
+                except (OverflowError, ValueError):  # beyond int64 / float64: for the per-pass checks
+                    doubt[i] = True
+            else:
+                doubt[i] = True
+            if type(k) is uuid.UUID:
+                keys.append(k.int.to_bytes(16))
+                keyed[i] = True
+            else:
+                keys.append(_NO_KEY)
+        return cls([p.time for p in passes], t_us, speed, direction, sign, site, display, length,
+                   np.frombuffer(b"".join(keys), dtype="V16").copy(), keyed, passes, doubt if doubt.any() else None)
+
+    @classmethod
+    def concat(cls, parts: Sequence[PassColumns]) -> PassColumns:
+        """One batch of several (a group of uploads), in order."""
+        if len(parts) == 1:
+            return parts[0]
+        needs_objects = any(p.doubt is not None or p.originals is not None for p in parts)
+        originals = [q for p in parts for q in p.passes()] if needs_objects else None
+        doubts = [p.doubt if p.doubt is not None else np.zeros(len(p), dtype=bool) for p in parts]
+        doubt = np.concatenate(doubts) if any(p.doubt is not None for p in parts) else None
+        return cls([t for p in parts for t in p.times], *(np.concatenate([getattr(p, f) for p in parts]) for f in (
+            "time_us", "speed_kmh", "direction", "sign_id", "site_id", "display", "length_m", "key", "keyed")),
+            originals, doubt)
+
+    def pass_at(self, i: int) -> VehiclePass:
+        """Pass ``i`` as an object: the original, or one made from the columns."""
+        if self.originals is not None:
+            return self.originals[i]
+        length = float(self.length_m[i])
+        return VehiclePass(self.times[i], float(self.speed_kmh[i]), Direction(int(self.direction[i])),
+                           _int_or_none(self.sign_id[i]), _int_or_none(self.site_id[i]),
+                           None if self.display[i] == NONE else Display(int(self.display[i])),
+                           None if length != length else length, self.key_at(i))
+
+    def passes(self) -> list[VehiclePass]:
+        """Every pass as an object (tests, and a group mixing objects with columns)."""
+        return list(self.originals) if self.originals is not None else [self.pass_at(i) for i in range(len(self))]
+
+    def key_at(self, i: int) -> uuid.UUID | None:
+        return uuid.UUID(bytes=self.key[i].tobytes()) if self.keyed[i] else None
+
+
+def _plain_int(v: object) -> bool:
+    return v is None or type(v) is int
+
+
+def _int_or_none(v: np.int64) -> int | None:
+    return None if v == NONE else int(v)
