@@ -133,13 +133,26 @@ class PassColumns:
         """One batch of several (a group of uploads), in order."""
         if len(parts) == 1:
             return parts[0]
-        needs_objects = any(p.doubt is not None or p.originals is not None for p in parts)
+        # objects are needed for passes judged on them and for keys derived from their values
+        needs_objects = any(p.originals is not None and (p.doubt is not None or not p.keyed.all()) for p in parts)
         originals = [q for p in parts for q in p.passes()] if needs_objects else None
         doubts = [p.doubt if p.doubt is not None else np.zeros(len(p), dtype=bool) for p in parts]
         doubt = np.concatenate(doubts) if any(p.doubt is not None for p in parts) else None
         return cls([t for p in parts for t in p.times], *(np.concatenate([getattr(p, f) for p in parts]) for f in (
             "time_us", "speed_kmh", "direction", "sign_id", "site_id", "display", "length_m", "key", "keyed")),
             originals, doubt)
+
+    def take(self, index: np.ndarray) -> PassColumns:
+        """The passes at ``index`` (batch positions, in order)."""
+        pick = index.tolist()
+        return PassColumns([self.times[i] for i in pick], *(getattr(self, f)[index] for f in (
+            "time_us", "speed_kmh", "direction", "sign_id", "site_id", "display", "length_m", "key", "keyed")),
+            None if self.originals is None else [self.originals[i] for i in pick],
+            None if self.doubt is None else self.doubt[index])
+
+    def key_set(self) -> frozenset[bytes]:
+        """The given keys (16 bytes each)."""
+        return frozenset((self.key if self.keyed.all() else self.key[self.keyed]).tolist())
 
     def pass_at(self, i: int) -> VehiclePass:
         """Pass ``i`` as an object: the original, or one made from the columns."""
