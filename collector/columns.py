@@ -27,6 +27,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 _NO_KEY = bytes(16)
 _NUMBER = frozenset((int, float))
+_NONE_TYPE = type(None)
 
 
 def epoch_us(t: datetime) -> int:
@@ -84,49 +85,34 @@ class PassColumns:
     @classmethod
     def from_passes(cls, passes: Sequence[VehiclePass]) -> PassColumns:
         """The passes' columns; a pass with a value of an unexpected type is marked ``doubt``
-        (placeholder values in the columns) and is judged on its object."""
+        (placeholder values in the columns) and is judged on its object.
+
+        Each field is taken as a list and converted at once when its values are all of the
+        expected types (the usual batch); only a field with an odd value is gone through pass by pass."""
         n = len(passes)
         doubt = np.zeros(n, dtype=bool)
-        t_us = np.zeros(n, dtype=np.int64)
-        speed = np.zeros(n, dtype=np.float64)
-        direction = np.zeros(n, dtype=np.int64)
-        sign = np.full(n, NONE, dtype=np.int64)
-        site = np.full(n, NONE, dtype=np.int64)
-        display = np.full(n, NONE, dtype=np.int64)
-        length = np.full(n, np.nan, dtype=np.float64)
-        keyed = np.zeros(n, dtype=bool)
-        keys = []
-        for i, p in enumerate(passes):
-            t, v, d, ln, k = p.time, p.speed_kmh, p.direction, p.length_m, p.key
-            if (type(t) is datetime and t.utcoffset() is not None and type(v) in _NUMBER
-                    and (ln is None or type(ln) in _NUMBER) and (type(d) is Direction or type(d) is int)
-                    and _plain_int(p.sign_id) and _plain_int(p.site_id)
-                    and (p.display is None or type(p.display) is Display or type(p.display) is int)
-                    and (k is None or type(k) is uuid.UUID)):
-                try:
-                    t_us[i], speed[i] = epoch_us(t), v
-                    direction[i] = d
-                    if ln is not None:
-                        length[i] = ln
-                        if ln != ln:  # NaN given: the column's NaN means "no length"
-                            doubt[i] = True
-                    if p.sign_id is not None:
-                        sign[i] = p.sign_id
-                    if p.site_id is not None:
-                        site[i] = p.site_id
-                    if p.display is not None:
-                        display[i] = p.display
-                except (OverflowError, ValueError):  # beyond int64 / float64: for the per-pass checks
+        times = [p.time for p in passes]
+        if set(map(type, times)) == {datetime} and None not in [t.utcoffset() for t in times]:
+            t_us = times_us(times)
+        else:
+            t_us = np.zeros(n, dtype=np.int64)
+            for i, t in enumerate(times):
+                if type(t) is datetime and t.utcoffset() is not None:
+                    t_us[i] = epoch_us(t)
+                else:
                     doubt[i] = True
-            else:
-                doubt[i] = True
-            if type(k) is uuid.UUID:
-                keys.append(k.int.to_bytes(16))
-                keyed[i] = True
-            else:
-                keys.append(_NO_KEY)
-        return cls([p.time for p in passes], t_us, speed, direction, sign, site, display, length,
-                   np.frombuffer(b"".join(keys), dtype="V16").copy(), keyed, passes, doubt if doubt.any() else None)
+        speed = _floats([p.speed_kmh for p in passes], doubt, none_ok=False)
+        length = _floats([p.length_m for p in passes], doubt, none_ok=True)
+        direction = _ints([p.direction for p in passes], doubt, (Direction, int), none_ok=False)
+        sign = _ints([p.sign_id for p in passes], doubt, (int,), none_ok=True)
+        site = _ints([p.site_id for p in passes], doubt, (int,), none_ok=True)
+        display = _ints([p.display for p in passes], doubt, (Display, int), none_ok=True)
+        keys = [p.key for p in passes]
+        keyed = np.array([type(k) is uuid.UUID for k in keys], dtype=bool)
+        doubt |= ~keyed & np.array([k is not None for k in keys], dtype=bool)
+        blob = b"".join([k.int.to_bytes(16) if type(k) is uuid.UUID else _NO_KEY for k in keys])
+        return cls(times, t_us, speed, direction, sign, site, display, length,
+                   np.frombuffer(blob, dtype="V16").copy(), keyed, passes, doubt if doubt.any() else None)
 
     @classmethod
     def concat(cls, parts: Sequence[PassColumns]) -> PassColumns:
@@ -172,8 +158,58 @@ class PassColumns:
         return uuid.UUID(bytes=self.key[i].tobytes()) if self.keyed[i] else None
 
 
-def _plain_int(v: object) -> bool:
-    return v is None or type(v) is int
+def _floats(values: list, doubt: np.ndarray, *, none_ok: bool) -> np.ndarray:
+    """A float64 column of ints and floats (NaN for None where ``none_ok``); any other value, a
+    NaN given as a value or one beyond float64 marks its pass in ``doubt`` (placeholder 0)."""
+    kinds = set(map(type, values))
+    if kinds <= ({int, float, type(None)} if none_ok else {int, float}):
+        try:
+            out = np.array([np.nan if v is None else v for v in values] if _NONE_TYPE in kinds else values, dtype=np.float64)
+        except OverflowError:  # an int beyond float64: pass by pass below
+            pass
+        else:
+            given_nan = np.isnan(out)
+            if _NONE_TYPE in kinds:
+                given_nan &= np.array([v is not None for v in values], dtype=bool)
+            doubt |= given_nan
+            return out
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if v is None and none_ok:
+            continue
+        try:
+            if type(v) not in _NUMBER or v != v:
+                raise ValueError
+            out[i] = v
+        except (OverflowError, ValueError):
+            out[i] = 0.0
+            doubt[i] = True
+    return out
+
+
+def _ints(values: list, doubt: np.ndarray, kinds_ok: tuple[type, ...], *, none_ok: bool) -> np.ndarray:
+    """An int64 column of values of the types ``kinds_ok`` (NONE for None where ``none_ok``); any
+    other value, or one beyond int64, marks its pass in ``doubt``."""
+    kinds = set(map(type, values))
+    allowed = set(kinds_ok) | ({type(None)} if none_ok else set())
+    if kinds <= allowed:
+        try:
+            out = np.array([NONE if v is None else v for v in values] if _NONE_TYPE in kinds else values, dtype=np.int64)
+        except OverflowError:
+            pass
+        else:
+            if _NONE_TYPE in kinds or not (out == NONE).any():  # a given value equal to NONE: pass by pass
+                return out
+    out = np.full(len(values), NONE, dtype=np.int64)
+    for i, v in enumerate(values):
+        if v is None and none_ok:
+            continue
+        if type(v) in kinds_ok and -(1 << 63) < v < 1 << 63:
+            out[i] = v
+        else:
+            out[i] = 0
+            doubt[i] = True
+    return out
 
 
 def _int_or_none(v: np.int64) -> int | None:
