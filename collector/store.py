@@ -1,7 +1,8 @@
 """The one write path for vehicle passes: readings stored once each → hourly rollups.
 
 Everything that stores passes (serial collector, HTTP ingest, importers, demo data) calls
-``write_passes``. Its statements run in the caller's transaction, which the caller commits (on
+``write_passes``, or ``write_columns`` with the passes already as columns (HTTP uploads, see
+:mod:`collector.columns`), which ``write_passes`` itself calls. Its statements run in the caller's transaction, which the caller commits (on
 an autocommit connection it opens and commits one of its own), so a batch is all or nothing.
 """
 
