@@ -26,15 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import psycopg
 
+from collector.columns import PassColumns
 from collector.passes import VehiclePass
 from collector.plausible import TimeRule
-from collector.store import WriteResult, write_passes
+from collector.store import WriteResult, write_columns
 from core.errors import FartkollError, Unauthenticated, Unavailable
 from sql import QUERIES
 
-from .. import live
+from ..live.announce import CHANNEL, MAX_PASSES, message
 from .body import jsonable
 from .upload_sign import CHECK_QUERY, REVOKED, KnownTokens
 
@@ -46,21 +48,26 @@ _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailu
 
 @dataclass
 class Job:
-    """One upload's passes for the write path, and what was refused before it."""
+    """One upload's passes for the write path (as columns, or objects turned into columns), and
+    what was refused before it."""
 
     sign_id: int
     batch_id: uuid.UUID
     kind: str
     records: int
-    passes: list[VehiclePass]
-    indices: list[int]                      # record index of each pass in the upload
+    passes: PassColumns | Sequence[VehiclePass]
+    indices: Sequence[int]                  # record index of each pass in the upload
     rejected: list[dict[str, Any]] = field(default_factory=list)  # refused before the write path
     future: Future = field(default_factory=Future)
     token_hash: bytes | None = None         # the upload token's, checked in the group's transaction
     waiter: asyncio.Future | None = None    # answered on its event loop too (see ``submit_async``)
 
     def __post_init__(self) -> None:
-        self.keys = frozenset(p.key for p in self.passes)
+        self.columns = self.passes if isinstance(self.passes, PassColumns) else PassColumns.from_passes(self.passes)
+        self.keys = self.columns.key_set()
+
+    def __len__(self) -> int:
+        return len(self.columns)
 
     def answer(self, accepted: int, duplicates: int, rejected: list[dict[str, Any]]) -> dict[str, Any]:
         problems = sorted(self.rejected + rejected, key=lambda r: r["record"])
@@ -68,9 +75,9 @@ class Job:
                 "rejected": problems}
 
 
-def store_passes(conn: psycopg.Connection, passes: Sequence[VehiclePass], rule: TimeRule) -> WriteResult:
+def store_passes(conn: psycopg.Connection, passes: PassColumns, rule: TimeRule) -> WriteResult:
     """The one call of the write path for uploads (the caller's transaction), received now."""
-    return write_passes(conn, passes, received=datetime.now(timezone.utc), rule=rule)
+    return write_columns(conn, passes, received=datetime.now(timezone.utc), rule=rule)
 
 
 class GroupCommit:
@@ -117,7 +124,7 @@ class GroupCommit:
         with self._lock:
             self.groups += 1
             self.jobs += len(group)
-            self.passes += sum(len(j.passes) for j in group)
+            self.passes += sum(len(j) for j in group)
 
 
 class _Writer:
@@ -145,7 +152,7 @@ class _Writer:
             if first is None:
                 stop = True
                 continue
-            group, keys, n = [first], set(first.keys), len(first.passes)
+            group, keys, n = [first], set(first.keys), len(first)
             while n < self._max:
                 try:
                     job = self._queue.get_nowait()
@@ -157,7 +164,7 @@ class _Writer:
                 if keys.isdisjoint(job.keys):
                     group.append(job)
                     keys |= job.keys
-                    n += len(job.passes)
+                    n += len(job)
                 else:
                     self._held.append(job)
             try:
@@ -208,15 +215,15 @@ class _Writer:
         results = self._one_call(conn, group)
         if results is None:  # some passes were already stored: exact figures job by job
             conn.rollback()
-            results = [_figures(job, store_passes(conn, job.passes, self.rule), 0) for job in group]
+            results = [_figures(job, store_passes(conn, job.columns, self.rule), 0) for job in group]
         answers = [job.answer(*r) for job, r in zip(group, results, strict=True)]
         conn.execute(QUERIES["ingest_batches_record"], {
             "sign_ids": [j.sign_id for j in group], "batch_ids": [j.batch_id for j in group],
             "kinds": [j.kind for j in group], "records": [j.records for j in group],
             "accepted": [a["accepted"] for a in answers], "rejected": [len(a["rejected"]) for a in answers]})
-        messages = live.payloads(group, answers)  # NOTIFY, delivered to the live pages on this commit
+        messages = _live_messages(group, answers)  # NOTIFY, delivered to the live pages on this commit
         if messages:
-            conn.execute(QUERIES["ingest_live_notify"], {"channel": live.CHANNEL, "payloads": messages})
+            conn.execute(QUERIES["ingest_live_notify"], {"channel": CHANNEL, "payloads": messages})
         conn.commit()
         if not refused:
             return answers
@@ -237,15 +244,14 @@ class _Writer:
 
     def _one_call(self, conn: psycopg.Connection, group: list[Job]) -> list[tuple] | None:
         if len(group) == 1:
-            return [_figures(group[0], store_passes(conn, group[0].passes, self.rule), 0)]
-        passes = [p for job in group for p in job.passes]
-        result = store_passes(conn, passes, self.rule)
+            return [_figures(group[0], store_passes(conn, group[0].columns, self.rule), 0)]
+        result = store_passes(conn, PassColumns.concat([job.columns for job in group]), self.rule)
         if result.duplicates:
             return None
         out, offset = [], 0
         for job in group:
             out.append(_figures(job, result, offset))
-            offset += len(job.passes)
+            offset += len(job)
         return out
 
     def _rollback(self) -> None:
@@ -297,10 +303,27 @@ def _figures(job: Job, result: WriteResult, offset: int) -> tuple[int, int, list
 
     For a shared call (no duplicates in it) every pass of the job not rejected was stored.
     """
-    end = offset + len(job.passes)
+    end = offset + len(job)
     mine = [r for r in result.rejected if offset <= r.index < end]
     rejected = [{"record": job.indices[r.index - offset], "field": r.field, "value": jsonable(r.value),
                  "reason": r.reason} for r in mine]
     if offset == 0 and end == result.received:  # the job had the call to itself
         return result.inserted, result.duplicates, rejected
-    return len(job.passes) - len(mine), 0, rejected
+    return len(job) - len(mine), 0, rejected
+
+
+def _live_messages(group: list[Job], answers: list[dict[str, Any]]) -> list[str]:
+    """``live.payloads`` from the jobs' columns: each upload's newest stored passes."""
+    out = []
+    for job, answer in zip(group, answers, strict=True):
+        if not answer["accepted"]:
+            continue
+        cols = job.columns
+        order = np.argsort(cols.time_us, kind="stable")
+        if answer["rejected"]:
+            refused = np.array([r["record"] for r in answer["rejected"]])
+            order = order[~np.isin(np.asarray(job.indices)[order], refused)]
+        shown = order[-MAX_PASSES:]
+        out.append(message(job.sign_id, int(answer["accepted"]), (cols.time_us[shown] / 1e6).tolist(),
+                                cols.speed_kmh[shown].tolist(), cols.direction[shown].tolist()))
+    return out

@@ -38,11 +38,18 @@ def payloads(uploads: Sequence[_Upload], answers: Sequence[dict[str, Any]]) -> l
         kept = [p for p, i in zip(up.passes, up.indices, strict=True) if i not in refused]
         kept.sort(key=lambda p: p.time)
         shown = kept[-MAX_PASSES:]
-        out.append(json.dumps({
-            "sign": up.sign_id, "n": int(answer["accepted"]),
-            "passes": [[int(p.time.timestamp() * 1000), round(float(p.speed_kmh), 1), DIRECTIONS[int(p.direction)]]
-                       for p in shown]}, separators=(",", ":")))
+        out.append(message(up.sign_id, int(answer["accepted"]), [p.time.timestamp() for p in shown],
+                           [p.speed_kmh for p in shown], [p.direction for p in shown]))
     return out
+
+
+def message(sign_id: int, n: int, epoch_s: Sequence[float], speed_kmh: Sequence[float],
+            direction: Sequence[int]) -> str:
+    """One upload's message: ``n`` passes stored, the shown ones (oldest first, at most
+    :data:`MAX_PASSES`) given as columns."""
+    return json.dumps({"sign": sign_id, "n": n, "passes": [
+        [int(t * 1000), round(float(v), 1), DIRECTIONS[int(d)]]
+        for t, v, d in zip(epoch_s, speed_kmh, direction, strict=True)]}, separators=(",", ":"))
 
 
 def announce(conn: psycopg.Connection, uploads: Sequence[_Upload], answers: Sequence[dict[str, Any]]) -> None:

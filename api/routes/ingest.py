@@ -54,6 +54,7 @@ from ..ingest.models import (
     IngestAnswer,
     PassBatch,
 )
+from ..ingest.upload_passes import passes_job
 from ..ingest.upload_sign import KnownTokens, UploadSign
 from ..principal import SignPrincipal
 
@@ -134,18 +135,9 @@ async def ingest_passes(who: UploadSign, body: RawBody, request: Request) -> JSO
     else:
         times = batch.times
     _own_sign(who, batch.sign)
-    rule, received = request.app.state.settings.collector.time_rule(), _now()
-    earliest, latest = rule.earliest, received + rule.future_margin  # the rule's bounds, compared inline
-    passes, indices, rejected = [], [], []
-    sign_id = who.sign_id
-    for i, (t, p) in enumerate(zip(times, batch.passes, strict=True)):
-        if not earliest <= t <= latest:
-            rejected.append({"record": i, "field": "time", "value": t.isoformat(), "reason": rule.problem(t, received)})
-            continue
-        passes.append(VehiclePass(t, p.speed_kmh, DIRECTION[p.direction], sign_id, None, None, p.length_m, p.key))
-        indices.append(i)
-    return await _stored(request, Job(sign_id, batch.batch_id, "passes", len(batch.passes), passes, indices, rejected,
-                                      token_hash=request.state.token_hash))
+    job = passes_job(who.sign_id, batch.batch_id, times, batch.passes, request.app.state.settings.collector.time_rule(),
+                     _now(), request.state.token_hash)
+    return await _stored(request, job)
 
 
 CSV_COLUMNS = ("time", "speed_kmh", "direction", "length_m")

@@ -45,6 +45,7 @@ class Side:
     seconds: float
     latencies_s: tuple[float, ...] = ()
     transactions: int = 0
+    server_cpu_s: float = float("nan")  # CPU seconds of the server's processes during the run (HTTP only)
 
     @property
     def rate(self) -> float:
@@ -53,6 +54,10 @@ class Side:
     @property
     def per_transaction(self) -> float:
         return self.passes / self.transactions if self.transactions else float("nan")
+
+    @property
+    def cpu_us_per_pass(self) -> float:
+        return self.server_cpu_s / self.passes * 1e6 if self.passes else float("nan")
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_s, q)) * 1000 if self.latencies_s else float("nan")
@@ -65,6 +70,7 @@ class ApiFigures:
     server: str
     http: Side
     direct: Side
+    load: float = float("nan")  # the 1-minute load average before the run (the machine may be shared)
 
     def report(self) -> str:
         ratio = self.http.rate / self.direct.rate
@@ -78,6 +84,8 @@ class ApiFigures:
             f"ratio HTTP / direct:                      {ratio:>10.2f}  (goal >= 0.5)",
             f"HTTP request latency p50 / p99:           {http.percentile(50):>7.1f} / {http.percentile(99):.1f} ms",
             f"passes per transaction (HTTP / direct):   {http.per_transaction:>7.0f} / {direct.per_transaction:.0f}",
+            (f"server CPU per pass:                      {http.cpu_us_per_pass:>7.1f} µs  "
+             f"({http.server_cpu_s:.1f} CPU s in {http.seconds:.1f} s; load average {self.load:.2f} before)"),
         ])
 
 
@@ -216,6 +224,22 @@ def _direct(url: str, clients: list[list[list[VehiclePass]]], seconds: float) ->
     return Side(sum(stored), time.perf_counter() - t0)
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its living descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _checked(url: str, side: Side, what: str) -> Side:
     """``side`` with the transactions that stored it, once the database holds exactly what it acknowledged."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
@@ -239,6 +263,7 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
     """Run both sides for ``seconds`` each; ``expected_rate`` (passes/s) sizes the pre-made batches;
     ``workers``: server processes (default: as ``fartkoll serve``, one per core)."""
     workers = workers or default_workers()
+    load = os.getloadavg()[0]
     per_client = max(2, int(expected_rate * seconds / clients / batch) + 1)
     host = "127.0.0.1"
     with scratch_database(server_url, "api_direct") as direct_url:
@@ -260,7 +285,9 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
         try:
             _wait_healthy(host, port, server, log_path)
             log(f"HTTP: {clients} clients ...")
+            cpu0 = _tree_cpu_s(server.pid)
             http = asyncio.run(_load(host, port, requests, batch, seconds))
+            http = replace(http, server_cpu_s=_tree_cpu_s(server.pid) - cpu0)
         finally:
             server.terminate()
             try:
@@ -270,4 +297,4 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
                 server.wait(10)
         http = _checked(http_url, http, "HTTP ingest")
     what = "fartkoll serve (1 process)" if workers == 1 else f"fartkoll serve --workers {workers}"
-    return ApiFigures(clients, batch, what, http, direct)
+    return ApiFigures(clients, batch, what, http, direct, load)
