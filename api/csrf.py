@@ -11,8 +11,9 @@ with no cookies, which a browser cannot send cross-site without CORS.
 The signing key lives in the database (``app_secrets``), so a token issued by one server
 process is good at every other.
 
-Safe requests pass asgi-csrf by: they are never refused, and most never need a token, so
-:class:`SafeToken` makes (or reads back from the cookie) the token only when a page or
+Safe requests, and the unsafe ones asgi-csrf would let through unchecked (no cookies, or a
+Bearer token: the signs' uploads), pass asgi-csrf by: they are never refused, and most never
+need a token, so :class:`SafeToken` makes (or reads back from the cookie) the token only when a page or
 ``/api/v1/me`` asks for it, with asgi-csrf's signer, cookie and ``Vary: Cookie`` (asgi-csrf
 signed a new random token for every request, wanted or not).
 """
@@ -68,6 +69,17 @@ def _skip(scope: dict[str, Any]) -> bool:
     headers = dict(scope.get("headers") or [])
     json_body = headers.get(b"content-type", b"").split(b";", 1)[0].strip() == b"application/json"
     return scope["path"] == LOGIN_PATH and b"cookie" not in headers and json_body
+
+
+def _passes_unchecked(scope: dict[str, Any]) -> bool:
+    """An unsafe request asgi-csrf lets through without a token (no cookies, outside the login
+    route or a cookie-less JSON login; or ``Authorization: Bearer``): handed on as a safe one is,
+    with a token made only if the response uses one, instead of asgi-csrf signing one for every
+    upload a sign sends."""
+    headers = dict(scope.get("headers") or [])
+    if headers.get(b"authorization", b"").startswith(b"Bearer "):
+        return True
+    return not headers.get(b"cookie") and (scope["path"] != LOGIN_PATH or _skip(scope))
 
 
 class _NonAscii(Enum):
@@ -196,7 +208,7 @@ class CsrfMiddleware:
                     await _send_problem(send, 503, "Service unavailable",
                                         "the database is unreachable, so the CSRF check cannot run: try again later")
                 return
-        if scope["method"] in SAFE:
+        if scope["method"] in SAFE or _passes_unchecked(scope):
             await _safe(self.app, self._signer, self.secure, scope, receive, send)
             return
         reset = _OUTER.set(scope)

@@ -139,3 +139,18 @@ def test_a_safe_request_gets_a_token_only_when_it_uses_one(served):
         assert made.status_code == 201, made.text
         refused = http.post(f"{V1}/tokens", json={"label": "x"}, headers=cookies)
         assert refused.status_code == 403
+        # unsafe requests that need no token (a Bearer token; no cookies at all) pass without one
+        # being made, and a cookie-carrying one with a Bearer header is not refused either
+        http.cookies.clear()  # the client's jar keeps the cookies answered above
+        bearer = {"authorization": f"Bearer {served['token']}"}
+        by_token = http.post(f"{V1}/tokens", json={"label": "y"}, headers=bearer)
+        assert by_token.status_code == 201, by_token.text
+        assert "set-cookie" not in by_token.headers and "vary" not in by_token.headers
+        no_cookie = http.post(f"{V1}/tokens", json={"label": "z"})
+        assert no_cookie.status_code in (401, 403) and "set-cookie" not in no_cookie.headers
+        assert "CSRF" not in no_cookie.text
+        both = http.post(f"{V1}/tokens", json={"label": "w"}, headers={**cookies, **bearer})
+        assert both.status_code == 201, both.text
+        # a cookie-less login without JSON is still checked (login CSRF)
+        form_login = http.post(f"{V1}/sessions", data={"email": "a@b.c", "password": "x"})
+        assert form_login.status_code == 403 and "CSRF" in form_login.text
