@@ -30,18 +30,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """When the whole run ends (in the controlling process), drop the shared demo template."""
+    """When the whole run ends (in the controlling process), drop the shared demo template and
+    the shared Toronto import."""
     if hasattr(session.config, "workerinput"):
         return
     from seeded_demo import drop_demo_template
+    from toronto_shared import drop_toronto_db
 
     try:
-        drop_demo_template(url_of(Settings.load().database_dsn(), "postgres"), session.config)
+        server = url_of(Settings.load().database_dsn(), "postgres")
+        drop_demo_template(server, session.config)
+        drop_toronto_db(server, session.config)
     except (psycopg.OperationalError, FartkollError):
         pass  # no server was started or it is gone: nothing left to drop
 
-# the seeded demo database, shared by every module of the session
-pytest_plugins = ["seeded_demo"]
+# the seeded demo database and the imported Toronto file, shared by every module of the run
+pytest_plugins = ["seeded_demo", "toronto_shared"]
 
 
 @pytest.fixture(scope="session")

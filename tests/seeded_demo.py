@@ -15,6 +15,7 @@ from datetime import date
 import psycopg
 import pytest
 from dbcopy import create_database, drop_database, seal_template, url_of
+from psycopg import sql
 
 from fartkoll.demo import build_world, seed
 
@@ -66,6 +67,21 @@ def copy_of_demo(server_url: str, demo_template: str) -> Iterator[str]:
     """URL of a fresh copy of the seeded demo database, dropped afterwards."""
     name = f"fk_demo_t_{os.getpid()}_{os.urandom(3).hex()}"
     create_database(server_url, name, demo_template)
+    try:
+        yield url_of(server_url, name)
+    finally:
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def demo_ro_url(server_url: str, demo_template: str) -> Iterator[str]:
+    """URL of one copy of the seeded demo database per process, shared by the tests that only
+    read it. Every transaction on it is read-only (default_transaction_read_only), so a test or
+    a code path that writes fails loudly instead of changing what the next test reads."""
+    name = f"fk_demo_ro_{os.getpid()}"
+    create_database(server_url, name, demo_template)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(name)))
     try:
         yield url_of(server_url, name)
     finally:
