@@ -14,7 +14,7 @@ from datetime import date
 
 import psycopg
 import pytest
-from dbcopy import create_database, drop_database, seal_template, url_of
+from dbcopy import Copies, create_database, drop_database, seal_template, url_of
 from psycopg import sql
 
 from fartkoll.demo import build_world, seed
@@ -88,7 +88,19 @@ def demo_ro_url(server_url: str, demo_template: str) -> Iterator[str]:
         drop_database(server_url, name)
 
 
+@pytest.fixture(scope="session")
+def demo_copies(server_url: str, demo_template: str) -> Iterator[Copies]:
+    """Fresh copies of the seeded demo database, each made one test ahead and dropped behind."""
+    copies = Copies(server_url, demo_template, f"fk_demo_t_{os.getpid()}_c")
+    yield copies
+    copies.close()
+
+
 @pytest.fixture
-def seeded_url(server_url: str, demo_template: str) -> Iterator[str]:
+def seeded_url(server_url: str, demo_copies: Copies) -> Iterator[str]:
     """URL of a fresh copy of the seeded demo database (the test may change it)."""
-    yield from copy_of_demo(server_url, demo_template)
+    name = demo_copies.take()
+    try:
+        yield url_of(server_url, name)
+    finally:
+        demo_copies.drop(name)
