@@ -54,9 +54,9 @@ class Copies:
     """Fresh copies of one sealed template for one process, each made one test ahead in one
     background thread and dropped behind in another, so a test neither waits for its copy to be
     made nor for the last one to be dropped (a drop waits for a checkpoint), and a made copy
-    never waits behind the drops. A copy handed out is exactly
-    what a copy made on demand would be: the template is closed to connections and never
-    changes. A failed create raises in ``take``; a failed drop raises in ``close``."""
+    never waits behind the drops. A copy handed out is exactly what a copy made on demand would
+    be: the template is closed to connections and never changes. A failed create raises in
+    ``take``; a failed drop raises in ``close``."""
 
     def __init__(self, server_url: str, template: str, prefix: str) -> None:
         self.server_url, self.template, self.prefix = server_url, template, prefix
@@ -81,10 +81,11 @@ class Copies:
         self._drops.append(self._dropper.submit(drop_database, self.server_url, name))
 
     def close(self) -> None:
-        """Drop the copy made ahead, wait for every drop and raise the first one that failed."""
-        if self._next is not None:
+        """Drop the copy made ahead (or cancel it if not yet begun), wait for every drop and raise
+        the first one that failed."""
+        if self._next is not None and not self._next.cancel():
             self._drops.append(self._dropper.submit(drop_database, self.server_url, self._next.result()))
-            self._next = None
+        self._next = None
         self._creates.shutdown(wait=True)
         self._dropper.shutdown(wait=True)
         for f in self._drops:
