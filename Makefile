@@ -13,7 +13,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/fartkoll db up
-	@$(BIN)/pytest -n 2 --dist loadfile; rc=$$?; \
+	@$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: treating as a failure" >&2; exit 1; fi; \
 	exit $$rc
 

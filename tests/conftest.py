@@ -1,4 +1,5 @@
-"""Test databases on a real TimescaleDB: one migrated template per session, a fresh copy per test.
+"""Test databases on a real TimescaleDB: one migrated template per session, a fresh copy per test
+(made ahead and dropped behind in a background thread: tests/dbcopy.py Copies).
 
 Uses DATABASE_URL (or FARTKOLL_DATABASE_URL) when set — it must point at a server where the
 user may create databases; otherwise starts the embedded local TimescaleDB (`fartkoll db up`).
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from dbcopy import create_database, drop_database, seal_template, url_of
+from dbcopy import Copies, create_database, drop_database, seal_template, url_of
 
 from core.errors import FartkollError
 from fartkoll.settings import Settings
@@ -29,19 +30,30 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.testrunuid = uuid.uuid4().hex
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest test files first (tests/file_order.py), for the workers of `make test`."""
+    from file_order import longest_files_first
+
+    longest_files_first(items)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """When the whole run ends (in the controlling process), drop the shared demo template."""
+    """When the whole run ends (in the controlling process), drop the shared demo template and
+    the shared Toronto import."""
     if hasattr(session.config, "workerinput"):
         return
     from seeded_demo import drop_demo_template
+    from toronto_shared import drop_toronto_db
 
     try:
-        drop_demo_template(url_of(Settings.load().database_dsn(), "postgres"), session.config)
+        server = url_of(Settings.load().database_dsn(), "postgres")
+        drop_demo_template(server, session.config)
+        drop_toronto_db(server, session.config)
     except (psycopg.OperationalError, FartkollError):
         pass  # no server was started or it is gone: nothing left to drop
 
-# the seeded demo database, shared by every module of the session
-pytest_plugins = ["seeded_demo"]
+# the seeded demo database and the imported Toronto file, shared by every module of the run
+pytest_plugins = ["seeded_demo", "toronto_shared"]
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +85,22 @@ def empty_db_url(server_url: str) -> Iterator[str]:
     yield from _fresh(server_url, None)
 
 
+@pytest.fixture(scope="session")
+def template_copies(server_url: str, template_db: str) -> Iterator[Copies]:
+    """Fresh copies of the migrated template, each made one test ahead and dropped behind."""
+    copies = Copies(server_url, template_db, f"fk_t_{os.getpid()}_c")
+    yield copies
+    copies.close()
+
+
 @pytest.fixture
-def db_url(server_url: str, template_db: str) -> Iterator[str]:
+def db_url(server_url: str, template_copies: Copies) -> Iterator[str]:
     """URL of a new database with the whole schema applied."""
-    yield from _fresh(server_url, template_db)
+    name = template_copies.take()
+    try:
+        yield url_of(server_url, name)
+    finally:
+        template_copies.drop(name)
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import quote
 
 import psycopg
@@ -46,3 +48,45 @@ def seal_template(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+
+class Copies:
+    """Fresh copies of one sealed template for one process, each made one test ahead in one
+    background thread and dropped behind in another, so a test neither waits for its copy to be
+    made nor for the last one to be dropped (a drop waits for a checkpoint), and a made copy
+    never waits behind the drops. A copy handed out is exactly what a copy made on demand would
+    be: the template is closed to connections and never changes. A failed create raises in
+    ``take``; a failed drop raises in ``close``."""
+
+    def __init__(self, server_url: str, template: str, prefix: str) -> None:
+        self.server_url, self.template, self.prefix = server_url, template, prefix
+        self._count = itertools.count()
+        self._creates = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"create-{prefix}")
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"drop-{prefix}")
+        self._next: Future[str] | None = None
+        self._drops: list[Future[None]] = []
+
+    def _create(self, name: str) -> str:
+        create_database(self.server_url, name, self.template)
+        return name
+
+    def take(self) -> str:
+        """Name of a fresh copy, now the caller's; the next one is started at once."""
+        name = self._next.result() if self._next is not None else self._create(f"{self.prefix}_{next(self._count)}")
+        self._next = self._creates.submit(self._create, f"{self.prefix}_{next(self._count)}")
+        return name
+
+    def drop(self, name: str) -> None:
+        """Drop a copy taken from here, in the background."""
+        self._drops.append(self._dropper.submit(drop_database, self.server_url, name))
+
+    def close(self) -> None:
+        """Drop the copy made ahead (or cancel it if not yet begun), wait for every drop and raise
+        the first one that failed."""
+        if self._next is not None and not self._next.cancel():
+            self._drops.append(self._dropper.submit(drop_database, self.server_url, self._next.result()))
+        self._next = None
+        self._creates.shutdown(wait=True)
+        self._dropper.shutdown(wait=True)
+        for f in self._drops:
+            f.result()

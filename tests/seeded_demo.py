@@ -14,7 +14,8 @@ from datetime import date
 
 import psycopg
 import pytest
-from dbcopy import create_database, drop_database, seal_template, url_of
+from dbcopy import Copies, create_database, drop_database, seal_template, url_of
+from psycopg import sql
 
 from fartkoll.demo import build_world, seed
 
@@ -72,7 +73,34 @@ def copy_of_demo(server_url: str, demo_template: str) -> Iterator[str]:
         drop_database(server_url, name)
 
 
+@pytest.fixture(scope="session")
+def demo_ro_url(server_url: str, demo_template: str) -> Iterator[str]:
+    """URL of one copy of the seeded demo database per process, shared by the tests that only
+    read it. Every transaction on it is read-only (default_transaction_read_only), so a test or
+    a code path that writes fails loudly instead of changing what the next test reads."""
+    name = f"fk_demo_ro_{os.getpid()}"
+    create_database(server_url, name, demo_template)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(name)))
+    try:
+        yield url_of(server_url, name)
+    finally:
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def demo_copies(server_url: str, demo_template: str) -> Iterator[Copies]:
+    """Fresh copies of the seeded demo database, each made one test ahead and dropped behind."""
+    copies = Copies(server_url, demo_template, f"fk_demo_t_{os.getpid()}_c")
+    yield copies
+    copies.close()
+
+
 @pytest.fixture
-def seeded_url(server_url: str, demo_template: str) -> Iterator[str]:
+def seeded_url(server_url: str, demo_copies: Copies) -> Iterator[str]:
     """URL of a fresh copy of the seeded demo database (the test may change it)."""
-    yield from copy_of_demo(server_url, demo_template)
+    name = demo_copies.take()
+    try:
+        yield url_of(server_url, name)
+    finally:
+        demo_copies.drop(name)

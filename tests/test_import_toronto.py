@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from collector.importers.places import Area
@@ -72,17 +72,17 @@ def test_headings_and_parse_edge_cases():
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="real Toronto file not present")
-def test_real_file_imports_quickly(db):
-    t0 = time.monotonic()
-    s = import_toronto(db, str(REAL), area=AREA, rule=RULE, received=NOW, after_batch=lambda s: db.commit())
-    db.commit()
-    seconds = time.monotonic() - t0
-    print(f"\nreal Toronto file: {s.read} rows, {s.stored} bins, {s.vehicles_stored} vehicles in {seconds:.1f} s")
+def test_real_file_imports_quickly(toronto_import):
+    """The run's one import of the real file into a fresh migrated database (tests/toronto_shared.py)."""
+    s = toronto_import
+    print(f"\nreal Toronto file: {s.read} rows, {s.stored} bins, {s.vehicles_stored} vehicles in {s.seconds:.1f} s")
+    assert s.path == str(REAL)
     assert s.read == 12155
-    assert seconds < 60
-    assert s.stored + s.duplicates == db.execute("SELECT count(*) FROM binned_counts").fetchone()[0]
-    assert s.read == len(s.rejected) + len(s.skipped) + db.execute(
-        "SELECT count(DISTINCT regexp_replace(source_key, '\\|[^|]*$', '')) FROM binned_counts").fetchone()[0]
+    assert s.seconds < 60
+    with psycopg.connect(s.url) as db:
+        assert s.stored + s.duplicates == db.execute("SELECT count(*) FROM binned_counts").fetchone()[0]
+        assert s.read == s.rejected + s.skipped + db.execute(
+            "SELECT count(DISTINCT regexp_replace(source_key, '\\|[^|]*$', '')) FROM binned_counts").fetchone()[0]
 
 
 def test_migration_0007_rekeys_bins_stored_under_location_id_keys(db):

@@ -67,13 +67,13 @@ def test_a_rollup_without_readings_is_reported(seeded_url):
                             "AND display = %s AND hour = %s", k).fetchone()[0] == 0
 
 
-def test_window_is_whole_hours_and_refuses_dropped_or_empty_windows(seeded_url):
+def test_window_is_whole_hours_and_refuses_dropped_or_empty_windows(demo_ro_url):
     s, e = window(datetime(2024, 10, 1, 5, 20, tzinfo=timezone.utc), datetime(2024, 10, 1, 7, 0, 1, tzinfo=timezone.utc))
     assert (s.hour, e.hour) == (5, 8)
     assert last_hours(datetime(2024, 10, 1, 7, 59, tzinfo=timezone.utc), 2) == (
         datetime(2024, 10, 1, 5, tzinfo=timezone.utc), datetime(2024, 10, 1, 7, tzinfo=timezone.utc))
     with pytest.raises(ConsistencyError, match="empty window"):
         window(END, END)
-    with psycopg.connect(seeded_url) as conn:
+    with psycopg.connect(demo_ro_url) as conn:
         with pytest.raises(ConsistencyError, match="before the oldest stored readings"):
             check_rollups(conn, datetime(2023, 1, 1, tzinfo=timezone.utc), END)

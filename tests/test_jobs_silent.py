@@ -33,8 +33,8 @@ def test_dead_sign_is_alerted_once_inside_its_gap(seeded_url):
         assert conn.execute("SELECT count(*) FROM audit_log WHERE action = 'sign.silent'").fetchone()[0] == 1
 
 
-def test_no_alert_before_the_gap_nor_within_the_threshold(seeded_url):
-    with psycopg.connect(seeded_url) as conn:
+def test_no_alert_before_the_gap_nor_within_the_threshold(demo_ro_url):
+    with psycopg.connect(demo_ro_url) as conn:
         assert find_silent_signs(conn, now=GAP.start - timedelta(hours=1), hours=6) == []
         assert find_silent_signs(conn, now=GAP.start + timedelta(hours=5), hours=6) == []
         assert [s.serial for s in find_silent_signs(conn, now=GAP.start + timedelta(hours=7), hours=6)] == [W.DEAD_SIGN]

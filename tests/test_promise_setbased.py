@@ -19,9 +19,9 @@ from planner.settings import PlannerSettings
 from sql import QUERIES
 
 
-def test_followups_read_together_equal_each_read_alone(seeded_url):
+def test_followups_read_together_equal_each_read_alone(demo_ro_url):
     planner = PlannerSettings()
-    with psycopg.connect(seeded_url) as conn:
+    with psycopg.connect(demo_ro_url) as conn:
         sites, latest = load_sites(conn), latest_data_hour(conn)
         controls = list_controls(conn)
         assert len(controls) >= 3
@@ -39,8 +39,8 @@ def test_followups_read_together_equal_each_read_alone(seeded_url):
         assert {k: followup_view(v) for k, v in followups_of(conn, controls, planner, sites, cut).items()} == early
 
 
-def test_rows_equal_planner_hourly_rows(seeded_url):
-    with psycopg.connect(seeded_url) as conn:
+def test_rows_equal_planner_hourly_rows(demo_ro_url):
+    with psycopg.connect(demo_ro_url) as conn:
         ids = sorted(load_sites(conn))
         latest = latest_data_hour(conn)
         start, end = latest - timedelta(days=20), latest - timedelta(days=2)
@@ -53,9 +53,9 @@ def test_rows_equal_planner_hourly_rows(seeded_url):
             assert np.array_equal(getattr(old, name), getattr(new, name)), name
 
 
-def test_promise_shows_the_per_control_effects(seeded_url):
+def test_promise_shows_the_per_control_effects(demo_ro_url):
     planner, settings = PlannerSettings(), PromiseSettings(delay_days=7, weeks=12)
-    with psycopg.connect(seeded_url) as conn:
+    with psycopg.connect(demo_ro_url) as conn:
         latest = latest_data_hour(conn)
         p = promise(conn, planner, settings, now=latest + timedelta(days=30), time_zone="Europe/Stockholm")
         shown = [c for w in p.weeks for c in w.controls]

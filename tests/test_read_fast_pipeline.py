@@ -10,7 +10,6 @@ from datetime import timedelta
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from seeded_demo import copy_of_demo
 
 from planner.daytotals import coverage_parts
 from planner.load import Period, load_sites
@@ -20,10 +19,9 @@ from sql import QUERIES
 
 
 @pytest.fixture(scope="module")
-def demo(server_url: str, demo_template: str) -> Iterator[psycopg.Connection]:
-    for url in copy_of_demo(server_url, demo_template):
-        with psycopg.connect(url) as conn:
-            yield conn
+def demo(demo_ro_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(demo_ro_url) as conn:
+        yield conn
 
 
 def _apart(conn: psycopg.Connection, site_id: int, period: Period) -> tuple:

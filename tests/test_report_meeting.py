@@ -28,13 +28,10 @@ DUMP = os.environ.get("REPORT_VIEW_DIR")  # a directory: write the rendered page
 
 
 @pytest.fixture(scope="module")
-def pics(server_url, demo_template):
-    from seeded_demo import copy_of_demo
-
-    for url in copy_of_demo(server_url, demo_template):
-        with psycopg.connect(url) as conn:
-            yield {w.label: gather(conn, w, PLANNER, now=datetime(2024, 12, 20, tzinfo=UTC) if w == EMPTY else NOW)
-                   for w in (LAST, EMPTY)}
+def pics(demo_ro_url):
+    with psycopg.connect(demo_ro_url) as conn:
+        yield {w.label: gather(conn, w, PLANNER, now=datetime(2024, 12, 20, tzinfo=UTC) if w == EMPTY else NOW)
+               for w in (LAST, EMPTY)}
 
 
 def _text(html: str) -> str:

@@ -23,8 +23,8 @@ def _pages(pdf: bytes) -> int:
 
 @needs_chromium
 @pytest.mark.parametrize("lang", ["sv", "en"])
-def test_report_command_writes_a_pdf(seeded_url, monkeypatch, tmp_path, capsys, lang):
-    monkeypatch.setenv("DATABASE_URL", seeded_url)
+def test_report_command_writes_a_pdf(demo_ro_url, monkeypatch, tmp_path, capsys, lang):
+    monkeypatch.setenv("DATABASE_URL", demo_ro_url)
     out = tmp_path / f"lagesbild.{lang}.pdf"
     assert main(["planner", "report", "--week", "2024-W42", "--lang", lang, "--at", "2024-11-04T09:00",
                  "--out", str(out)]) == 0
@@ -34,8 +34,8 @@ def test_report_command_writes_a_pdf(seeded_url, monkeypatch, tmp_path, capsys, 
     assert _pages(data) >= 2  # the picture runs over more than one A4 page
 
 
-def test_report_command_writes_html_to_stdout(seeded_url, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", seeded_url)
+def test_report_command_writes_html_to_stdout(demo_ro_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", demo_ro_url)
     assert main(["planner", "report", "--week", "42", "--lang", "en", "--at", "2024-11-04T09:00"]) == 0
     html = capsys.readouterr().out
     assert html.startswith("<!DOCTYPE html>") and "week 42, 2024" in html

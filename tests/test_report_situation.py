@@ -28,14 +28,11 @@ GAP_WEEK = Week.containing(GAP.start.astimezone(ZoneInfo("Europe/Stockholm")).da
 
 
 @pytest.fixture(scope="module")
-def pictures(server_url, demo_template):
+def pictures(demo_ro_url):
     """(connection URL, {week label: picture}) for the week with the dead sign's gap and the last week."""
-    from seeded_demo import copy_of_demo
-
-    for url in copy_of_demo(server_url, demo_template):
-        with psycopg.connect(url) as conn:
-            pics = {w.label: gather(conn, w, PLANNER, now=NOW, silent_hours=6) for w in (GAP_WEEK, Week.last_complete(NOW))}
-        yield url, pics
+    with psycopg.connect(demo_ro_url) as conn:
+        pics = {w.label: gather(conn, w, PLANNER, now=NOW, silent_hours=6) for w in (GAP_WEEK, Week.last_complete(NOW))}
+    yield demo_ro_url, pics
 
 
 def test_week_parsing_and_bounds():

@@ -36,18 +36,15 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def site(server_url, demo_template) -> Iterator[tuple[str, list[dict]]]:
-    """(base URL of a server on a copy of the demo with a tile URL set, the demo's sites with a
-    place); one server for the module (the tests only read)."""
-    from seeded_demo import copy_of_demo
-
-    for url in copy_of_demo(server_url, demo_template):
-        with psycopg.connect(url) as conn:
-            sites = [{"id": i, "name": n} for i, n in
-                     conn.execute("SELECT id, name FROM sites WHERE lat IS NOT NULL ORDER BY id").fetchall()]
-        app = create_app(Settings(database_url=url, web=WebSettings(tiles_url=TILES)))
-        with running(app) as base:
-            yield base, sites
+def site(demo_ro_url) -> Iterator[tuple[str, list[dict]]]:
+    """(base URL of a server on the shared read-only copy of the demo with a tile URL set, the
+    demo's sites with a place); one server for the module (the pages only read)."""
+    with psycopg.connect(demo_ro_url) as conn:
+        sites = [{"id": i, "name": n} for i, n in
+                 conn.execute("SELECT id, name FROM sites WHERE lat IS NOT NULL ORDER BY id").fetchall()]
+    app = create_app(Settings(database_url=demo_ro_url, web=WebSettings(tiles_url=TILES)))
+    with running(app) as base:
+        yield base, sites
 
 
 class Watch:

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from dbcopy import create_database, drop_database, url_of
-from seeded_demo import copy_of_demo
+from dbcopy import Copies, create_database, drop_database, url_of
 
 
 @pytest.fixture(scope="session")
@@ -37,5 +36,10 @@ def pdemo_ro(pdemo_ro_url: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def pdemo_url(server_url: str, pdemo_template: str) -> Iterator[str]:
-    yield from copy_of_demo(server_url, pdemo_template)
+def pdemo_url(server_url: str, pdemo_template: str, demo_copies: Copies) -> Iterator[str]:
+    assert demo_copies.template == pdemo_template
+    name = demo_copies.take()
+    try:
+        yield url_of(server_url, name)
+    finally:
+        demo_copies.drop(name)
