@@ -1,6 +1,6 @@
 """Hourly rollup rows of several sites as arrays, for the follow-ups of controls and measures.
 
-``read_rows`` reads the rows of some sites over a period in one row of columns (each histogram as
+``read_rows`` reads the rows of some sites over a period in one row of columns (each column and histogram as
 ``array_send`` bytes, turned into numbers by numpy in one pass); ``hour_rows_of`` gives the
 :class:`HourRows` of a part of them (a control's window and sites) with each histogram on one
 dense km/h grid. ``hour_rows`` builds the same from planner_hourly_rows tuples.
@@ -66,6 +66,12 @@ class Rows:
     """Offset of each row's counts in ``flat``."""
 
 
+def _int4_array(raw: bytes) -> NDArray[np.int64]:
+    """A one-dimensional int4 array from its array_send bytes (no NULL elements)."""
+    words = np.frombuffer(raw, dtype=">i4")
+    return words[ARRAY_HEADER:].reshape(-1, 2)[:, 1].astype(np.int64)  # (length, value) pairs
+
+
 def read_rows(conn: psycopg.Connection, site_ids: list[int], start: datetime, end: datetime) -> Rows:
     """The rows planner_hourly_rows gives for these sites and [start, end), in its order (by site,
     hour, direction and display)."""
@@ -74,8 +80,8 @@ def read_rows(conn: psycopg.Connection, site_ids: list[int], start: datetime, en
     if r["site_id"] is None:
         z = np.zeros(0, np.int64)
         return Rows(z, z, z, z, z, z, np.zeros(0), z)
-    col = {k: np.asarray(r[k], dtype=np.int64) for k in ("site_id", "epoch_s", "direction", "display", "hist_lo",
-                                                           "length")}
+    col = {k: _int4_array(r[k]) for k in ("site_id", "epoch_h", "direction", "display", "hist_lo", "length")}
+    col["epoch_s"] = col.pop("epoch_h") * 3600
     length = col["length"]
     words = np.frombuffer(r["raw"], dtype=">i4")
     # each row: the header, then a (length, value) pair per element
