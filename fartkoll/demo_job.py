@@ -1,6 +1,6 @@
 """The main job: local database up, schema migrated, demo data seeded when empty, the ranking's
-running totals refreshed, API served (without the scheduler, so the refresh at start is the one
-that keeps the ranking fast)."""
+running totals refreshed and the controls' follow-ups kept, API served (without the scheduler, so
+the refresh at start is the one that keeps the ranking and the past controls' pages fast)."""
 
 from __future__ import annotations
 
@@ -49,10 +49,13 @@ def seed_only(settings: Settings, *, weeks: int, seed: int) -> int:
 
 
 def _refresh_cells(settings: Settings) -> None:
-    """Bring the ranking's running totals up to the start of the current hour, as the cells job does."""
-    from planner.jobs.tasks import run_cells
+    """Bring the ranking's running totals up to the start of the current hour and keep the
+    controls' follow-ups, as the cells and followups jobs do."""
+    from planner.jobs.tasks import run_cells, run_followups
 
-    print(run_cells(settings, lambda: connect(settings), datetime.now(timezone.utc)), flush=True)
+    now = datetime.now(timezone.utc)
+    print(run_cells(settings, lambda: connect(settings), now), flush=True)
+    print(run_followups(settings, lambda: connect(settings), now), flush=True)
 
 
 def run_demo(settings: Settings, *, weeks: int, seed: int, host: str | None, port: int | None) -> int:

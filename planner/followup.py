@@ -19,6 +19,7 @@ For each control:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from numpy.typing import NDArray
 from psycopg.rows import class_row
 
 from core.errors import NotFound
+from planner import followup_store
 from planner.controls import ControlRow, list_controls
 from planner.effect import EffectReport, SiteSeries, evaluate_control
 from planner.exceedance import BinnedTails, limit_at
@@ -221,21 +223,28 @@ def evaluate_followup(c: ControlRow, sites: dict[int, SiteInfo], w: Window, h: H
 
 
 def followups_of(conn: psycopg.Connection, controls: list[ControlRow], planner: PlannerSettings,
-                 sites: dict[int, SiteInfo], latest: datetime | None) -> dict[int, Followup]:
-    """The follow-up of each control, by control id. Controls whose windows lie close together
-    share one read of the rollups (their sites over the span of their windows); a span longer
-    than ``MAX_READ_SPAN`` starts another read, so memory stays that of a few windows."""
+                 sites: dict[int, SiteInfo], latest: datetime | None, *,
+                 on_computed: Callable[[ControlRow, Window, bytes, Followup], None] | None = None) -> dict[int, Followup]:
+    """The follow-up of each control, by control id: the kept one where its fingerprint still
+    matches (planner.followup_store), else computed (and handed to ``on_computed`` with its
+    window and fingerprint). Controls whose windows lie close together share one read of the
+    rollups (their sites over the span of their windows); a span longer than ``MAX_READ_SPAN``
+    starts another read, so memory stays that of a few windows."""
+    if not controls:
+        return {}
     windows = {c.id: control_window(conn, c, planner, sites, latest) for c in controls}
-    order = sorted(controls, key=lambda c: windows[c.id].start)
+    firsts = {r[0]: r[1] for r in conn.execute(QUERIES["followup_site_first_hours"],
+                                               {"site_ids": sorted({c.site_id for c in controls})})}
+    prints = {c.id: followup_store.fingerprint(conn, c, windows[c.id], firsts.get(c.site_id), planner, sites)
+              for c in controls}
+    out = followup_store.kept(conn, controls, prints)
+    order = sorted((c for c in controls if c.id not in out), key=lambda c: windows[c.id].start)
     batches: list[list[ControlRow]] = []
     for c in order:
         if batches and windows[c.id].end - windows[batches[-1][0].id].start <= MAX_READ_SPAN:
             batches[-1].append(c)
         else:
             batches.append([c])
-    firsts = {r[0]: r[1] for r in conn.execute(QUERIES["followup_site_first_hours"],
-                                               {"site_ids": sorted({c.site_id for c in controls})})}
-    out: dict[int, Followup] = {}
     for batch in batches:
         ws = [windows[c.id] for c in batch]
         rows = read_rows(conn, sorted({sid for w in ws for sid in w.site_ids}),
@@ -243,6 +252,8 @@ def followups_of(conn: psycopg.Connection, controls: list[ControlRow], planner: 
         h = hour_rows_of(rows, np.ones(rows.site_id.size, dtype=bool))
         for c in batch:
             out[c.id] = evaluate_followup(c, sites, windows[c.id], h, firsts.get(c.site_id), planner)
+            if on_computed is not None:
+                on_computed(c, windows[c.id], prints[c.id], out[c.id])
     return {c.id: out[c.id] for c in controls}
 
 

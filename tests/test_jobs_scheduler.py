@@ -30,6 +30,7 @@ def test_next_run_times_follow_the_cron_strings_in_local_time_across_dst():
         "silent": datetime(2024, 10, 26, 14, 30),     # every half hour: 12:10 UTC is 14:10 local
         "consistency": datetime(2024, 10, 27, 2, 45),
         "cells": datetime(2024, 10, 26, 14, 20),      # every ten minutes
+        "followups": datetime(2024, 10, 26, 14, 15),  # every ten minutes, five past
     }
     assert runs["report"] == datetime(2024, 10, 28, 5, 0, tzinfo=timezone.utc)  # CET = UTC+1
     assert runs["silent"] == datetime(2024, 10, 26, 12, 30, tzinfo=timezone.utc)

@@ -1,10 +1,11 @@
 """`fartkoll bench web`: every page's server time and weight on the demo, beside the time of the
 API call the page rests on, measured in the same run.
 
-A scratch database gets the demo data set and the cells job's running totals and daily sums, as
-``fartkoll demo`` prepares them; a `fartkoll serve` process serves it. One keep-alive client on
-the loopback asks, round after round, for every public and citizen page (of every site) and the
-API call beside it (so the two sides share the machine's load); a second client, logged in as a
+A scratch database gets the demo data set, the cells job's running totals and daily sums and the
+followups job's kept follow-ups, as ``fartkoll demo`` prepares them; a `fartkoll serve` process
+serves it. One keep-alive client on the loopback asks, round after round, for every public and
+citizen page (of every site) and the API call beside it (so the two sides share the machine's
+load); a second client, logged in as a
 viewer through the real login form, does the same for the staff pages of the viewer's sites. A request's
 time is its round trip on the loopback: the server's time plus well under a millisecond. The
 first request of each URL is counted apart as "first" (a site page gathers its figures then;
@@ -223,6 +224,7 @@ def run(server_url: str, *, weeks: int = 8, rounds: int = 10, seed: int = 1) -> 
 
     from fartkoll.demo import seed as seed_demo
     from planner.cellcache import refresh
+    from planner.followup_store import keep_followups
     from planner.settings import PlannerSettings
 
     with scratch_database(server_url, "web") as url:
@@ -230,6 +232,7 @@ def run(server_url: str, *, weeks: int = 8, rounds: int = 10, seed: int = 1) -> 
             seed_demo(conn, weeks=weeks, seed=seed, log=lambda m: None)
             conn.commit()
             refresh(conn, PlannerSettings())  # the cells job, as `fartkoll demo` runs it before serving
+            keep_followups(conn, PlannerSettings())  # and the followups job
             site_ids = [r[0] for r in conn.execute("SELECT id FROM sites ORDER BY id")]
             staff_ids = add_viewer(conn, site_ids[0])
             conn.commit()

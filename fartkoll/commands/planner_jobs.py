@@ -24,6 +24,7 @@ JOBS_HELP = {
     "silent": "alert deployed signs without passes or heartbeat for over jobs.silent_hours",
     "consistency": "compare the recent hourly rollups with the readings (and optionally repair them)",
     "cells": "bring the ranking's running totals (cell_weeks) up to the start of the current hour",
+    "followups": "keep each logged control's follow-up for the pages (again where its data, limits or settings changed)",
 }
 
 
@@ -123,6 +124,8 @@ def run_job(args: argparse.Namespace, settings: Settings) -> int:
         result = tasks.run_report(settings, connect, now, week=args.week)
     elif args.job == "cells":
         result = tasks.run_cells(settings, connect, now, site_ids=_site_ids(args.sites))
+    elif args.job == "followups":
+        result = tasks.run_followups(settings, connect, now)
     else:
         result = tasks.run_plan(settings, connect, now, seed=args.seed)
         if args.json:

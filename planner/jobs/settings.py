@@ -18,7 +18,7 @@ from planner.settings import known_time_zone
 MIN_RETENTION_DAYS = 7
 """Raw readings younger than this are never dropped: follow-up and repairs need them."""
 
-JOB_NAMES = ("report", "plan", "retention", "silent", "consistency", "cells")
+JOB_NAMES = ("report", "plan", "retention", "silent", "consistency", "cells", "followups")
 
 
 def cron_problem(expression: str, time_zone: str = "UTC") -> str | None:
@@ -49,6 +49,8 @@ class JobsSettings(BaseModel):
     consistency_cron: str = "45 2 * * *"
     cells_cron: str = "*/10 * * * *"
     """Running totals for the ranking (cell_weeks), brought up to the start of the current hour."""
+    followups_cron: str = "5-59/10 * * * *"
+    """Follow-ups of logged controls kept for the pages (computed again when what one rests on changed)."""
 
     retention_days: int = Field(400, ge=MIN_RETENTION_DAYS)
     """Raw readings older than this many days are dropped (whole chunks); rollups stay."""
@@ -71,7 +73,7 @@ class JobsSettings(BaseModel):
         return known_time_zone(v)
 
     @field_validator("report_cron", "plan_cron", "retention_cron", "silent_cron", "consistency_cron",
-                     "cells_cron")
+                     "cells_cron", "followups_cron")
     @classmethod
     def _valid_cron(cls, v: str) -> str:
         v = " ".join(v.split())

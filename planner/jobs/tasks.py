@@ -26,6 +26,7 @@ from .silent import SilentSign, alert_silent_signs
 
 if TYPE_CHECKING:
     from planner.cellcache import RefreshResult
+    from planner.followup_store import KeepResult
     from planner.planning import PlanOutcome
     from planner.report.model import SituationPicture
 
@@ -99,6 +100,18 @@ def run_cells(settings: JobSettings, connect: Connect, now: datetime, *, site_id
     with connect() as conn:
         result = refresh(conn, settings.planner, over_kmh=settings.threshold_over_kmh, until=hour_start(now),
                          site_ids=site_ids)
+        conn.commit()
+    return result
+
+
+def run_followups(settings: JobSettings, connect: Connect, now: datetime) -> "KeepResult":
+    """Keep the follow-up of every logged control under the fingerprint of what it rests on
+    (planner.followup_store), so a page finds it instead of reading the window's rollups;
+    ``now`` is not used: a follow-up rests on the data, not the clock."""
+    from planner.followup_store import keep_followups
+
+    with connect() as conn:
+        result = keep_followups(conn, settings.planner)
         conn.commit()
     return result
 
@@ -217,6 +230,7 @@ TASKS: dict[str, Callable[[JobSettings, Connect, datetime], object]] = {
     "silent": run_silent,
     "consistency": run_consistency,
     "cells": run_cells,
+    "followups": run_followups,
 }
 
 
