@@ -94,11 +94,12 @@ def test_an_empty_cells_cron_switches_the_job_off(monkeypatch, capsys):
     assert line.split()[1] == "-" and "switched off" in line
 
 
-def test_demo_seed_leaves_fresh_running_totals(db_url, monkeypatch, capsys):
+def test_demo_seed_leaves_fresh_running_totals_and_kept_follow_ups(db_url, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert main(["demo", "seed", "--weeks", "1"]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("running totals up to ") and "from their first week" in last
+    cells, followups = capsys.readouterr().out.splitlines()[-2:]
+    assert cells.startswith("running totals up to ") and "from their first week" in cells
+    assert followups.startswith("follow-ups: ") and " 0 kept and still current" in followups
     until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with psycopg.connect(db_url) as conn:
         with_data = [r[0] for r in conn.execute(ROLLUP_SITES, (until,))]
@@ -107,3 +108,6 @@ def test_demo_seed_leaves_fresh_running_totals(db_url, monkeypatch, capsys):
         through = {r[0] for r in conn.execute("SELECT through_hour FROM cell_weeks_state WHERE site_id = ANY(%s)",
                                               (with_data,))}
         assert len(through) == 1 and through <= {until, until - timedelta(hours=1)}  # the hour may turn meanwhile
+        controls = conn.execute("SELECT count(*) FROM controls").fetchone()[0]
+        assert f"follow-ups: {controls} controls" in followups
+        assert conn.execute("SELECT count(*) FROM followup_results").fetchone()[0] == controls
