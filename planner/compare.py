@@ -24,7 +24,6 @@ from planner.sitestats import PeriodView, SiteRef, histogram_rows
 from planner.stats import KMH_PER_UNIT, Histogram, summarise_histogram
 from sql import QUERIES
 
-PUBLIC_CONTROL_DELAY = timedelta(days=7)
 """Anonymous readers see a control only this long after it ended."""
 EFFECT_WINDOW = timedelta(days=14)
 """Length of the windows before and after a limit change or a control."""
@@ -173,10 +172,11 @@ class ControlEffects(BaseModel):
 
 
 def control_effects(conn: psycopg.Connection, planner: PlannerSettings, site_id: int, *, public: bool,
-                    now: datetime, limit: int = 20, over_kmh: float = 6.0) -> ControlEffects:
-    """Past controls only (anonymous readers: ended at least 7 days ago); never future ones."""
+                    now: datetime, delay: timedelta, limit: int = 20, over_kmh: float = 6.0) -> ControlEffects:
+    """Past controls only (anonymous readers: ended at least ``delay`` ago, the public pages'
+    ``web.public_control_delay_days``); never future ones."""
     w = site_window(conn, planner, site_id)
-    before = now - PUBLIC_CONTROL_DELAY if public else now
+    before = now - delay if public else now
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(QUERIES["figures_site_controls"],
                            {"site_id": site_id, "before": before, "limit": limit}).fetchall()

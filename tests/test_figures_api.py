@@ -155,15 +155,19 @@ def test_compare_sites_and_display(db, world, http):
 
 
 def test_controls_never_show_recent_ones_to_anonymous(db, world, http):
+    from fartkoll.settings import Settings
+
+    delay = Settings.load().web.public_control_delay_days  # the public pages' delay, 14 days by default
     now = datetime.now(UTC)
-    db.execute("INSERT INTO controls (site_id, start_time, end_time, method) VALUES (%s, %s, %s, 'laser')",
-               (world.site_a, now - timedelta(days=2), now - timedelta(days=2) + H))
-    db.execute("INSERT INTO controls (site_id, start_time, end_time, method) VALUES (%s, %s, %s, 'laser')",
-               (world.site_a, now + timedelta(days=2), now + timedelta(days=2) + H))
+    for days_ago in (2, delay - 1, delay + 1, -2):  # recent, just inside the delay, old enough, future
+        start = now - timedelta(days=days_ago)
+        db.execute("INSERT INTO controls (site_id, start_time, end_time, method) VALUES (%s, %s, %s, 'laser')",
+                   (world.site_a, start, start + H))
     db.commit()
-    assert http.get(f"/api/v1/sites/{world.site_a}/controls").json()["controls"] == []
+    public = http.get(f"/api/v1/sites/{world.site_a}/controls").json()["controls"]
+    assert len(public) == 1  # only the one that ended more than the delay ago
     seen = http.get(f"/api/v1/sites/{world.site_a}/controls", headers=_as(db, world, "viewer")).json()
-    assert len(seen["controls"]) == 1  # the past one; never the future one
+    assert len(seen["controls"]) == 3  # the past ones; never the future one
 
 
 def test_fleet_for_technicians(db, world, http):

@@ -5,7 +5,7 @@ flagged; another municipality's site answers 404. Each route calls one planner u
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -99,9 +99,11 @@ def limit_change_effects(site_id: int, conn: Conn, settings: AppSettings, who: P
 
 @router.get("/sites/{site_id}/controls", response_model=ControlEffects)
 def past_controls(site_id: int, conn: Conn, settings: AppSettings, who: Public) -> ControlEffects:
-    """Figures before and after each past control (anonymous: controls that ended 7+ days ago)."""
+    """Figures before and after each past control (anonymous: controls that ended at least
+    ``web.public_control_delay_days`` ago, as on the public pages)."""
     public = public_view(conn, who, site_id)
     return control_effects(conn, settings.planner, site_id, public=public, now=datetime.now(UTC),
+                           delay=timedelta(days=settings.web.public_control_delay_days),
                            over_kmh=settings.threshold_over_kmh)
 
 
