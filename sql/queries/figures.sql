@@ -163,24 +163,10 @@ CROSS JOIN LATERAL (SELECT f.run_n, f.run_sum_kmh, f.run_sumsq_kmh, f.run_hours,
 -- totals at its last day before d1, with base_* those at its last day before d0, NULL base_day:
 -- none; the days are the difference; first_hour that of its first day from d0). With use_days
 -- false every part is an hourly rollup.
-WITH s AS (
-    SELECT st.id, st.time_zone, (%(start)s::timestamptz AT TIME ZONE st.time_zone) AS ls,
-           (%(end)s::timestamptz AT TIME ZONE st.time_zone) AS le,
-           (c.through_hour AT TIME ZONE st.time_zone)::date AS through_day
-    FROM sites st LEFT JOIN cell_weeks_state c ON c.site_id = st.id
-    WHERE st.id = %(site_id)s
-), d AS (
-    SELECT s.id, s.time_zone, b.d0, greatest(b.d0, b.d1) AS d1
-    FROM s, LATERAL (SELECT CASE WHEN s.ls::time = time '00:00' THEN s.ls::date ELSE s.ls::date + 1 END AS d0,
-                            CASE WHEN %(use_days)s THEN least(s.le::date, coalesce(s.through_day, date '-infinity'))
-                                 ELSE date '-infinity' END AS d1) b
-), cut AS (
-    -- the hours outside the days lie before lo or from hi on (3 h of slack either side)
-    SELECT d.*, CASE WHEN d.d1 > d.d0 THEN (d.d0::timestamp AT TIME ZONE d.time_zone) + interval '3 hours'
-                     ELSE %(end)s::timestamptz END AS lo,
-                CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
-                     ELSE %(end)s::timestamptz END AS hi
-    FROM d
+WITH cut AS (
+    -- the complete local days [d0, d1) and the hours outside them: before lo or from hi on
+    SELECT * FROM figure_day_cuts(ARRAY[%(site_id)s::int], ARRAY[%(start)s::timestamptz],
+                                  ARRAY[%(end)s::timestamptz], %(use_days)s)
 ), series AS (
     -- every series the days can hold: direction × display × the site's limit regimes and none
     SELECT dd.direction, mm.display, l.timed, l.valid_from
@@ -243,23 +229,10 @@ WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 -- last day before d1 less base_* at the last day before d0, for the days from local_day to
 -- to_day) and per hour for the rest (kind 'hour'): minutes measured (the fullest sign each hour)
 -- and hours with coverage records.
-WITH s AS (
-    SELECT st.id, st.time_zone, (%(start)s::timestamptz AT TIME ZONE st.time_zone) AS ls,
-           (%(end)s::timestamptz AT TIME ZONE st.time_zone) AS le,
-           (c.through_hour AT TIME ZONE st.time_zone)::date AS through_day
-    FROM sites st LEFT JOIN cell_weeks_state c ON c.site_id = st.id
-    WHERE st.id = %(site_id)s
-), d AS (
-    SELECT s.id, s.time_zone, b.d0, greatest(b.d0, b.d1) AS d1
-    FROM s, LATERAL (SELECT CASE WHEN s.ls::time = time '00:00' THEN s.ls::date ELSE s.ls::date + 1 END AS d0,
-                            CASE WHEN %(use_days)s THEN least(s.le::date, coalesce(s.through_day, date '-infinity'))
-                                 ELSE date '-infinity' END AS d1) b
-), cut AS (
-    SELECT d.*, CASE WHEN d.d1 > d.d0 THEN (d.d0::timestamp AT TIME ZONE d.time_zone) + interval '3 hours'
-                     ELSE %(end)s::timestamptz END AS lo,
-                CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
-                     ELSE %(end)s::timestamptz END AS hi
-    FROM d
+WITH cut AS (
+    -- the complete local days [d0, d1) and the hours outside them: before lo or from hi on
+    SELECT * FROM figure_day_cuts(ARRAY[%(site_id)s::int], ARRAY[%(start)s::timestamptz],
+                                  ARRAY[%(end)s::timestamptz], %(use_days)s)
 )
 SELECT 'day' AS kind, f.local_day, NULL::date AS to_day, NULL::timestamptz AS hour, f.n AS minutes,
        f.hours::bigint AS hours, f.first_hour, f.last_hour, NULL::date AS base_day, NULL::bigint AS base_minutes,

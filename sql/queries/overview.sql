@@ -29,23 +29,9 @@ FROM speed_limits WHERE site_id = ANY (%(site_ids)s::int[]) ORDER BY site_id, va
 -- NULL base_day: none; first_hour that of its first day from d0) and every hourly rollup of the
 -- rest (kind 'hour', hist as int[]), each under the limit regime in force (limit_from
 -- 0001-01-01 UTC: none).
-WITH q AS (
-    SELECT * FROM unnest(%(site_ids)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS q(site_id, t0, t1)
-), s AS (
-    SELECT st.id, st.time_zone, q.t0, q.t1, (q.t0 AT TIME ZONE st.time_zone) AS ls, (q.t1 AT TIME ZONE st.time_zone) AS le,
-           (c.through_hour AT TIME ZONE st.time_zone)::date AS through_day
-    FROM q JOIN sites st ON st.id = q.site_id LEFT JOIN cell_weeks_state c ON c.site_id = st.id
-), d AS (
-    SELECT s.id, s.time_zone, s.t0, s.t1, b.d0, greatest(b.d0, b.d1) AS d1
-    FROM s, LATERAL (SELECT CASE WHEN s.ls::time = time '00:00' THEN s.ls::date ELSE s.ls::date + 1 END AS d0,
-                            least(s.le::date, coalesce(s.through_day, date '-infinity')) AS d1) b
-), cut AS (
-    -- the hours outside the days lie before lo or from hi on (3 h of slack either side)
-    SELECT d.*, CASE WHEN d.d1 > d.d0 THEN (d.d0::timestamp AT TIME ZONE d.time_zone) + interval '3 hours'
-                     ELSE d.t1 END AS lo,
-                CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
-                     ELSE d.t1 END AS hi
-    FROM d
+WITH cut AS (
+    -- each site's complete local days [d0, d1) and the hours outside them: before lo or from hi on
+    SELECT * FROM figure_day_cuts(%(site_ids)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], true)
 ), series AS (
     -- every series the days can hold: direction × display × the site's limit regimes and none
     SELECT cut.id AS site_id, dd.direction, mm.display, l.timed, l.valid_from
@@ -101,22 +87,9 @@ WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 -- less base_* at the last day before d0, for the days from local_day to to_day, and per hour for
 -- the rest (kind 'hour'): minutes measured (the fullest sign each hour) and hours with coverage
 -- records.
-WITH q AS (
-    SELECT * FROM unnest(%(site_ids)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS q(site_id, t0, t1)
-), s AS (
-    SELECT st.id, st.time_zone, q.t0, q.t1, (q.t0 AT TIME ZONE st.time_zone) AS ls, (q.t1 AT TIME ZONE st.time_zone) AS le,
-           (c.through_hour AT TIME ZONE st.time_zone)::date AS through_day
-    FROM q JOIN sites st ON st.id = q.site_id LEFT JOIN cell_weeks_state c ON c.site_id = st.id
-), d AS (
-    SELECT s.id, s.time_zone, s.t0, s.t1, b.d0, greatest(b.d0, b.d1) AS d1
-    FROM s, LATERAL (SELECT CASE WHEN s.ls::time = time '00:00' THEN s.ls::date ELSE s.ls::date + 1 END AS d0,
-                            least(s.le::date, coalesce(s.through_day, date '-infinity')) AS d1) b
-), cut AS (
-    SELECT d.*, CASE WHEN d.d1 > d.d0 THEN (d.d0::timestamp AT TIME ZONE d.time_zone) + interval '3 hours'
-                     ELSE d.t1 END AS lo,
-                CASE WHEN d.d1 > d.d0 THEN (d.d1::timestamp AT TIME ZONE d.time_zone) - interval '3 hours'
-                     ELSE d.t1 END AS hi
-    FROM d
+WITH cut AS (
+    -- each site's complete local days [d0, d1) and the hours outside them: before lo or from hi on
+    SELECT * FROM figure_day_cuts(%(site_ids)s::int[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], true)
 )
 SELECT cut.id AS site_id, 'run' AS kind, cut.d0 AS local_day, cut.d1 AS to_day, NULL::timestamptz AS hour,
        hi.run_n AS minutes, hi.run_hours::bigint AS hours, NULL::timestamptz AS first_hour,
