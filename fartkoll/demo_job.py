@@ -1,11 +1,13 @@
 """The main job: local database up, schema migrated, demo data seeded when empty, the ranking's
-running totals refreshed and the controls' follow-ups kept, API served (without the scheduler, so
-the refresh at start is the one that keeps the ranking and the past controls' pages fast)."""
+running totals refreshed and the controls' follow-ups kept, the scheduled jobs of ``fartkoll
+planner run`` started in the background (so the running totals and follow-ups keep up with the
+simulated signs' uploads), API served."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sql.migrate import migrate
 
@@ -13,6 +15,9 @@ from . import localdb
 from .db import connect
 from .serve import serve
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
 
 
 def prepare(settings: Settings, *, weeks: int, seed: int) -> None:
@@ -58,9 +63,30 @@ def _refresh_cells(settings: Settings) -> None:
     print(run_followups(settings, lambda: connect(settings), now), flush=True)
 
 
+def start_jobs(settings: Settings) -> BaseScheduler:
+    """The scheduled jobs of ``fartkoll planner run`` (cron times in the settings), started in
+    this process's background."""
+    from planner.jobs import tasks
+    from planner.jobs.scheduler import build_scheduler
+    from planner.jobs.settings import JOB_NAMES
+
+    jobs = settings.jobs
+    sched = build_scheduler({name: jobs.cron(name) for name in JOB_NAMES}, jobs.time_zone,
+                            tasks.runners(settings, lambda: connect(settings), lambda: datetime.now(timezone.utc)),
+                            background=True)
+    sched.start()
+    return sched
+
+
 def run_demo(settings: Settings, *, weeks: int, seed: int, host: str | None, port: int | None) -> int:
     prepare(settings, weeks=weeks, seed=seed)
     from .demo_live import LivingDemo, local_url
 
-    with LivingDemo(lambda: connect(settings), local_url(settings, host, port), out=lambda m: print(m, flush=True)):
-        return serve(settings, host=host, port=port)
+    sched = start_jobs(settings)
+    print("scheduled jobs running: " + ", ".join(j.id for j in sched.get_jobs()), flush=True)
+    try:
+        with LivingDemo(lambda: connect(settings), local_url(settings, host, port),
+                        out=lambda m: print(m, flush=True)):
+            return serve(settings, host=host, port=port)
+    finally:
+        sched.shutdown(wait=False)

@@ -2,7 +2,8 @@
 
 ``triggers`` checks every expression (an error names the job and the expression),
 ``next_runs`` says when each job fires next after a given moment (no clock read), and
-``build_scheduler`` puts the jobs on a BlockingScheduler that ``fartkoll planner run`` starts.
+``build_scheduler`` puts the jobs on a BlockingScheduler that ``fartkoll planner run`` starts (or on
+a BackgroundScheduler, which ``fartkoll demo`` runs beside its server).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -66,8 +69,10 @@ def build_scheduler(
     runners: Mapping[str, Callable[[], object]],
     *,
     misfire_grace_s: int = 15 * 60,
-) -> BlockingScheduler:
-    """A BlockingScheduler with one job per switched-on cron expression (not started).
+    background: bool = False,
+) -> BaseScheduler:
+    """A BlockingScheduler (``background``: a BackgroundScheduler, whose ``start`` returns and runs
+    the jobs in its own threads) with one job per switched-on cron expression (not started).
 
     A job that is still running when it is due again is skipped (one instance at a time); runs
     missed while the process was down are made up once if at most ``misfire_grace_s`` late.
@@ -76,7 +81,7 @@ def build_scheduler(
     unknown = sorted(set(trigs) - set(runners))
     if unknown:
         raise ScheduleError(f"no runner for job(s) {', '.join(unknown)}; known jobs: {', '.join(sorted(runners))}")
-    sched = BlockingScheduler(timezone=time_zone)
+    sched = (BackgroundScheduler if background else BlockingScheduler)(timezone=time_zone)
     for name, trig in trigs.items():
         sched.add_job(_logged(name, runners[name]), trig, id=name, name=name, max_instances=1,
                       coalesce=True, misfire_grace_time=misfire_grace_s)
