@@ -17,8 +17,11 @@ def test_bench_api_stores_what_each_side_acknowledged(server_url):
     assert figures.direct.passes > 0 and figures.direct.passes % 50 == 0
     assert len(figures.http.latencies_s) >= figures.http.passes // 50
     text = figures.report()
-    for label in ("HTTP ingest", "write path direct", "ratio HTTP / direct", "p50 / p99", "fartkoll serve"):
+    for label in ("HTTP ingest", "write path direct", "ratio HTTP / direct", "p50 / p99", "fartkoll serve",
+                  "database / clients CPU per pass", "machine CPU per pass"):
         assert label in text
+    # the local database's processes and the load generator did work during the HTTP run
+    assert figures.http.database_cpu_s > 0 and figures.http.client_cpu_s > 0 and figures.http.server_cpu_s > 0
 
 
 def test_bench_batches_are_plausible_keyed_and_distinct():

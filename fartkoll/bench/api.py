@@ -6,6 +6,11 @@ a separate process and loads it with a raw asyncio client that sends pre-encoded
 requests over keep-alive connections (an HTTP library would cost more CPU than the server, on a
 machine that the clients, the server and the database share). The direct side writes each batch
 with ``write_passes`` and a commit from one thread per client.
+
+During the HTTP run the CPU time of the server's processes, of the database's (when it runs on
+this machine: every process of its cluster, so other work on the same cluster counts too) and of
+the load generator are summed per pass: the machine's CPU a pass, and what the cores could carry
+at that cost.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Side:
     latencies_s: tuple[float, ...] = ()
     transactions: int = 0
     server_cpu_s: float = float("nan")  # CPU seconds of the server's processes during the run (HTTP only)
+    database_cpu_s: float = float("nan")  # CPU seconds of the database's processes meanwhile (NaN: not local)
+    client_cpu_s: float = float("nan")  # CPU seconds of the load generator (this process) meanwhile
 
     @property
     def rate(self) -> float:
@@ -58,6 +65,14 @@ class Side:
     @property
     def cpu_us_per_pass(self) -> float:
         return self.server_cpu_s / self.passes * 1e6 if self.passes else float("nan")
+
+    def us_per_pass(self, cpu_s: float) -> float:
+        return cpu_s / self.passes * 1e6 if self.passes else float("nan")
+
+    @property
+    def machine_us_per_pass(self) -> float:
+        """Server, database and clients together: the machine's CPU a pass."""
+        return self.us_per_pass(self.server_cpu_s + self.database_cpu_s + self.client_cpu_s)
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_s, q)) * 1000 if self.latencies_s else float("nan")
@@ -86,6 +101,11 @@ class ApiFigures:
             f"passes per transaction (HTTP / direct):   {http.per_transaction:>7.0f} / {direct.per_transaction:.0f}",
             (f"server CPU per pass:                      {http.cpu_us_per_pass:>7.1f} µs  "
              f"({http.server_cpu_s:.1f} CPU s in {http.seconds:.1f} s; load average {self.load:.2f} before)"),
+            (f"database / clients CPU per pass:          {http.us_per_pass(http.database_cpu_s):>7.1f} / "
+             f"{http.us_per_pass(http.client_cpu_s):.1f} µs  (the database's processes, this load generator)"),
+            (f"machine CPU per pass (all three):         {http.machine_us_per_pass:>7.1f} µs  "
+             f"(on {os.cpu_count()} cores at most {os.cpu_count() * 1e6 / http.machine_us_per_pass:,.0f} passes/s "
+             f"at this cost)"),
         ])
 
 
@@ -240,6 +260,25 @@ def _tree_cpu_s(pid: int) -> float:
     return total
 
 
+def _database_pid(url: str) -> int | None:
+    """The database server's main process (whose children are its backends), if it runs on this
+    machine; None otherwise."""
+    with psycopg.connect(url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return parent if "postgres" in Path(f"/proc/{parent}/comm").read_text() else None
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+
+
+def _own_cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _checked(url: str, side: Side, what: str) -> Side:
     """``side`` with the transactions that stored it, once the database holds exactly what it acknowledged."""
     with psycopg.connect(url, row_factory=dict_row) as conn:
@@ -285,9 +324,11 @@ def run(server_url: str, clients: int = 50, batch: int = 100, seconds: float = 1
         try:
             _wait_healthy(host, port, server, log_path)
             log(f"HTTP: {clients} clients ...")
-            cpu0 = _tree_cpu_s(server.pid)
+            db_pid = _database_pid(http_url)
+            cpu0, db0, own0 = _tree_cpu_s(server.pid), _tree_cpu_s(db_pid) if db_pid else float("nan"), _own_cpu_s()
             http = asyncio.run(_load(host, port, requests, batch, seconds))
-            http = replace(http, server_cpu_s=_tree_cpu_s(server.pid) - cpu0)
+            http = replace(http, server_cpu_s=_tree_cpu_s(server.pid) - cpu0, client_cpu_s=_own_cpu_s() - own0,
+                           database_cpu_s=(_tree_cpu_s(db_pid) - db0) if db_pid else float("nan"))
         finally:
             server.terminate()
             try:
