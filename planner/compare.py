@@ -16,10 +16,12 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from planner.daytotals import Sums
+from planner.followupview import FollowupView
 from planner.load import Period
 from planner.names import DIRECTIONS, DISPLAYS, DirectionName, DisplayName
 from planner.series import PUBLIC_MIN_VEHICLES, Window, _num, site_ref, site_window
 from planner.settings import PlannerSettings
+from planner.sitepage import past_followups
 from planner.sitestats import PeriodView, SiteRef, histogram_rows
 from planner.stats import KMH_PER_UNIT, Histogram, summarise_histogram
 from sql import QUERIES
@@ -162,12 +164,17 @@ def limit_changes(conn: psycopg.Connection, planner: PlannerSettings, site_id: i
 
 
 class ControlEffects(BaseModel):
-    """``GET /api/v1/sites/{id}/controls``: the site's figures before and after each past control."""
+    """``GET /api/v1/sites/{id}/controls``: the site's figures before and after each past control,
+    and the measured effect of the latest ones (the follow-up against comparison sites, as the
+    site's page shows it)."""
 
     site: SiteRef
     public: bool
     window_days: int
     controls: list[BeforeAfter]
+    followups: list[FollowupView]
+    """The follow-up (difference in differences) of the latest past controls, newest first: the
+    same use case and figures as the public page ``/sites/{id}/controls``."""
     notes: list[str]
 
 
@@ -183,8 +190,9 @@ def control_effects(conn: psycopg.Connection, planner: PlannerSettings, site_id:
     out = [_before_after(conn, planner, w, r["start_time"], f"control {r['id']} ({r['method']})",
                          public=public, over_kmh=over_kmh, gap=r["end_time"] - r["start_time"]) for r in rows]
     notes = [] if out else ["no past controls at this site"]
+    followups = past_followups(conn, planner, site_id, now=now, delay=delay if public else timedelta(0))
     return ControlEffects(site=site_ref(w.site), public=public, window_days=EFFECT_WINDOW.days, controls=out,
-                          notes=notes)
+                          followups=followups, notes=notes)
 
 
 class SiteColumn(BaseModel):

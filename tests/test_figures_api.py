@@ -159,15 +159,19 @@ def test_controls_never_show_recent_ones_to_anonymous(db, world, http):
 
     delay = Settings.load().web.public_control_delay_days  # the public pages' delay, 14 days by default
     now = datetime.now(UTC)
+    ids = {}
     for days_ago in (2, delay - 1, delay + 1, -2):  # recent, just inside the delay, old enough, future
         start = now - timedelta(days=days_ago)
-        db.execute("INSERT INTO controls (site_id, start_time, end_time, method) VALUES (%s, %s, %s, 'laser')",
-                   (world.site_a, start, start + H))
+        ids[days_ago] = db.execute("INSERT INTO controls (site_id, start_time, end_time, method) "
+                                   "VALUES (%s, %s, %s, 'laser') RETURNING id", (world.site_a, start, start + H)
+                                   ).fetchone()[0]
     db.commit()
-    public = http.get(f"/api/v1/sites/{world.site_a}/controls").json()["controls"]
-    assert len(public) == 1  # only the one that ended more than the delay ago
+    public = http.get(f"/api/v1/sites/{world.site_a}/controls").json()
+    assert len(public["controls"]) == 1  # only the one that ended more than the delay ago
+    assert [f["control_id"] for f in public["followups"]] == [ids[delay + 1]]  # its follow-up, as the page shows
     seen = http.get(f"/api/v1/sites/{world.site_a}/controls", headers=_as(db, world, "viewer")).json()
     assert len(seen["controls"]) == 3  # the past ones; never the future one
+    assert [f["control_id"] for f in seen["followups"]] == [ids[2], ids[delay - 1], ids[delay + 1]]  # newest first
 
 
 def test_fleet_for_technicians(db, world, http):
