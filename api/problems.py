@@ -2,7 +2,9 @@
 
 :class:`core.errors.FartkollError` (and its subclasses) answer with their ``status`` and
 ``title``, the message as ``detail``, and bad records as ``errors``; FastAPI's own request
-validation errors answer 422 in the same shape, naming each field and value.
+validation errors answer 422 in the same shape, naming each field and value. A whole number that
+the database cannot hold (its ids and counts are 32-bit) answers as what it is: in the path, an id
+that no object can have (404); in the query, an invalid value (422), named with its field.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,7 +32,32 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+INT4_MAX = 2**31 - 1
+
+
+def _outside_int4(value: Any) -> bool:
+    try:
+        return not -INT4_MAX - 1 <= int(str(value)) <= INT4_MAX
+    except ValueError:
+        return False
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(psycopg.errors.NumericValueOutOfRange)
+    async def _out_of_range(request: Request, exc: psycopg.errors.NumericValueOutOfRange) -> JSONResponse:
+        path = [(k, v) for k, v in request.path_params.items() if _outside_int4(v)]
+        if path:
+            name, value = path[0]
+            return problem(404, "Not found", f"no {name.removesuffix('_id')} {value}: ids are at most {INT4_MAX}")
+        query = [(k, v) for k, v in request.query_params.multi_items() if _outside_int4(v)]
+        if query:
+            return problem(422, "Invalid input", f"{len(query)} field(s) are invalid",
+                           [{"record": None, "field": k, "value": v,
+                             "reason": f"outside the whole numbers the database holds (at most {INT4_MAX})"}
+                            for k, v in query])
+        raise exc  # not the request's numbers: a fault, answered 500 and logged
+
+
     @app.exception_handler(FartkollError)
     async def _domain(request: Request, exc: FartkollError) -> JSONResponse:
         headers = dict(getattr(exc, "headers", None) or {})   # e.g. Retry-After of a rate limit

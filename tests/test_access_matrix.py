@@ -246,3 +246,32 @@ def test_scope_functions_follow_the_roles(db):
     with pytest.raises(NotFound):
         scope.require_site(db, principal("other_viewer"), world.site_a)
     scope.require_site(db, principal("other_viewer"), world.site_c)
+
+
+def test_an_id_no_object_can_have_is_not_found_on_every_route(db, db_url):
+    """Every route with an id in its path, asked by every role for an id past the database's
+    32-bit ids (2^31), answers 404 (or refuses the role), never 5xx; a query parameter past them
+    is named in a 422."""
+    world = make_world(db)
+    app = create_app(Settings(database_url=db_url))
+    table, _ = route_table(app)
+    asked, wrong = 0, []
+    with running(app) as base, httpx.Client(base_url=base, timeout=20) as http:
+        for method, path, _rule in table:
+            params = set(re.findall(r"{(\w+)(?::\w+)?}", path))
+            if method != "GET" or not any(p.endswith("_id") for p in params):
+                continue
+            for persona in (ANON, *PERSONAS):
+                values = {**_path_values(world, db, persona), **{p: 2**31 for p in params if p.endswith("_id")}}
+                url = re.sub(r"{(\w+)(?::\w+)?}", lambda m, v=values: str(v[m.group(1)]), path)
+                headers = {} if persona == ANON else {
+                    "cookie": f"fartkoll_session={session_cookie(db, world.users[persona].id)}"}
+                r = http.get(url, headers=headers, follow_redirects=False)
+                asked += 1
+                if r.status_code >= 500 or r.status_code == 200:
+                    wrong.append(f"GET {url} as {persona}: {r.status_code} {r.text[:160]}")
+        r = http.get(f"/compare?site={2**31}")
+        assert r.status_code == 404 and str(2**31) in r.text
+        r = http.get(f"/sites/{2**31}")
+        assert r.status_code == 404 and r.json()["detail"].startswith(f"no site {2**31}")
+    assert wrong == [] and asked > 50
