@@ -37,13 +37,14 @@ def _text_stream(data: bytes = b"") -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None, write_through=True)
 
 
-def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess:
+def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: str | bytes | None = None,
+        text: bool = True) -> subprocess.CompletedProcess:
     """``fartkoll *argv`` with ``env`` as the whole environment (default: this process's) and
     ``stdin`` as standard input (default: empty, not a terminal); its exit code, stdout and stderr
-    in the shape ``subprocess.run(..., capture_output=True, text=True)`` gives."""
+    in the shape ``subprocess.run(..., capture_output=True, text=text)`` gives."""
     streams = (sys.stdin, sys.stdout, sys.stderr)
-    sys.stdin = _text_stream((stdin or "").encode())
+    data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+    sys.stdin = _text_stream(data)
     out, err = _text_stream(), _text_stream()
     sys.stdout, sys.stderr = out, err
     try:
@@ -56,5 +57,7 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                     print(e.code, file=sys.stderr)
     finally:
         sys.stdin, sys.stdout, sys.stderr = streams
-    texts = [s.buffer.getvalue().decode("utf-8", errors="replace") for s in (out, err)]
-    return subprocess.CompletedProcess(["fartkoll", *argv], code, texts[0], texts[1])
+    raw = [s.buffer.getvalue() for s in (out, err)]
+    if text:
+        raw = [b.decode("utf-8", errors="replace") for b in raw]
+    return subprocess.CompletedProcess(["fartkoll", *argv], code, raw[0], raw[1])
