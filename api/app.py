@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from fartkoll.settings import Settings
 
-from . import openapi, problems
+from . import openapi, passwords, problems
 from .csrf import CsrfMiddleware
 from .middleware import Edge
 from .pages import admin as admin_pages
@@ -49,6 +49,8 @@ from .routes import (
 
 
 def create_app(settings: Settings) -> FastAPI:
+    passwords.configure(**settings.api.passwords.model_dump())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pool = ConnectionPool(settings.database_dsn(), min_size=1, max_size=10, open=False,

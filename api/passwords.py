@@ -15,6 +15,16 @@ MAX_LENGTH = 1024  # argon2 takes any length; this bounds the work a login reque
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
+def configure(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Hash and check with these argon2id parameters from now on (the settings' ``api.passwords``,
+    applied by the entry points); a hash made with weaker ones is renewed at the next login."""
+    global _hasher
+    params = (time_cost, memory_kib, parallelism)
+    if params != (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        _dummy.cache_clear()
+
+
 @cache
 def _dummy() -> str:
     """Verified against when no account matches, so an unknown e-mail costs what a wrong password does."""

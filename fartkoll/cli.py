@@ -10,6 +10,7 @@ import importlib
 import sys
 from typing import Sequence
 
+from api import passwords
 from core.errors import FartkollError
 
 from .commands import GROUPS
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.load(args.config)
+        passwords.configure(**settings.api.passwords.model_dump())
         return args.handler(args, settings)
     except FartkollError as e:
         print(f"{_prog(args)}: {e}", file=sys.stderr)

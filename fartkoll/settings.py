@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -28,7 +29,7 @@ from planner.settings import PlannerSettings, known_time_zone
 
 from .setting_names import OUTSIDE_SETTINGS, environment_problems, unknown_keys
 
-__all__ = ["OUTSIDE_SETTINGS", "ApiSettings", "IngestSettings", "SessionSettings", "LocalDbSettings", "Settings", "SettingsError"]
+__all__ = ["OUTSIDE_SETTINGS", "ApiSettings", "IngestSettings", "PasswordSettings", "SessionSettings", "LocalDbSettings", "Settings", "SettingsError"]
 
 
 class SettingsError(InvalidInput):
@@ -61,6 +62,15 @@ class IngestSettings(BaseModel):
     group_max_passes: int = Field(20_000, ge=1, le=1_000_000)
 
 
+class PasswordSettings(BaseModel):
+    """The argon2id cost of every password hash and check (defaults: the argon2 library's
+    recommended parameters, RFC 9106 low-memory profile). Only a test run lowers them."""
+
+    time_cost: int = Field(RFC_9106_LOW_MEMORY.time_cost, ge=1, le=64)
+    memory_kib: int = Field(RFC_9106_LOW_MEMORY.memory_cost, ge=64, le=4 * 1024 * 1024)
+    parallelism: int = Field(RFC_9106_LOW_MEMORY.parallelism, ge=1, le=16)
+
+
 class SessionSettings(BaseModel):
     """How long a login lasts and how many failed logins are let through."""
 
@@ -91,6 +101,7 @@ class ApiSettings(BaseModel):
     shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
     ingest: IngestSettings = IngestSettings()
     sessions: SessionSettings = SessionSettings()
+    passwords: PasswordSettings = PasswordSettings()
 
 
 class WebSettings(BaseModel):

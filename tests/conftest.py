@@ -22,10 +22,22 @@ from sql.migrate import migrate
 
 _counter = itertools.count()
 
+# Each argon2id hash and check costs ~0.5 s at the production parameters, and the suite makes
+# a great many (every test world's users, every login). The test run lowers the cost through the
+# settings (in this process and, through the environment, in every server and CLI it starts);
+# tests/test_password_cost.py checks the production defaults and that the setting takes effect.
+TEST_PASSWORD_COST = {"TIME_COST": "1", "MEMORY_KIB": "64", "PARALLELISM": "1"}
+for _key, _value in TEST_PASSWORD_COST.items():
+    os.environ.setdefault(f"FARTKOLL_API__PASSWORDS__{_key}", _value)
+
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the controlling process, fix pytest-xdist's run id before its workers start, so this
+    """Apply the settings' password cost to this process's password hashing (as the entry points
+    do). In the controlling process, fix pytest-xdist's run id before its workers start, so this
     process knows the name of what the workers share (the seeded demo template)."""
+    from api import passwords
+
+    passwords.configure(**Settings.load().api.passwords.model_dump())
     if not hasattr(config, "workerinput") and hasattr(config.option, "testrunuid") and not config.option.testrunuid:
         config.option.testrunuid = uuid.uuid4().hex
 

@@ -1,5 +1,6 @@
-"""`fartkoll user add | list | disable | password` as an operator runs them: the real command in
-a subprocess, the password typed at a real pseudo-terminal or piped with --password-stdin."""
+"""`fartkoll user add | list | disable | password` as an operator runs them: the password typed at
+a real pseudo-terminal (the real command in a subprocess) or piped with --password-stdin (once in a
+subprocess, otherwise the same `fartkoll.cli.main` called in this process: tests/inprocess_cli.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from inprocess_cli import run
 from people import make_world, session_cookie
 
 from api import people, sessions
@@ -26,6 +28,12 @@ def _env(db_url: str) -> dict[str, str]:
 
 
 def cli(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`fartkoll user *args` called in this process."""
+    return run(["user", *args], env=_env(db_url), stdin=stdin)
+
+
+def cli_subprocess(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`fartkoll user *args` in a new process, standard input a pipe."""
     return subprocess.run([sys.executable, "-m", "fartkoll.cli", "user", *args], env=_env(db_url), check=False,
                           input=stdin, capture_output=True, text=True, timeout=60)
 
@@ -102,8 +110,8 @@ def test_two_different_passwords_at_the_terminal_add_nobody(db, db_url):
 
 def test_add_with_scope_by_name_and_list_as_table_and_json(db, db_url):
     _places(db)
-    r = cli(db_url, "add", "anna@angsvik.se", "--role", "viewer", "--municipality", "ängsvik", "--password-stdin",
-            stdin="ett långt lösenord\n")
+    r = cli_subprocess(db_url, "add", "anna@angsvik.se", "--role", "viewer", "--municipality", "ängsvik",
+                       "--password-stdin", stdin="ett långt lösenord\n")
     assert r.returncode == 0, r.stderr
     assert "municipality Ängsvik" in r.stdout
     r = cli(db_url, "add", "polis@polisen.se", "--role", "officer", "--police-area", "LPO Norr", "--no-password")
