@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from people import PASSWORD, session_cookie
+from ready import wait_until_ready
 from servers import running
 
 from api import people
@@ -338,7 +339,7 @@ def test_every_officer_page_at_both_sizes_with_screenshots_and_no_serious_axe_fi
             assert page.locator(".police-only").count() == 1
             if name in ("control", "site"):
                 assert page.locator("svg.chart").count() == 1 and page.locator("svg.chart rect").count() > 7
-            page.wait_for_load_state("networkidle")
+            wait_until_ready(page)
             page.screenshot(path=str(ARTIFACTS / f"officer-{name}-{lang}-{size}.png"), full_page=True)
             found += axe_serious(page)
         assert errors.seen == [], errors.seen

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from ready import wait_until_ready
 from servers import running
 
 from api.app import create_app
@@ -80,7 +81,7 @@ def axe_violations(browser, url: str, viewport: dict) -> list[str]:
     context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(origin) else r.abort())
     page = context.new_page()
     page.goto(url)
-    page.wait_for_load_state("networkidle")
+    wait_until_ready(page)
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     context.close()
