@@ -235,9 +235,12 @@ def followups_of(conn: psycopg.Connection, controls: list[ControlRow], planner: 
     windows = {c.id: control_window(conn, c, planner, sites, latest) for c in controls}
     firsts = {r[0]: r[1] for r in conn.execute(QUERIES["followup_site_first_hours"],
                                                {"site_ids": sorted({c.site_id for c in controls})})}
+    stored = followup_store.stored(conn, controls)
+    # a fingerprint is read only where a kept result could be used, or where one will be kept
     prints = {c.id: followup_store.fingerprint(conn, c, windows[c.id], firsts.get(c.site_id), planner, sites)
-              for c in controls}
-    out = followup_store.kept(conn, controls, prints)
+              for c in controls if on_computed is not None or c.id in stored}
+    out = {c.id: followup_store.from_text(stored[c.id][1], c) for c in controls
+           if c.id in stored and stored[c.id][0] == prints[c.id]}
     order = sorted((c for c in controls if c.id not in out), key=lambda c: windows[c.id].start)
     batches: list[list[ControlRow]] = []
     for c in order:

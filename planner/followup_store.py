@@ -113,11 +113,10 @@ def from_text(text: str, c: ControlRow) -> Followup:
                     tuple(d["comparison_sites"]), d["display"], report, tuple(d["notes"]))
 
 
-def kept(conn: psycopg.Connection, controls: list[ControlRow], prints: dict[int, bytes]) -> dict[int, Followup]:
-    """The kept follow-ups of those ``controls`` whose kept fingerprint equals ``prints``'."""
-    by_id = {c.id: c for c in controls}
-    rows = conn.execute(QUERIES["followup_results_of"], {"control_ids": list(by_id)}).fetchall()
-    return {cid: from_text(text, by_id[cid]) for cid, fp, text in rows if bytes(fp) == prints.get(cid)}
+def stored(conn: psycopg.Connection, controls: list[ControlRow]) -> dict[int, tuple[bytes, str]]:
+    """The kept follow-ups of those ``controls`` that have one: control id → (fingerprint, text)."""
+    rows = conn.execute(QUERIES["followup_results_of"], {"control_ids": [c.id for c in controls]}).fetchall()
+    return {cid: (bytes(fp), text) for cid, fp, text in rows}
 
 
 def keep(conn: psycopg.Connection, control_id: int, print_: bytes, f: Followup) -> None:
