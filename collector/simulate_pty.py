@@ -55,6 +55,9 @@ class SimulatedSign(threading.Thread):
         self.path = os.ttyname(slave)
         tty.setraw(slave)  # no echo, no CR/LF translation: bytes arrive as written
         os.close(slave)  # the reader opens the slave by path, like a real device
+        # Never block on the master: select() reports it readable while nobody has the slave
+        # open (a hang-up), and a reader may open it before the read that follows.
+        os.set_blocking(self._master, False)
         self._chunks = chunks
         self._rate = rate
         self._wait_for_reader = wait_for_reader
@@ -74,8 +77,9 @@ class SimulatedSign(threading.Thread):
             self.join(timeout)
 
     def unplug(self) -> None:
-        """Close the master now: readers of the slave get an I/O error, the path goes away."""
-        self._stopping.set()
+        """Close the master now: readers of the slave get an I/O error, the path goes away.
+        The writer stops first (within 0.1 s), so no select() of its own meets a closed fd."""
+        self.stop()
         self._close_master()
 
     def run(self) -> None:
@@ -134,6 +138,8 @@ class SimulatedSign(threading.Thread):
             if ready:
                 try:
                     self.received += os.read(self._master, 4096)
+                except BlockingIOError:  # the hang-up ended: a reader opened the slave
+                    pass
                 except OSError:  # nobody has the slave open right now (EIO)
                     self._stopping.wait(min(left, 0.05))
         return False
@@ -145,7 +151,10 @@ class SimulatedSign(threading.Thread):
                 return False
             _, ready, _ = select.select([], [self._master], [], 0.1)
             if ready:
-                view = view[os.write(self._master, view):]
+                try:
+                    view = view[os.write(self._master, view):]
+                except BlockingIOError:
+                    pass
         return True
 
     def _close_master(self) -> None:

@@ -127,8 +127,8 @@ def test_cli_probe_setup_ops_sends_the_commands_and_shows_what_came_back(capsys)
         code = main(["collector", "probe", path, "--setup-ops", "--baud", "19200", "--seconds", "1.5"])
     finally:
         sign.stop()
-    out = capsys.readouterr().out
-    assert code == 0
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
     for command in (b"UK\r\n", b"OJ\r\n", b"ON\r\n", b"C="):
         assert command in sign.received
     assert "sent UK:" in out and "sent C=" in out
