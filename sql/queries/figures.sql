@@ -216,10 +216,13 @@ FROM (SELECT r.*, (r.hour AT TIME ZONE cut.time_zone)::date AS local_day, cut.ti
       FROM cut
       CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
                                  (greatest(cut.hi, cut.lo, %(start)s::timestamptz), %(end)s::timestamptz)) AS rg(a, b)
-      JOIN rollup_hourly r ON r.site_id = cut.id AND r.hour >= rg.a AND r.hour < rg.b
-      WHERE r.direction = ANY ('{0,1,2}'::smallint[]) AND r.display = ANY ('{0,1}'::smallint[])
-        AND (%(direction)s::smallint IS NULL OR r.direction = %(direction)s::smallint)
-        AND (%(display)s::smallint IS NULL OR r.display = %(display)s::smallint)) x
+      -- one index range per edge (OFFSET 0 keeps it so: joined, the planner may hash every rollup)
+      CROSS JOIN LATERAL (SELECT * FROM rollup_hourly r
+                          WHERE r.site_id = cut.id AND r.hour >= rg.a AND r.hour < rg.b
+                            AND r.direction = ANY ('{0,1,2}'::smallint[]) AND r.display = ANY ('{0,1}'::smallint[])
+                            AND (%(direction)s::smallint IS NULL OR r.direction = %(direction)s::smallint)
+                            AND (%(display)s::smallint IS NULL OR r.display = %(display)s::smallint)
+                          OFFSET 0) r) x
 LEFT JOIN LATERAL speed_limit_at(x.site_id, x.hour, x.time_zone) l ON true
 WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 
@@ -259,8 +262,11 @@ FROM (SELECT c.hour, max(c.minutes)::bigint AS minutes, (c.hour AT TIME ZONE cut
       CROSS JOIN LATERAL (VALUES (%(start)s::timestamptz, least(cut.lo, %(end)s::timestamptz)),
                                  (greatest(cut.hi, cut.lo, %(start)s::timestamptz), %(end)s::timestamptz)) AS rg(a, b)
       JOIN deployments dp ON dp.site_id = cut.id AND dp.valid_from < rg.b AND (dp.valid_to IS NULL OR dp.valid_to > rg.a)
-      JOIN coverage_hourly c ON c.sign_id = dp.sign_id AND c.hour >= rg.a AND c.hour < rg.b
-                            AND c.hour >= dp.valid_from AND (dp.valid_to IS NULL OR c.hour < dp.valid_to)
+      -- one index range per deployment and edge (OFFSET 0 keeps it so)
+      CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c
+                          WHERE c.sign_id = dp.sign_id AND c.hour >= greatest(rg.a, dp.valid_from)
+                            AND c.hour < least(rg.b, coalesce(dp.valid_to, timestamptz 'infinity'))
+                          OFFSET 0) c
       GROUP BY c.hour, cut.time_zone, cut.d0, cut.d1) x
 WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 

@@ -112,8 +112,11 @@ FROM (SELECT cut.id AS site_id, c.hour, max(c.minutes)::bigint AS minutes,
       FROM cut
       CROSS JOIN LATERAL (VALUES (cut.t0, least(cut.lo, cut.t1)), (greatest(cut.hi, cut.lo, cut.t0), cut.t1)) AS rg(a, b)
       JOIN deployments dp ON dp.site_id = cut.id AND dp.valid_from < rg.b AND (dp.valid_to IS NULL OR dp.valid_to > rg.a)
-      JOIN coverage_hourly c ON c.sign_id = dp.sign_id AND c.hour >= rg.a AND c.hour < rg.b
-                            AND c.hour >= dp.valid_from AND (dp.valid_to IS NULL OR c.hour < dp.valid_to)
+      -- one index range per deployment and edge (OFFSET 0 keeps it so)
+      CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c
+                          WHERE c.sign_id = dp.sign_id AND c.hour >= greatest(rg.a, dp.valid_from)
+                            AND c.hour < least(rg.b, coalesce(dp.valid_to, timestamptz 'infinity'))
+                          OFFSET 0) c
       GROUP BY cut.id, c.hour, cut.time_zone, cut.d0, cut.d1) x
 WHERE NOT (x.local_day >= x.d0 AND x.local_day < x.d1)
 
