@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from planner import exceedance as ex
 from planner import percentiles as pc
-from planner.wilson import Z95, wilson_interval
+from planner.wilson import Z95, wilson_pair
 
 PERCENTILES = {"v10": 0.10, "v50": 0.50, "v85": 0.85, "v90": 0.90, "v95": 0.95}
 ROUNDING_OFFSET_KMH = {"truncate": 0.0, "round": -0.5, "exact": 0.0}
@@ -116,8 +116,8 @@ class Share:
 
 def share(k: float, n: float, z: float = Z95) -> Share:
     """Share with its Wilson interval (NaN share when n = 0)."""
-    lo, hi = wilson_interval(k, n, z)
-    return Share(float(k), float(n), float(k) / n if n > 0 else math.nan, float(lo), float(hi))
+    lo, hi = wilson_pair(k, n, z)
+    return Share(float(k), float(n), float(k) / n if n > 0 else math.nan, lo, hi)
 
 
 @dataclass(frozen=True)

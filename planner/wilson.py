@@ -6,6 +6,8 @@ uninformative interval (0, 1), so it can never rank on its lower bound.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -36,6 +38,22 @@ def wilson_interval(
     low = np.where(empty, 0.0, np.clip(low, 0.0, 1.0))
     high = np.where(empty, 1.0, np.clip(high, 0.0, 1.0))
     return low, high
+
+
+def wilson_pair(k: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """:func:`wilson_interval` of one share, in plain floats: the same operations in the same
+    order (so the same bits) without numpy's cost for one cell."""
+    k, n = float(k), float(n)
+    if k < 0 or k > n:
+        raise ValueError(f"wilson_interval needs 0 <= k <= n, got k={k!r}, n={n!r}")
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    z2n = z * z / n
+    centre = p + z2n / 2
+    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n))
+    denom = 1 + z2n
+    return min(max((centre - half) / denom, 0.0), 1.0), min(max((centre + half) / denom, 0.0), 1.0)
 
 
 def wilson_lower(k: ArrayLike, n: ArrayLike, z: float = Z95) -> NDArray[np.float64]:

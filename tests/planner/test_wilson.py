@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from planner.wilson import wilson_interval, wilson_lower
+from planner.wilson import wilson_interval, wilson_lower, wilson_pair
 
 
 def test_three_of_four_by_hand():
@@ -34,3 +34,17 @@ def test_small_sample_has_lower_bound_below_busy_one():
 def test_rejects_k_over_n():
     with pytest.raises(ValueError, match="0 <= k <= n"):
         wilson_interval(5, 4)
+
+
+def test_one_share_in_plain_floats_is_the_vectorised_interval_bit_for_bit():
+    rng = np.random.default_rng(5)
+    n = np.concatenate([[0.0, 1.0, 2.0, 30.0, 1e6], rng.integers(1, 5000, 200).astype(float)])
+    k = np.floor(rng.random(n.size) * (n + 1)).clip(max=n)
+    k[:3] = [0.0, 1.0, 2.0]  # all of one, all of two
+    k[10] = n[10] * 0.37  # fractional (read off a histogram by interpolation)
+    lo, hi = wilson_interval(k, n)
+    pairs = [wilson_pair(a, b) for a, b in zip(k, n, strict=True)]
+    assert [p[0] for p in pairs] == lo.tolist() and [p[1] for p in pairs] == hi.tolist()
+    assert wilson_pair(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="k=5.0, n=4.0"):
+        wilson_pair(5, 4)
