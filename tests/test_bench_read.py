@@ -13,11 +13,14 @@ def test_bench_read_runs_tiny(server_url):
     assert figures.fast_equals_plain and len(figures.fast_year_s) == 2
     assert len(figures.stats_year.seconds) == len(figures.series_year.seconds) == 2 * 3
     assert len(figures.stats_alone.seconds) == 3
+    assert len(figures.floor.seconds) == 2 * 3
     assert len(figures.scan_year_s) == 2
     text = figures.report()
     for label in ("p50", "p99", "plain SQL over readings, 4 weeks", "faster", "goals", "1 server process",
-                  "CPU a request: server", "load average"):
+                  "CPU a request: server", "database", "load average",
+                  "/me (reads no figures)", "p99 < 50 ms needs at most"):
         assert label in text
     # the server's CPU is read from /proc and is positive where there is one
     assert figures.stats_year.server_cpu_s > 0 and figures.stats_year.client_cpu_s > 0
+    assert figures.stats_year.database_cpu_s > 0 and figures.floor.server_cpu_s > 0
     print(text)

@@ -41,7 +41,7 @@ from planner.load import Period
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
-from .api import _exchange, _free_port, _serve, _wait_healthy
+from .api import _database_pid, _exchange, _free_port, _serve, _wait_healthy
 from .planner import END, TZ, build_data
 from .scratch import scratch_database
 
@@ -58,6 +58,12 @@ class Latency:
     """CPU time the load generator (this process) spent, all clients together."""
     server_cpu_s: float = math.nan
     """CPU time the server's processes spent meanwhile (NaN: not known on this system)."""
+    database_cpu_s: float = math.nan
+    """CPU time the database server's processes spent meanwhile (NaN: not on this machine)."""
+
+    def cpu_ms(self) -> float:
+        """Server, database and client CPU a request, ms (NaN where a part is not known)."""
+        return (self.server_cpu_s + self.database_cpu_s + self.client_cpu_s) / len(self.seconds) * 1000
 
     def q(self, p: float) -> float:
         return float(np.percentile(np.array(self.seconds), p)) * 1000
@@ -66,7 +72,7 @@ class Latency:
         n = len(self.seconds)
         return (f"  {self.what:<40} p50 {self.q(50):7.1f} ms  p99 {self.q(99):7.1f} ms  "
                 f"({n} requests, {n / self.wall_s:.0f}/s; CPU a request: server {self.server_cpu_s / n * 1000:.1f} ms, "
-                f"client {self.client_cpu_s / n * 1000:.2f} ms)")
+                f"database {self.database_cpu_s / n * 1000:.1f} ms, client {self.client_cpu_s / n * 1000:.2f} ms)")
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class ReadFigures:
     stats_year: Latency
     series_year: Latency
     stats_alone: Latency
+    floor: Latency
+    """``/api/v1/me`` under the same clients: an authenticated request that reads no figures."""
     scan_year_s: tuple[float, ...]
     counts_agree: bool
     build_s: float
@@ -104,6 +112,7 @@ class ReadFigures:
             self.stats_year.line(),
             self.series_year.line(),
             self.stats_alone.line(),
+            self.floor.line(),
             f"  {'plain SQL over readings, ' + str(self.weeks) + ' weeks':<40} median {scan:7.1f} ms  "
             f"(min {min(self.scan_year_s) * 1000:.1f}, max {max(self.scan_year_s) * 1000:.1f}; "
             f"{len(self.scan_year_s)} sites, one at a time)",
@@ -112,12 +121,26 @@ class ReadFigures:
             f"{scan / self.stats_alone.q(50):.1f}x at p50",
             f"  goals: p99 < 50 ms for a year of statistics: {'met' if p99 < 50 else 'NOT met'}; "
             f">= 50x the scan (p50): {'met' if scan / p50 >= 50 else 'NOT met'}",
+            self._ceiling(),
             f"  vehicle counts of endpoint and scan agree: {'yes' if self.counts_agree else 'NO'}",
             f"  the cells job's first build of running totals and daily sums: {self.build_s:.1f} s",
             f"  in process, {self.weeks} weeks of one site's statistics: running totals {fast:.1f} ms, every hourly rollup "
             f"summed {plain:.1f} ms ({plain / fast:.0f}x; medians of {len(self.fast_year_s)} sites); figures equal: "
             f"{'yes' if self.fast_equals_plain else 'NO'}",
         ])
+
+
+    def _ceiling(self) -> str:
+        """What the machine's cores allow: with every core busy, ``clients`` requests in flight
+        wait at least clients × CPU a request / cores each (Little's law)."""
+        cores = os.cpu_count() or 1
+        stats, floor = self.stats_year.cpu_ms(), self.floor.cpu_ms()
+        if math.isnan(stats) or math.isnan(floor):
+            return "  CPU ceiling: not known (the server or the database is not a process on this machine)"
+        return (f"  CPU a request, server + database + client: statistics {stats:.1f} ms, /me {floor:.1f} ms; "
+                f"on {cores} cores {self.clients} clients wait at least {self.clients * stats / cores:.0f} ms "
+                f"a statistics request and {self.clients * floor / cores:.0f} ms a /me request; p99 < 50 ms "
+                f"needs at most {50 * cores / self.clients:.1f} ms of CPU a request")
 
 
 def _viewer_token(conn: psycopg.Connection) -> str:
@@ -173,18 +196,21 @@ def _cpu_s(pid: int) -> float:
 
 
 def _load(what: str, host: str, port: int, per_client: list[list[bytes]],
-          bodies: dict[bytes, bytes] | None = None, server_pid: int | None = None) -> Latency:
+          bodies: dict[bytes, bytes] | None = None, server_pid: int | None = None,
+          database_pid: int | None = None) -> Latency:
     latencies: list[float] = []
 
     async def all_clients() -> None:
         await asyncio.gather(*(_client(host, port, reqs, latencies, bodies) for reqs in per_client))
 
     server0 = _cpu_s(server_pid) if server_pid else math.nan
+    database0 = _cpu_s(database_pid) if database_pid else math.nan
     t0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(all_clients())
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     server = _cpu_s(server_pid) - server0 if server_pid else math.nan
-    return Latency(what, tuple(latencies), wall, cpu, server)
+    database = _cpu_s(database_pid) - database0 if database_pid else math.nan
+    return Latency(what, tuple(latencies), wall, cpu, server, database)
 
 
 def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 2, clients: int = 20,
@@ -230,6 +256,7 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
 
         year = f"from={year_from}&to={last_day}"
         log_path = Path(tempfile.gettempdir()) / f"fartkoll-bench-read-{os.getpid()}.log"
+        db_pid = _database_pid(url)
         server = _serve(url, port, workers, log_path)
         try:
             _wait_healthy(host, port, server, log_path)
@@ -242,12 +269,14 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
             _load("warm-up", host, port, [r[:WARM_UP] for r in reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day")])
             log(f"HTTP: {clients} clients x {requests} requests per endpoint ...")
             load_start = os.getloadavg()[0]
-            stats_year = _load(f"stats, {weeks} weeks", host, port, reqs(f"/api/v1/sites/{{site}}/stats?{year}"),
-                               server_pid=server.pid)
+            pids = {"server_pid": server.pid, "database_pid": db_pid}
+            stats_year = _load(f"stats, {weeks} weeks", host, port, reqs(f"/api/v1/sites/{{site}}/stats?{year}"), **pids)
             series_year = _load(f"series (daily), {weeks} weeks", host, port,
-                                reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day"), server_pid=server.pid)
+                                reqs(f"/api/v1/sites/{{site}}/series?{year}&step=day"), **pids)
             stats_alone = _load(f"stats, {weeks} weeks, 1 client", host, port,
-                                reqs(f"/api/v1/sites/{{site}}/stats?{year}")[:1], server_pid=server.pid)
+                                reqs(f"/api/v1/sites/{{site}}/stats?{year}")[:1], **pids)
+            _load("warm-up", host, port, [r[:WARM_UP] for r in reqs("/api/v1/me")])
+            floor = _load("/me (reads no figures)", host, port, reqs("/api/v1/me"), **pids)
             load_end = os.getloadavg()[0]
             bodies: dict[bytes, bytes] = {}
             _load("scan sites", host, port,
@@ -274,7 +303,7 @@ def run(server_url: str, *, sites: int = 200, weeks: int = 52, raw_weeks: int = 
                 api_n = sum(g["n"] for g in answer["groups"])
                 agree = agree and api_n == sum(r["n"] for r in rows) > 0
     return ReadFigures(sites, weeks, raw_weeks, clients, workers, readings, built.days.day_rows, stats_year,
-                       series_year, stats_alone, tuple(scan_s), agree, build_s, tuple(fast_s), tuple(plain_s), same,
+                       series_year, stats_alone, floor, tuple(scan_s), agree, build_s, tuple(fast_s), tuple(plain_s), same,
                        (load_start, load_end))
 
 
