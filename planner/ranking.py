@@ -10,6 +10,7 @@ of equal length, and scores with planner.scoring (stealth data preferred, Wilson
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -70,11 +71,17 @@ class RankResult:
     """The scored period's cells (current limit only), as loaded."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
-    def view(self, limit: int | None = None) -> "RankingView":
-        """The typed JSON shape (planner.rankview): period, sites and the first ``limit`` cells."""
+    def view(self, limit: int | None = None, *, sites: Collection[int] | None = None,
+             every_site: bool = False) -> "RankingView":
+        """The typed JSON shape (planner.rankview): period, sites and the first ``limit`` cells
+        (see :func:`planner.rankview.ranking_view` for ``sites`` and ``every_site``)."""
         from planner.rankview import ranking_view
 
-        return ranking_view(self, limit)
+        return ranking_view(self, limit, sites=sites, every_site=every_site)
+
+    def site_ids(self) -> set[int]:
+        """Every site ranked or with ranked cells."""
+        return {s.site_id for s in self.sites} | self.ranking.site_ids()
 
     def as_dict(self, limit: int | None = None) -> dict:
         """JSON-ready: period, sites and the first ``limit`` cells with every part of the score."""

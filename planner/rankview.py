@@ -4,6 +4,7 @@ Every part of each cell's score is shown; direction and display mode are names."
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
 
@@ -91,9 +92,13 @@ def cell_view(r: ScoreRow, names: dict[int, str]) -> CellView:
     return CellView(**d)
 
 
-def ranking_view(result, limit: int | None = None) -> RankingView:
-    """The first ``limit`` sites and cells of a :class:`planner.ranking.RankResult`."""
+def ranking_view(result, limit: int | None = None, *, sites: Collection[int] | None = None,
+                 every_site: bool = False) -> RankingView:
+    """The first ``limit`` sites and cells of a :class:`planner.ranking.RankResult` (every site
+    with ``every_site``); only those of ``sites`` when given (a viewer's scope), so no view is
+    built for a cell that is not shown."""
     names = {i: s.name for i, s in result.site_info.items()}
+    ranked = [s for s in result.sites if sites is None or s.site_id in sites][:None if every_site else limit]
     through = result.cells.through
     return RankingView(
         period=PeriodView(from_=result.period.start, to=result.period.end),
@@ -103,5 +108,5 @@ def ranking_view(result, limit: int | None = None) -> RankingView:
         sites=[SiteRankView(site_id=s.site_id, name=s.name, best_total=_num(s.best_total),
                             top3_total=_num(s.top3_total), cells=s.cells, vehicles=s.vehicles, tips=s.tips,
                             pinned=s.pinned, best_cell=cell_view(s.best, names),
-                            best_hours=[cell_view(r, names) for r in s.top]) for s in result.sites[:limit]],
-        cells=[cell_view(r, names) for r in result.ranking.rows(limit)])
+                            best_hours=[cell_view(r, names) for r in s.top]) for s in ranked],
+        cells=[cell_view(r, names) for r in result.ranking.rows(limit, sites)])

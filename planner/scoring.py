@@ -17,6 +17,7 @@ Pure and vectorised: ~67k cells rank in a few milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -133,11 +134,20 @@ class Ranking:
     def __len__(self) -> int:
         return len(self.columns["total"])
 
-    def rows(self, limit: int | None = None) -> list[ScoreRow]:
-        """The first ``limit`` rows (all when None) as ScoreRow objects."""
+    def rows(self, limit: int | None = None, sites: Collection[int] | None = None) -> list[ScoreRow]:
+        """The first ``limit`` rows (all when None) as ScoreRow objects; only the cells of
+        ``sites`` when given."""
         names = [f.name for f in fields(ScoreRow)]
-        cols = [self.columns[k][:limit].tolist() for k in names]
+        if sites is None:
+            cols = [self.columns[k][:limit].tolist() for k in names]
+        else:
+            keep = np.flatnonzero(np.isin(self.columns["site_id"], np.fromiter(sites, np.int64)))[:limit]
+            cols = [self.columns[k][keep].tolist() for k in names]
         return [ScoreRow(*values) for values in zip(*cols, strict=True)]
+
+    def site_ids(self) -> set[int]:
+        """The sites that have ranked cells."""
+        return {int(s) for s in np.unique(self.columns["site_id"])}
 
 
 def _stealth_preferred(site, direction, how, display, n, min_n) -> NDArray[np.bool_]:

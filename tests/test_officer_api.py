@@ -74,6 +74,26 @@ def test_ranking_lists_each_site_once_with_every_score_part(demo):
     assert bad.status_code == 422 and "2024-10-07" in bad.text
 
 
+def test_an_officer_of_one_municipality_ranks_only_its_sites_up_to_the_limit(demo):
+    api, who, url, _ = demo
+    with psycopg.connect(url) as conn:
+        own = {i for (i,) in conn.execute("SELECT s.id FROM sites s JOIN streets st ON st.id = s.street_id "
+                                          "JOIN municipalities m ON m.id = st.municipality_id "
+                                          "WHERE m.name = 'Ängsviks kommun'")}
+    everyone = api.get("/ranking", headers=who["officer"], params={"limit": 1000}).json()
+    local = api.get("/ranking", headers=who["local"], params={"limit": 1000}).json()
+    assert own and {s["site_id"] for s in everyone["sites"]} - own  # the area's officer sees more
+    assert {s["site_id"] for s in local["sites"]} <= own and {c["site_id"] for c in local["cells"]} <= own
+    # the same cells in the same order as in the area's first 1,000, the others left out before the limit
+    mine = [(c["site_id"], c["hour_of_week"], c["direction"], c["display"]) for c in everyone["cells"]
+            if c["site_id"] in own]
+    assert mine and len(local["cells"]) == 1000
+    assert [(c["site_id"], c["hour_of_week"], c["direction"], c["display"]) for c in local["cells"]][:len(mine)] == mine
+    top = api.get("/ranking", headers=who["local"], params={"limit": 2}).json()
+    assert len(top["cells"]) == 2 and top["cells"] == local["cells"][:2]
+    assert [s["site_id"] for s in top["sites"]] == [s["site_id"] for s in local["sites"]][:2]
+
+
 def test_pins_are_audited_and_scoped(demo):
     api, who, url, sites = demo
     kyrk = _site(sites, "Kyrkogatan")

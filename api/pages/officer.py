@@ -78,7 +78,7 @@ def ranking_page(request: Request, conn: Conn, settings: AppSettings, who: Offic
             first, last = last, first
         period = local_period(first, last, settings.default_time_zone,
                               default_period(conn, settings.planner.period_weeks))
-    view = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period).view(None)
+    result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period)
     seen: dict[int, bool] = {}
 
     def visible(site_id: int) -> bool:
@@ -86,10 +86,10 @@ def ranking_page(request: Request, conn: Conn, settings: AppSettings, who: Offic
             seen[site_id] = scope.site_visible(conn, who, site_id)
         return seen[site_id]
 
-    sites = [s for s in view.sites if visible(s.site_id)]
-    top = [c for c in view.cells if visible(c.site_id)][:cells]
+    view = result.view(cells, sites={s for s in result.site_ids() if visible(s)}, every_site=True)
     rules = [r for r in list_rules(conn) if visible(r[0])]
-    return officer_page(request, "officer/ranking.html", who, view=view, sites=sites, cells=top, rules=rules,
+    return officer_page(request, "officer/ranking.html", who, view=view, sites=view.sites, cells=view.cells,
+                        rules=rules,
                         date_from=first.isoformat() if first else "", date_to=last.isoformat() if last else "",
                         time_zone=settings.default_time_zone, threshold=settings.threshold_over_kmh,
                         error=RANKING_ERRORS.get(request.query_params.get("error") or ""),

@@ -55,11 +55,9 @@ def ranking(conn: Conn, settings: AppSettings, who: Officer,
     if date_from or date_to:
         period = local_period(date_from, date_to, settings.default_time_zone,
                               default_period(conn, settings.planner.period_weeks))
-    view = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period).view(None)
-    visible = {s for s in {c.site_id for c in view.cells} | {s.site_id for s in view.sites}
-               if scope.site_visible(conn, who, s)}
-    return view.model_copy(update={"sites": [s for s in view.sites if s.site_id in visible][:limit],
-                                   "cells": [c for c in view.cells if c.site_id in visible][:limit]})
+    result = rank(conn, settings.planner, over_kmh=settings.threshold_over_kmh, period=period)
+    visible = {s for s in result.site_ids() if scope.site_visible(conn, who, s)}
+    return result.view(limit, sites=visible)
 
 
 class PinIn(BaseModel):

@@ -85,6 +85,12 @@ def test_sorted_by_total_and_rows_limit():
     assert len(r) == 300
     assert np.all(np.diff(r.columns["total"]) <= 0)
     assert len(r.rows(10)) == 10
+    some = {5, 17, 250, 299, 1000}  # 1000 has no cell
+    chosen = r.rows(3, sites=some)
+    expected = [x for x in r.rows() if x.site_id in some][:3]
+    assert [(x.site_id, x.total) for x in chosen] == [(x.site_id, x.total) for x in expected] and len(chosen) == 3
+    assert {x.site_id for x in r.rows(None, sites=some)} == some - {1000}
+    assert r.rows(5, sites=set()) == [] and r.site_ids() == set(range(300))
 
 
 def test_exceedance_counts_from_histograms():
