@@ -14,8 +14,11 @@ ORDER BY r.direction, r.display, hour_of_day
 -- What a site page's figures rest on, in one row: its rollups, their limits, its signs' coverage, its limits and the newest data hour of any site. Another row: other figures.
 SELECT (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.limit_kmh), max(r.hour))::text
           FROM rollup_hourly r WHERE r.site_id = %(site_id)s) AS rollups,
-       (SELECT row(count(*), sum(c.minutes), max(c.hour))::text FROM coverage_hourly c
-          WHERE c.sign_id IN (SELECT d.sign_id FROM deployments d WHERE d.site_id = %(site_id)s)) AS coverage,
+       (SELECT row(count(*), sum(c.minutes), max(c.hour))::text
+          FROM (SELECT DISTINCT d.sign_id FROM deployments d WHERE d.site_id = %(site_id)s) d
+          -- each sign's rows by its key (OFFSET 0 keeps it so: joined, the planner scans every sign's)
+          CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c WHERE c.sign_id = d.sign_id
+                              OFFSET 0) c) AS coverage,
        (SELECT md5(string_agg(l::text, ',' ORDER BY l.valid_from)) FROM speed_limits l
           WHERE l.site_id = %(site_id)s) AS limits,
        (SELECT s::text FROM sites s WHERE s.id = %(site_id)s) AS site,

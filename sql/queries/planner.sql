@@ -283,10 +283,13 @@ WHERE d.site_id = %(site_id)s AND d.valid_from < %(end)s AND (d.valid_to IS NULL
 -- Hours (coverage minutes / 60, fullest sign per hour) the signs at a site measured in [start, end).
 SELECT coalesce(sum(m) / 60.0, 0) AS hours, count(*) AS rows
 FROM (SELECT c.hour, max(c.minutes) AS m
-      FROM coverage_hourly c
-      JOIN deployments d ON d.sign_id = c.sign_id AND c.hour >= d.valid_from
-                        AND (d.valid_to IS NULL OR c.hour < d.valid_to)
-      WHERE d.site_id = %(site_id)s AND c.hour >= %(start)s AND c.hour < %(end)s
+      FROM deployments d
+      -- one index range per deployment (OFFSET 0 keeps it so)
+      CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c
+                          WHERE c.sign_id = d.sign_id AND c.hour >= greatest(%(start)s::timestamptz, d.valid_from)
+                            AND c.hour < least(%(end)s::timestamptz, coalesce(d.valid_to, timestamptz 'infinity'))
+                          OFFSET 0) c
+      WHERE d.site_id = %(site_id)s
       GROUP BY c.hour) h
 
 -- name: planner_binned_records
