@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
+from fartkoll.db import session_kwargs
 from fartkoll.settings import Settings
 
 from . import openapi, passwords, problems
@@ -53,8 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = ConnectionPool(settings.database_dsn(), min_size=1, max_size=10, open=False,
-                              kwargs={"connect_timeout": 10}, name="api")
+        dsn = settings.database_dsn()
+        pool = ConnectionPool(dsn, min_size=1, max_size=10, open=False, kwargs=session_kwargs(dsn), name="api")
         pool.open(wait=False)
         app.state.pool = pool
         app.state.settings = settings

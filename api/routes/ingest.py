@@ -38,6 +38,7 @@ from collector.passes import VehiclePass, pass_key
 from collector.plausible import TimeRule
 from collector.store import Deployments
 from core.errors import Forbidden, InvalidInput, TooLarge, Unavailable
+from fartkoll.db import session_kwargs
 from sql import QUERIES
 
 from ..deps import AppSettings, Conn, Sign
@@ -64,7 +65,7 @@ async def lifespan(app: FastAPI):
     dsn = app.state.settings.database_dsn()
     limits = app.state.settings.api.ingest
     app.state.known_sign_tokens = KnownTokens()
-    app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, connect_timeout=10),
+    app.state.group_commit = GroupCommit(lambda: psycopg.connect(dsn, **session_kwargs(dsn)),
                                          rule=app.state.settings.collector.time_rule(),
                                          writers=limits.group_writers, max_passes=limits.group_max_passes,
                                          known_tokens=app.state.known_sign_tokens)

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
 from core.errors import Forbidden, Unauthenticated
+from fartkoll.db import session_kwargs
 
 from .. import auth, scope
 from ..deps import RULES
@@ -43,7 +44,7 @@ RETRY_MS = 3000
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     dsn = app.state.settings.database_dsn()
-    app.state.live_hub = Hub(lambda: psycopg.connect(dsn, connect_timeout=10))
+    app.state.live_hub = Hub(lambda: psycopg.connect(dsn, **session_kwargs(dsn)))
     try:
         yield
     finally:

@@ -56,11 +56,17 @@ GROUP BY 1
 -- binned counts; and the hour now (the limit in force now). Another row: other figures.
 SELECT md5(string_agg(x.v, '|' ORDER BY x.id)) AS sites, date_trunc('hour', now())::text AS hour
 FROM (SELECT s.id, concat_ws(';', s::text, st::text, m::text, pa::text, last.h::text,
+          -- one key range per direction × display mode (the table allows no others) and per
+          -- deployment (OFFSET 0 keeps it so: otherwise the planner reads every site's last days)
           (SELECT row(count(*), sum(r.n), sum(r.sum_kmh), sum(r.sumsq_kmh), sum(r.limit_kmh))::text
-             FROM rollup_hourly r WHERE r.site_id = s.id AND r.hour >= last.h - interval '8 days'),
-          (SELECT row(count(*), sum(c.minutes))::text FROM coverage_hourly c
-             JOIN deployments d ON d.sign_id = c.sign_id
-             WHERE d.site_id = s.id AND c.hour >= last.h - interval '8 days'),
+             FROM (VALUES (0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)) AS dm(d, m)
+             CROSS JOIN LATERAL (SELECT r.n, r.sum_kmh, r.sumsq_kmh, r.limit_kmh FROM rollup_hourly r
+                                 WHERE r.site_id = s.id AND r.direction = dm.d AND r.display = dm.m
+                                   AND r.hour >= last.h - interval '8 days' OFFSET 0) r),
+          (SELECT row(count(*), sum(c.minutes))::text FROM deployments d
+             CROSS JOIN LATERAL (SELECT c.minutes FROM coverage_hourly c
+                                 WHERE c.sign_id = d.sign_id AND c.hour >= last.h - interval '8 days' OFFSET 0) c
+             WHERE d.site_id = s.id),
           (SELECT md5(string_agg(l::text, ',' ORDER BY l.valid_from, l.timed)) FROM speed_limits l
              WHERE l.site_id = s.id),
           (SELECT md5(string_agg(row(d.*, g.*)::text, ',' ORDER BY d.valid_from, d.sign_id))
