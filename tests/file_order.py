@@ -19,10 +19,10 @@ import pytest
 FILE_SECONDS = {
     "test_schema_fuzz.py": 290,
     "browser/test_officer_pages.py": 98,
-    "browser/test_technician_pages.py": 63,
     "browser/test_public_pages.py": 60,
     "planner_db/test_day_totals_db.py": 58,
     "test_demo.py": 54,
+    "browser/test_technician_pages.py": 50,
     "test_read_overhead.py": 48,
     "planner_db/test_cell_cache_db.py": 46,
     "browser/test_admin_pages.py": 36,
