@@ -306,8 +306,9 @@ def test_own_password_change_needs_the_current_one_and_ends_other_sessions(base,
 
 def _serve(db_url: str, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "FARTKOLL_DATABASE_URL": db_url}
-    return subprocess.Popen([sys.executable, "-m", "fartkoll.cli", "serve", "--port", str(port)], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    # one process each (as tests/serve_process.py): two servers are what the test is about
+    return subprocess.Popen([sys.executable, "-m", "fartkoll.cli", "serve", "--port", str(port), "--workers", "1"],
+                            env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
 def _wait_up(url: str, proc: subprocess.Popen) -> None:

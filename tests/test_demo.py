@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -98,6 +98,31 @@ def test_same_seed_same_traffic_other_seed_other_traffic():
     for x, y, z in zip(a, b, c, strict=False):
         assert np.array_equal(x.time_us, y.time_us) and np.array_equal(x.speed_kmh, y.speed_kmh)
         assert not np.array_equal(x.speed_kmh[:1000], z.speed_kmh[:1000])
+
+
+def test_a_batch_s_columns_are_those_of_its_passes_with_their_stable_keys():
+    """The seed writes columns built from the arrays: the same values and keys as VehiclePass
+    records with ``pass_key("demo:<seed>", site, hour, ordinal)`` would give."""
+    from collector.columns import PassColumns
+    from collector.passes import Direction, Display, VehiclePass, pass_key
+    from fartkoll.demo.seed import _columns
+
+    sign_ids = [100 + i for i in range(len(WORLD.signs))]
+    sp = next(iter(generate(WORLD, SEED)))
+    lo, hi = len(sp) // 2, len(sp) // 2 + 500
+    cols = _columns(sp, lo, hi, SEED, 42, sign_ids)
+    times = [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(t)) for t in sp.time_us[lo:hi]]
+    passes = PassColumns.from_passes([
+        VehiclePass(time=times[k], speed_kmh=float(sp.speed_kmh[i]), direction=Direction(int(sp.direction[i])),
+                    sign_id=sign_ids[sp.sign[i]], site_id=42, display=Display(int(sp.display[i])),
+                    length_m=None if np.isnan(sp.length_m[i]) else float(sp.length_m[i]),
+                    key=pass_key(f"demo:{SEED}", sp.site, int(sp.hour[i]), int(sp.ordinal[i])))
+        for k, i in enumerate(range(lo, hi))])
+    assert cols.times == times
+    assert cols.key.tobytes() == passes.key.tobytes() and cols.keyed.all()
+    for f in ("time_us", "speed_kmh", "direction", "sign_id", "site_id", "display"):
+        assert np.array_equal(getattr(cols, f), getattr(passes, f)), f
+    assert np.array_equal(cols.length_m, passes.length_m, equal_nan=True)
 
 
 # --- the seeded database ---------------------------------------------------------------------

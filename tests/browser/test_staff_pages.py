@@ -17,7 +17,7 @@ import pytest
 from people import PASSWORD
 from seeded_demo import copy_of_demo
 from servers import running
-from test_public_pages import ARTIFACTS, CHROMIUM, VIEWPORTS, Watch
+from test_public_pages import ARTIFACTS, CHROMIUM, VIEWPORTS, Watch, axe_on
 
 from api import people
 from api.app import create_app
@@ -128,7 +128,7 @@ def test_the_staff_site_page_flags_a_small_group_the_public_page_withholds(brows
         assert page.locator("table.staff-hours tr.small-cell").count() >= 1
         assert page.locator("svg.chart").count() >= 2
         page.screenshot(path=str(ARTIFACTS / f"staff-site-en-{size}.png"), full_page=True)
-        assert _axe_as_staff(browser, page, f"{base}/staff/sites/{site}?lang=en", viewport) == []
+        assert axe_on(page) == []
     page.set_viewport_size(VIEWPORTS["desktop"])
     public = browser.new_page()
     public.goto(f"{base}/sites/{site}?lang=en")
@@ -189,7 +189,7 @@ def test_a_measure_recorded_with_the_form_shows_its_before_and_after(browser, de
         page.set_viewport_size(viewport)
         page.goto(url)
         page.screenshot(path=str(ARTIFACTS / f"measure-en-{size}.png"), full_page=True)
-        assert _axe_as_staff(browser, page, url, viewport) == []
+        assert axe_on(page) == []
     page.set_viewport_size(VIEWPORTS["desktop"])
     page.goto(f"{base}/sites/{site}/measures?lang=en")
     assert "Two bumps by the school" in page.locator("table.measures").inner_text()
