@@ -263,13 +263,13 @@ def _tree_cpu_s(pid: int) -> float:
 def _database_pid(url: str) -> int | None:
     """The database server's main process (whose children are its backends), if it runs on this
     machine; None otherwise."""
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn:  # read /proc while the backend lives (it exits with the connection)
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    try:
-        parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        return parent if "postgres" in Path(f"/proc/{parent}/comm").read_text() else None
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        return None
+        try:
+            parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            return parent if "postgres" in Path(f"/proc/{parent}/comm").read_text() else None
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            return None
 
 
 def _own_cpu_s() -> float:
