@@ -2,6 +2,8 @@
 the scan sites' readings cover the whole period and the endpoint's vehicle counts equal the
 scan's (figures are printed, not asserted)."""
 
+import math
+
 from fartkoll.bench.read import ReadFigures, run
 
 
@@ -22,5 +24,7 @@ def test_bench_read_runs_tiny(server_url):
         assert label in text
     # the server's CPU is read from /proc and is positive where there is one
     assert figures.stats_year.server_cpu_s > 0 and figures.stats_year.client_cpu_s > 0
-    assert figures.stats_year.database_cpu_s > 0 and figures.floor.server_cpu_s > 0
+    # read at all (not NaN: the database runs here); a tiny load may take under one clock tick (10 ms)
+    assert all(math.isfinite(x) and x >= 0 for x in (figures.stats_year.database_cpu_s, figures.floor.server_cpu_s,
+                                                       figures.floor.database_cpu_s))
     print(text)
