@@ -38,3 +38,16 @@ def test_named_queries_load_and_unknown_name_is_explained():
     assert "readings_store" in QUERIES
     with pytest.raises(KeyError, match="no query named 'nope'"):
         QUERIES["nope"]
+
+
+def test_named_queries_are_kept_without_comments_and_short_enough_for_psycopgs_cache():
+    from psycopg import _queries
+
+    from sql import QUERIES, statement
+
+    assert statement("-- what it does\n  SELECT 1  -- one\n\n    FROM t  \n-- end") == "SELECT 1  -- one\nFROM t"
+    for name, text in QUERIES.items():
+        assert not any(line.startswith("--") or line != line.strip() or not line for line in text.splitlines()), name
+        # a literal across lines would lose its line starts: none may have an odd number of quotes
+        assert all(line.split("--")[0].replace("''", "").count("'") % 2 == 0 for line in text.splitlines()), name
+        assert len(text) <= _queries.MAX_CACHED_STATEMENT_LENGTH, (name, len(text))
