@@ -1,7 +1,8 @@
 """The HTTP application: the lifespan owns the connection pool; routers do the rest.
 
 Middleware (outermost first): :class:`api.middleware.Edge` (request id, security headers,
-latency metric, access line), then the CSRF check. ``/docs`` is Swagger UI from the package's own files (api.routes.ops);
+latency metric, access line; it answers the sign uploads of ``POST /api/v1/ingest/passes`` itself,
+ahead of routing), then the CSRF check. ``/docs`` is Swagger UI from the package's own files (api.routes.ops);
 ``/redoc`` is off, as ReDoc is not vendored.
 """
 
@@ -69,7 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     openapi.install(app)
     app.add_middleware(CsrfMiddleware, secure=settings.api.https)  # innermost: refusals are logged and counted
-    app.add_middleware(Edge, tiles_url=settings.web.tiles_url)  # outermost: every line has the request id
+    shortcuts: dict = {}  # filled once the routes exist (below)
+    app.add_middleware(Edge, tiles_url=settings.web.tiles_url, shortcuts=shortcuts)  # outermost: every line has the request id
 
     app.include_router(ops.router(settings.api))
     app.include_router(health.router)
@@ -101,4 +103,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(officer_pages.router)
     app.include_router(officer_plans.router)
     app.include_router(officer_controls.router)
+    shortcuts[("POST", ingest.PASSES_PATH)] = ingest.passes_shortcut(app)
     return app

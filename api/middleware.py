@@ -8,6 +8,10 @@ response without its own Content-Security-Policy gets the policy (:mod:`api.csp`
 :data:`api.metrics.REQUEST_SECONDS` by method, route template and status class, and one line
 goes to the ``fartkoll.access`` logger (:mod:`api.logs`).
 
+``shortcuts`` maps (method, path) to an ASGI application that answers that exact request instead
+of the application behind (the sign uploads, :func:`api.routes.ingest.passes_shortcut`); it gets
+the same id, headers, metric and access line.
+
 One pure ASGI middleware rather than three: each layer of its own wrapped the call and every
 ``send`` in another coroutine and looked at the same start message (the fixed cost of a request
 is what limits the cheapest routes).
@@ -39,8 +43,10 @@ def incoming_id(scope: dict[str, Any]) -> str | None:
 class Edge:
     """ASGI middleware: request id, CSP and nosniff headers, latency metric, access line."""
 
-    def __init__(self, app: Any, *, tiles_url: str | None = None) -> None:
+    def __init__(self, app: Any, *, tiles_url: str | None = None,
+                 shortcuts: dict[tuple[str, str], Any] | None = None) -> None:
         self.app = app
+        self.shortcuts = shortcuts if shortcuts is not None else {}
         self.strict = csp.policy(tiles_url).encode()
         self.docs = csp.policy(tiles_url, inline_script=True).encode()
         self._observers: dict[tuple[str, str, str], Any] = {}
@@ -75,8 +81,9 @@ class Edge:
                 message = {**message, "headers": headers}
             await send(message)
 
+        app = self.shortcuts.get((scope["method"], scope["path"]), self.app) if self.shortcuts else self.app
         try:
-            await self.app(scope, receive, send_with_headers)
+            await app(scope, receive, send_with_headers)
         finally:
             seconds = time.perf_counter() - start
             route = metrics.route_template(scope)

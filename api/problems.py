@@ -32,6 +32,17 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def domain_problem(exc: FartkollError) -> JSONResponse:
+    """The problem answer of one of our errors (its status, title, message and records)."""
+    headers = dict(getattr(exc, "headers", None) or {})   # e.g. Retry-After of a rate limit
+    retry_after = getattr(exc, "retry_after", None)  # seconds, e.g. a throttled login
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem(exc.status, exc.title, str(exc), exc.errors, headers or None)
+
+
 INT4_MAX = 2**31 - 1
 
 
@@ -60,13 +71,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(FartkollError)
     async def _domain(request: Request, exc: FartkollError) -> JSONResponse:
-        headers = dict(getattr(exc, "headers", None) or {})   # e.g. Retry-After of a rate limit
-        retry_after = getattr(exc, "retry_after", None)  # seconds, e.g. a throttled login
-        if retry_after is not None:
-            headers["Retry-After"] = str(int(retry_after))
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return problem(exc.status, exc.title, str(exc), exc.errors, headers or None)
+        return domain_problem(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

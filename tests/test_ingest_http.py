@@ -306,3 +306,39 @@ def test_a_heartbeat_sent_late_keeps_the_time_it_was_taken(server, db_url):
         rows = conn.execute("SELECT time, clock_offset_s, detail->>'passes', detail->>'source' FROM sign_heartbeats"
                             ).fetchall()
     assert rows == [(taken, 3.0, "7", "http")]
+
+
+def test_uploads_answered_ahead_of_routing_keep_the_edges_headers_metrics_and_problems(server, db_url):
+    """``POST /ingest/passes`` is answered by ``api.routes.ingest.passes_shortcut`` from the
+    middleware, ahead of FastAPI's routing: its answers still carry the request id and security
+    headers, its errors are the same problem documents, and the metrics count it under its route."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def counts() -> dict[str, float]:
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(server.get("/metrics").text):
+            for s in family.samples:
+                if s.name == "fartkoll_http_request_duration_seconds_count" and s.labels["route"] == PASSES:
+                    out[s.labels["status"]] = s.value
+        return out
+
+    sign = upload_sign(db_url, "HTTP-EDGE")
+    before = counts()
+    ok = server.post(PASSES, json=ingest_body(uuid.uuid4(), sign.serial, vehicles(3, "edge")),
+                     headers={**sign.headers, "X-Request-ID": "edge-1"})
+    assert ok.status_code == 200 and ok.json()["accepted"] == 3
+    assert ok.headers["x-request-id"] == "edge-1" and ok.headers["x-content-type-options"] == "nosniff"
+    assert "default-src" in ok.headers["content-security-policy"]
+    anonymous = server.post(PASSES, json=ingest_body(uuid.uuid4(), sign.serial, vehicles(1, "edge")))
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.json()["title"] and "fartkoll token issue" in anonymous.json()["detail"]
+    bad = server.post(PASSES, content=b'{"batch_id": "x"', headers={**sign.headers, "Content-Type": "application/json"})
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    after = counts()
+    assert after.get("2xx", 0) - before.get("2xx", 0) == 1
+    assert after.get("4xx", 0) - before.get("4xx", 0) == 2
+    # the route stays in the OpenAPI document (and in the access matrix) with its body schema
+    spec = server.get("/openapi.json").json()
+    assert "requestBody" in spec["paths"][PASSES]["post"]
+    assert stored(db_url) == (3, 3)
