@@ -56,8 +56,11 @@ class IngestSettings(BaseModel):
     uploads_at_once: int = Field(36, ge=1, le=1000)
     # seconds an upload waits for its group to commit before it answers 503 (the sign sends it again)
     answer_timeout_s: float = Field(60.0, gt=0, le=3600)
-    # writer threads of the group commit, each with its own database connection
-    group_writers: int = Field(3, ge=1, le=64)
+    # writer threads of the group commit per server process, each with its own database connection.
+    # One: with `fartkoll serve`'s process per core, one writer each gathers the largest groups
+    # (`bench api`, 2 processes: 33,419-34,319 passes/s with 1, 22,038-25,623 with 2, 18,641-23,124
+    # with 3); a single process (`--workers 1`) did ~8 % better with 3 (24,638 against 22,717)
+    group_writers: int = Field(1, ge=1, le=64)
     # passes one group-commit transaction takes at most
     group_max_passes: int = Field(20_000, ge=1, le=1_000_000)
 
