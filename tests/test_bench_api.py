@@ -1,11 +1,12 @@
 """The HTTP ingest benchmark runs end to end on a small load (figures are printed, not asserted)."""
 
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from fartkoll.bench.api import ApiFigures, _batches, run
+from fartkoll.bench.api import ApiFigures, _batches, _tree_cpu_s, run
 
 
 def test_bench_api_stores_what_each_side_acknowledged(server_url):
@@ -38,3 +39,14 @@ def test_bench_api_command_is_registered_with_help():
                          text=True, env=env, cwd=Path(__file__).resolve().parents[1], check=True).stdout
     for flag in ("--clients", "--batch", "--seconds", "--workers"):
         assert flag in out
+
+
+def test_a_process_trees_cpu_keeps_the_time_of_children_that_exited():
+    """A child that burns CPU and is reaped between two readings still counts (its time moves to
+    the parent's cutime): the database's backends exit with their connections mid-run."""
+    before = _tree_cpu_s(os.getpid())
+    subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"],
+                   check=True)
+    after = _tree_cpu_s(os.getpid())
+    assert after - before >= 0.25
+    assert math.isnan(_tree_cpu_s(2 ** 22 + 12345))  # no such process (above Linux's pid limit)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -245,18 +246,24 @@ def _direct(url: str, clients: list[list[list[VehiclePass]]], seconds: float) ->
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and all its living descendants (Linux /proc)."""
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc; NaN
+    where the process cannot be read). Each process counts its own time and that of the children
+    it has reaped (``cutime``, ``cstime``), so a backend that exits between two readings (its time
+    passes to the database's main process) is neither lost nor read as a fall; a descendant that
+    vanishes while the tree is walked is skipped."""
     tick = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
+    total, todo, root = 0.0, [pid], True
     while todo:
         p = todo.pop()
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            total += sum(int(f) for f in fields[11:15]) / tick  # utime, stime, cutime, cstime
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
+        except (OSError, ValueError, IndexError):
+            if root:
+                return math.nan
+        root = False
     return total
 
 

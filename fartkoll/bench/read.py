@@ -41,7 +41,7 @@ from planner.load import Period
 from planner.settings import PlannerSettings
 from sql import QUERIES
 
-from .api import _database_pid, _exchange, _free_port, _serve, _wait_healthy
+from .api import _database_pid, _exchange, _free_port, _serve, _tree_cpu_s, _wait_healthy
 from .planner import END, TZ, build_data
 from .scratch import scratch_database
 
@@ -177,24 +177,6 @@ async def _client(host: str, port: int, requests: list[bytes], latencies: list[f
         writer.close()
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid`` and its descendants so far, from /proc
-    (NaN where there is none). Clock ticks of /proc/PID/stat fields 14 and 15."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
-    try:
-        while todo:
-            p = todo.pop()
-            stat = Path(f"/proc/{p}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-    except (OSError, ValueError):
-        return math.nan
-    return total
-
-
 def _load(what: str, host: str, port: int, per_client: list[list[bytes]],
           bodies: dict[bytes, bytes] | None = None, server_pid: int | None = None,
           database_pid: int | None = None) -> Latency:
@@ -203,13 +185,13 @@ def _load(what: str, host: str, port: int, per_client: list[list[bytes]],
     async def all_clients() -> None:
         await asyncio.gather(*(_client(host, port, reqs, latencies, bodies) for reqs in per_client))
 
-    server0 = _cpu_s(server_pid) if server_pid else math.nan
-    database0 = _cpu_s(database_pid) if database_pid else math.nan
+    server0 = _tree_cpu_s(server_pid) if server_pid else math.nan
+    database0 = _tree_cpu_s(database_pid) if database_pid else math.nan
     t0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(all_clients())
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    server = _cpu_s(server_pid) - server0 if server_pid else math.nan
-    database = _cpu_s(database_pid) - database0 if database_pid else math.nan
+    server = _tree_cpu_s(server_pid) - server0 if server_pid else math.nan
+    database = _tree_cpu_s(database_pid) - database0 if database_pid else math.nan
     return Latency(what, tuple(latencies), wall, cpu, server, database)
 
 
