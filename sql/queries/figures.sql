@@ -11,16 +11,9 @@ ORDER BY r.hour, r.direction, r.display
 
 -- name: figures_coverage_hours
 -- Minutes per hour (fullest sign) the signs deployed at a site measured in [start, end).
-SELECT c.hour, max(c.minutes) AS minutes
-FROM deployments d
--- one index range per deployment (OFFSET 0 keeps it so: joined, the planner may scan every sign's)
-CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c
-                    WHERE c.sign_id = d.sign_id AND c.hour >= greatest(%(start)s::timestamptz, d.valid_from)
-                      AND c.hour < least(%(end)s::timestamptz, coalesce(d.valid_to, timestamptz 'infinity'))
-                    OFFSET 0) c
-WHERE d.site_id = %(site_id)s
-GROUP BY c.hour
-ORDER BY c.hour
+SELECT hour, minutes
+FROM site_coverage_hours(%(site_id)s::int, %(start)s::timestamptz, %(end)s::timestamptz)
+ORDER BY hour
 
 -- name: figures_site_rounding
 -- How the signs deployed at a site quantise speeds (the most recent deployment's sign first).

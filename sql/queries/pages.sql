@@ -36,14 +36,7 @@ WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s
 -- Hours of [start, end) per local hour of the week in which a site was observed: its signs
 -- measured (coverage minutes > 0) or it has vehicles.
 SELECT local_hour_of_week(h.hour, %(tz)s)::int AS how, count(*) AS hours
-FROM (SELECT c.hour FROM deployments d
-      -- one index range per deployment (OFFSET 0 keeps it so: joined, the planner scans every sign's)
-      CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c
-                          WHERE c.sign_id = d.sign_id AND c.hour >= greatest(%(start)s::timestamptz, d.valid_from)
-                            AND c.hour < least(%(end)s::timestamptz, coalesce(d.valid_to, timestamptz 'infinity'))
-                          OFFSET 0) c
-      WHERE d.site_id = %(site_id)s
-      GROUP BY c.hour HAVING max(c.minutes) > 0
+FROM (SELECT hour FROM site_coverage_hours(%(site_id)s::int, %(start)s::timestamptz, %(end)s::timestamptz) WHERE minutes > 0
       UNION
       SELECT r.hour FROM rollup_hourly r
       WHERE r.site_id = %(site_id)s AND r.hour >= %(start)s AND r.hour < %(end)s) h

@@ -281,16 +281,8 @@ WHERE d.site_id = %(site_id)s AND d.valid_from < %(end)s AND (d.valid_to IS NULL
 
 -- name: planner_site_coverage
 -- Hours (coverage minutes / 60, fullest sign per hour) the signs at a site measured in [start, end).
-SELECT coalesce(sum(m) / 60.0, 0) AS hours, count(*) AS rows
-FROM (SELECT c.hour, max(c.minutes) AS m
-      FROM deployments d
-      -- one index range per deployment (OFFSET 0 keeps it so)
-      CROSS JOIN LATERAL (SELECT c.hour, c.minutes FROM coverage_hourly c
-                          WHERE c.sign_id = d.sign_id AND c.hour >= greatest(%(start)s::timestamptz, d.valid_from)
-                            AND c.hour < least(%(end)s::timestamptz, coalesce(d.valid_to, timestamptz 'infinity'))
-                          OFFSET 0) c
-      WHERE d.site_id = %(site_id)s
-      GROUP BY c.hour) h
+SELECT coalesce(sum(minutes) / 60.0, 0) AS hours, count(*) AS rows
+FROM site_coverage_hours(%(site_id)s::int, %(start)s::timestamptz, %(end)s::timestamptz)
 
 -- name: planner_binned_records
 -- Pre-binned counts (binned_counts not also in rollup_hourly) overlapping [scan_from, end),
