@@ -88,8 +88,7 @@ def ranking_page(request: Request, conn: Conn, settings: AppSettings, who: Offic
 
     view = result.view(cells, sites={s for s in result.site_ids() if visible(s)}, every_site=True)
     rules = [r for r in list_rules(conn) if visible(r[0])]
-    return officer_page(request, "officer/ranking.html", who, view=view, sites=view.sites, cells=view.cells,
-                        rules=rules,
+    return officer_page(request, "officer/ranking.html", who, view=view, rules=rules,
                         date_from=first.isoformat() if first else "", date_to=last.isoformat() if last else "",
                         time_zone=settings.default_time_zone, threshold=settings.threshold_over_kmh,
                         error=RANKING_ERRORS.get(request.query_params.get("error") or ""),

@@ -52,7 +52,7 @@ from sql import QUERIES
 from ..deps import AppSettings, Conn, Sign
 from ..ingest import admission, fast_passes
 from ..ingest.admission import Admitted
-from ..ingest.body import RawBody, jsonable, limits, parse
+from ..ingest.body import RawBody, jsonable, limited_body, limits, parse
 from ..ingest.group_commit import GroupCommit, Job
 from ..ingest.models import (
     DIRECTION,
@@ -64,8 +64,9 @@ from ..ingest.models import (
     PassBatch,
 )
 from ..ingest.upload_passes import passes_job
-from ..ingest.upload_sign import KnownTokens, UploadSign
+from ..ingest.upload_sign import KnownTokens, UploadSign, upload_sign
 from ..principal import SignPrincipal
+from ..problems import domain_problem
 
 
 @asynccontextmanager
@@ -161,18 +162,12 @@ PASSES_PATH = "/api/v1/ingest/passes"
 def passes_shortcut(app: FastAPI) -> Any:
     """``POST /api/v1/ingest/passes`` as a plain ASGI application, called by :class:`api.middleware.Edge`
     ahead of routing: the same sign check, body limit and implementation as the route."""
-    from starlette.requests import Request as StarletteRequest
-
-    from ..ingest.body import limited_body
-    from ..ingest.upload_sign import upload_sign
-    from ..problems import domain_problem
-
     route = SimpleNamespace(path=PASSES_PATH, path_format=PASSES_PATH)  # what metrics and the access log read
 
     async def handle(scope: dict[str, Any], receive: Any, send: Any) -> None:
         scope["app"] = app
         scope["route"] = route
-        request = StarletteRequest(scope, receive)
+        request = Request(scope, receive)
         try:
             who = await upload_sign(request)
             body = await limited_body(request)
